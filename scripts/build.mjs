@@ -1,0 +1,35 @@
+// Builds two self-contained bundles with esbuild:
+//   dist/basyn.js  the controller (CLI), run by bin/basyn
+//   dist/agent.js  the agent, uploaded to the remote host (or piped to a local node) at each run.
+// Both get the same BUILD_ID so the handshake can tell a stale agent from the right one.
+import { build } from 'esbuild';
+import { createHash } from 'node:crypto';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+
+const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
+
+// The build id is a digest of every source file, so any change to the code changes it.
+function sourceDigest(dir, hash) {
+  for (const name of readdirSync(dir).sort()) {
+    const full = join(dir, name);
+    if (statSync(full).isDirectory()) sourceDigest(full, hash);
+    else { hash.update(full); hash.update(readFileSync(full)); }
+  }
+  return hash;
+}
+const buildId = `${pkg.version}+${sourceDigest('src', createHash('sha256')).digest('hex').slice(0, 12)}`;
+
+const common = {
+  bundle: true,
+  platform: 'node',
+  target: 'node18',
+  format: 'cjs',
+  logLevel: 'warning',
+  define: { BASYN_BUILD_ID: JSON.stringify(buildId), BASYN_VERSION: JSON.stringify(pkg.version) },
+};
+
+await build({ ...common, entryPoints: ['src/remote/agent.ts'], outfile: 'dist/agent.js', minify: true });
+// ssh2 has an optional native addon (cpu-features) that cannot be bundled; leave it to require at runtime.
+await build({ ...common, entryPoints: ['src/local/main.ts'], outfile: 'dist/basyn.js', external: ['cpu-features', '*.node'] });
+console.log(`built dist/basyn.js and dist/agent.js (build ${buildId})`);

@@ -1,0 +1,170 @@
+// The typed options of one run, and the validation of option combinations (Python basyn's rules,
+// plus ours). Everything here is pure: no file is opened.
+import { UsageError } from '../shared/errors';
+import { hashByName, HASH_NAMES, type HashAlgorithm } from '../shared/hash';
+import { MAX_BUFFER_SIZE } from '../shared/protocol';
+
+export type Action = 'PUSH' | 'PULL';
+export type Mode = 'SYNC' | 'COPY';
+
+/** How to reach the remote side. No host: the local pipe. */
+export interface ConnectionOptions {
+  host?: string;
+  port?: number;
+  user?: string;
+  /** -F / --ssh-config: OpenSSH client config file (default ~/.ssh/config). */
+  sshConfig?: string;
+  /** -i / --identity: private key files, tried after the ssh-agent. */
+  identities: string[];
+  /** --known-hosts: files to verify host keys against (default ~/.ssh/known_hosts, /etc/ssh/ssh_known_hosts). */
+  knownHosts: string[];
+  /** --accept-new: record unknown host keys (never changed ones). */
+  acceptNew: boolean;
+  /** --remote-node: node binary on the remote host. */
+  remoteNode?: string;
+  /** --rsh: external remote shell command instead of ssh2. */
+  rsh?: string;
+  /** -o KEY=VALUE options, OpenSSH style. */
+  sshOptions: Record<string, string>;
+  /** Batch mode: never prompt (no TTY on stdin). */
+  interactive: boolean;
+}
+
+export interface Options {
+  local?: string;
+  remote?: string;
+  action?: Action;
+  mode?: Mode;
+  recheck: boolean;
+  stat: boolean;
+  verbose: boolean;
+  progress: boolean;
+  debug: boolean;
+  hash: HashAlgorithm;
+  bufferSize: number;
+  /** 0: no chunk refinement. */
+  chunkSize: number;
+  zlevel: number;
+  bitmap?: string;
+  resetBitmap: boolean;
+  updateBitmap: boolean;
+  /** --changes FILE: write changed ranges (bitmap-only mode), one `offset length` per line. */
+  changes?: string;
+  connection: ConnectionOptions;
+}
+
+/** The options as commander hands them over: strings, booleans, undefined. */
+export interface RawOptions {
+  local?: string;
+  remote?: string;
+  host?: string;
+  port?: string;
+  user?: string;
+  action?: string;
+  mode?: string;
+  recheck?: boolean;
+  stat?: boolean;
+  verbose?: boolean;
+  progress?: boolean;
+  debug?: boolean;
+  hash?: string;
+  buffer?: string;
+  chunk?: string;
+  zlevel?: string;
+  bitmap?: string;
+  resetBitmap?: boolean;
+  updateBitmap?: boolean;
+  changes?: string;
+  sshConfig?: string;
+  identity?: string[];
+  knownHosts?: string[];
+  acceptNew?: boolean;
+  remoteNode?: string;
+  rsh?: string;
+  option?: string[];
+}
+
+function integer(value: string | undefined, name: string, min: number, max: number): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\s*\d+\s*$/.test(value)) throw new UsageError(`Argument conversion error: ${name} must be a whole number, got '${value}'`);
+  const number = Number(value);
+  if (number < min || number > max) throw new UsageError(`${name} must be between ${min} and ${max}, got ${number}`);
+  return number;
+}
+
+function sshOptions(pairs: string[] = []): Record<string, string> {
+  const result: Record<string, string> = {};
+  for (const pair of pairs) {
+    const match = /^\s*([A-Za-z]+)\s*[= ]\s*(.+?)\s*$/.exec(pair);
+    if (!match) throw new UsageError(`-o expects KEY=VALUE, got '${pair}'`);
+    result[match[1].toLowerCase()] = match[2];
+  }
+  return result;
+}
+
+export function validateOptions(raw: RawOptions, interactive: boolean): Options {
+  const action = raw.action?.toUpperCase();
+  const mode = raw.mode?.toUpperCase();
+  if (action !== undefined && action !== 'PUSH' && action !== 'PULL') throw new UsageError(`Unknown action - '${raw.action}'`);
+  if (action && mode !== 'COPY' && mode !== 'SYNC') {
+    throw new UsageError(mode === undefined ? `Option -m/--mode must be provided with -a/--action` : `Unknown mode - '${raw.mode}' for action '${action}'`);
+  }
+  if (!action && mode !== undefined) throw new UsageError('Option -m/--mode can be only used with -a/--action');
+  if (!raw.local && (!raw.bitmap || action === 'PUSH' || !action)) throw new UsageError('Option must be provided: -l/--local');
+  if (!raw.remote && (!raw.bitmap || action === 'PULL' || !action)) throw new UsageError('Option must be provided: -r/--remote');
+  if (!raw.host && raw.user !== undefined) throw new UsageError('Option -u/--user can be only used with -h/--host');
+  if (!raw.host && raw.port !== undefined) throw new UsageError('Option -p/--port can be only used with -h/--host');
+  if (raw.rsh !== undefined && !raw.host) throw new UsageError('Option --rsh can be only used with -h/--host');
+
+  const hash = hashByName(raw.hash ?? 'SHA1');
+  if (!hash) throw new UsageError(`Unsupported hash function: ${raw.hash} (one of ${HASH_NAMES.join(', ')})`);
+  const bufferKb = integer(raw.buffer, '--buffer', 1, MAX_BUFFER_SIZE / 1024) ?? 2048;
+  const chunkKb = integer(raw.chunk, '--chunk', 1, MAX_BUFFER_SIZE / 1024) ?? 0;
+  if (chunkKb > bufferKb) throw new UsageError("--chunk can't be greater than --buffer");
+  const zlevel = integer(raw.zlevel, '--zlevel', 0, 9) ?? 9;
+  const port = integer(raw.port, '-p/--port', 1, 65535);
+
+  if (raw.bitmap !== undefined && mode !== 'SYNC') throw new UsageError('--bitmap can be used with --mode==SYNC only');
+  if ((raw.resetBitmap || raw.updateBitmap) && raw.bitmap === undefined) {
+    throw new UsageError(`--${raw.resetBitmap ? 'reset' : 'update'}-bitmap can be only used with -b/--bitmap`);
+  }
+  if (raw.resetBitmap && raw.updateBitmap) throw new UsageError('--reset-bitmap and --update-bitmap cannot be used together');
+  const destination = action === 'PUSH' ? raw.remote : raw.local;
+  if (raw.updateBitmap && !destination) throw new UsageError('--update-bitmap needs the destination device (it reads it)');
+  if (raw.changes !== undefined && (raw.bitmap === undefined || destination)) {
+    throw new UsageError('--changes can be only used in bitmap-only mode (-b without a destination device)');
+  }
+
+  return {
+    local: raw.local,
+    remote: raw.remote,
+    action: action as Action | undefined,
+    mode: mode as Mode | undefined,
+    recheck: !!raw.recheck,
+    stat: !!raw.stat,
+    verbose: !!raw.verbose,
+    progress: !!raw.progress,
+    debug: !!raw.debug,
+    hash,
+    bufferSize: bufferKb * 1024,
+    chunkSize: chunkKb * 1024,
+    zlevel,
+    bitmap: raw.bitmap,
+    resetBitmap: !!raw.resetBitmap,
+    updateBitmap: !!raw.updateBitmap,
+    changes: raw.changes,
+    connection: {
+      host: raw.host,
+      port,
+      user: raw.user,
+      sshConfig: raw.sshConfig,
+      identities: raw.identity ?? [],
+      knownHosts: raw.knownHosts ?? [],
+      acceptNew: !!raw.acceptNew,
+      remoteNode: raw.remoteNode,
+      rsh: raw.rsh,
+      sshOptions: sshOptions(raw.option),
+      interactive,
+    },
+  };
+}

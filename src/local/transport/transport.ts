@@ -1,0 +1,28 @@
+// A transport starts one agent and hands the session its byte streams. Contract:
+//  - `input` carries the agent's stdout (protocol frames only), `output` is the agent's stdin;
+//  - `stderr` carries whatever else the agent's side prints (shell noise, node warnings): shown to the
+//    user as remote text, never parsed;
+//  - `exited` settles once the agent process or channel is gone, with why;
+//  - `kill()` ends the agent at once (used on errors and interrupts); it never throws.
+// The loader (loader.ts) has already been started with the agent bundle sent on `output` when
+// start() resolves; the session then waits for the agent's HELLO.
+import type { Readable, Writable } from 'node:stream';
+
+export interface AgentExit {
+  readonly code: number | null;
+  readonly signal: string | null;
+}
+
+export interface AgentLink {
+  readonly input: Readable;
+  readonly output: Writable;
+  readonly stderr: Readable;
+  readonly exited: Promise<AgentExit>;
+  /** For messages: "local pipe", "ssh alice@host:22". */
+  readonly description: string;
+  kill(): void;
+}
+
+export interface Transport {
+  start(): Promise<AgentLink>;
+}

@@ -1,0 +1,83 @@
+// A device: a regular file or a block device, opened read-only (source, recheck) or read-write
+// (destination). Block devices report size 0 in stat(), so their size comes from sysfs.
+import { promises as fs, constants as fsConstants, readFileSync } from 'node:fs';
+
+export class Device {
+  private constructor(
+    readonly path: string,
+    private readonly handle: fs.FileHandle,
+    readonly size: number,
+    readonly writable: boolean,
+  ) {}
+
+  static async open(path: string, writable: boolean): Promise<Device> {
+    // O_RDONLY for sources: a source is never opened in a way that could change it.
+    const flags = writable ? fsConstants.O_RDWR : fsConstants.O_RDONLY;
+    const handle = await fs.open(path, flags);
+    try {
+      const stat = await handle.stat();
+      if (stat.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+      const size = stat.isBlockDevice() ? blockDeviceSize(stat.rdev, handle) : stat.size;
+      return new Device(path, handle, await size, writable);
+    } catch (error) {
+      await handle.close();
+      throw error;
+    }
+  }
+
+  /** Reads exactly `length` bytes at `offset` (the caller keeps within the device). */
+  async read(offset: number, length: number): Promise<Buffer> {
+    const buffer = Buffer.allocUnsafe(length);
+    let done = 0;
+    while (done < length) {
+      const { bytesRead } = await this.handle.read(buffer, done, length - done, offset + done);
+      if (bytesRead === 0) throw Object.assign(new Error(`unexpected end of device at ${offset + done}`), { code: 'EEOF' });
+      done += bytesRead;
+    }
+    return buffer;
+  }
+
+  async write(offset: number, data: Buffer): Promise<void> {
+    let done = 0;
+    while (done < data.length) {
+      const { bytesWritten } = await this.handle.write(data, done, data.length - done, offset + done);
+      done += bytesWritten;
+    }
+  }
+
+  /** Makes every completed write durable. */
+  async flush(): Promise<void> {
+    await this.handle.datasync();
+  }
+
+  async close(): Promise<void> {
+    await this.handle.close();
+  }
+}
+
+async function blockDeviceSize(rdev: number, handle: fs.FileHandle): Promise<number> {
+  const major = (rdev >> 8) & 0xfff;
+  const minor = (rdev & 0xff) | ((rdev >> 12) & 0xfff00);
+  try {
+    const sectors = Number(readFileSync(`/sys/dev/block/${major}:${minor}/size`, 'utf8').trim());
+    if (Number.isFinite(sectors)) return sectors * 512;
+  } catch {
+    // no sysfs (not Linux, or a container without it): probe below
+  }
+  return probeSize(handle);
+}
+
+/** Finds the size by binary search for the last readable byte. */
+async function probeSize(handle: fs.FileHandle): Promise<number> {
+  const probe = Buffer.alloc(1);
+  const readable = async (offset: number) => (await handle.read(probe, 0, 1, offset)).bytesRead === 1;
+  let low = 0;
+  let high = 1;
+  while (await readable(high - 1)) high *= 2;
+  while (low < high) {
+    const middle = Math.floor((low + high) / 2);
+    if (await readable(middle)) low = middle + 1;
+    else high = middle;
+  }
+  return low;
+}

@@ -1,0 +1,94 @@
+// One function per request. A handler gets the decoded request and returns the reply message;
+// throwing reports an ERROR with the error's code to the controller.
+import { encodeBlock, decodeBlock } from '../shared/block-codec';
+import { chunkDigests, digest, hashById, type HashAlgorithm } from '../shared/hash';
+import { MSG, type Message, type MessageOf } from '../shared/protocol';
+import { Device } from './device';
+
+export class AgentError extends Error {
+  constructor(readonly code: string, message: string) {
+    super(message);
+  }
+}
+
+export class AgentState {
+  device?: Device;
+  algorithm?: HashAlgorithm;
+
+  opened(): { device: Device; algorithm: HashAlgorithm } {
+    if (!this.device || !this.algorithm) throw new AgentError('ENOTOPEN', 'no device is open');
+    return { device: this.device, algorithm: this.algorithm };
+  }
+}
+
+function checkExtent(device: Device, offset: number, length: number): void {
+  if (offset + length > device.size) {
+    throw new AgentError('ERANGE', `range ${offset}+${length} is beyond the end of ${device.path} (${device.size} bytes)`);
+  }
+}
+
+export async function handleOpen(state: AgentState, request: MessageOf<typeof MSG.OPEN>): Promise<Message> {
+  const algorithm = hashById(request.hashId);
+  if (!algorithm) throw new AgentError('EHASH', `unknown hash id ${request.hashId}`);
+  if (state.device) await state.device.close();
+  try {
+    state.device = await Device.open(request.path, request.writable);
+  } catch (error) {
+    const err = error as NodeJS.ErrnoException;
+    throw new AgentError(err.code ?? 'EOPEN', describeOpenError(request.path, err, request.writable));
+  }
+  state.algorithm = algorithm;
+  return { type: MSG.OPENED, id: request.id, size: state.device.size };
+}
+
+function describeOpenError(path: string, error: NodeJS.ErrnoException, writable: boolean): string {
+  switch (error.code) {
+    case 'ENOENT': return `Device ${path} is not found`;
+    case 'EACCES':
+    case 'EPERM': return `Device ${path} is not ${writable ? 'writable' : 'readable'}: permission denied`;
+    case 'EISDIR': return `Device ${path} is a directory`;
+    case 'EROFS': return `Device ${path} is on a read-only file system`;
+    default: return `Device ${path} cannot be opened: ${error.message}`;
+  }
+}
+
+/** Reads are started as soon as a request arrives (see agent.ts), so they overlap hashing. */
+export function prefetch(state: AgentState, request: Message): Promise<Buffer> | undefined {
+  if (request.type !== MSG.HASH && request.type !== MSG.READ) return undefined;
+  const { device } = state.opened();
+  checkExtent(device, request.offset, request.length);
+  return device.read(request.offset, request.length);
+}
+
+export async function handleHash(state: AgentState, request: MessageOf<typeof MSG.HASH>, data: Buffer): Promise<Message> {
+  const { algorithm } = state.opened();
+  const digests = request.chunkSize > 0 ? chunkDigests(algorithm, data, request.chunkSize) : digest(algorithm, data);
+  return { type: MSG.DIGESTS, id: request.id, digests };
+}
+
+export async function handleRead(_state: AgentState, request: MessageOf<typeof MSG.READ>, data: Buffer): Promise<Message> {
+  return { type: MSG.DATA, id: request.id, block: encodeBlock(data, request.level) };
+}
+
+export async function handleWrite(state: AgentState, request: MessageOf<typeof MSG.WRITE>): Promise<Message> {
+  const { device } = state.opened();
+  if (!device.writable) throw new AgentError('EROFS', `${device.path} is open read-only`);
+  checkExtent(device, request.offset, request.block.rawLength);
+  await device.write(request.offset, decodeBlock(request.block));
+  return { type: MSG.WRITTEN, id: request.id };
+}
+
+export async function handleFlush(state: AgentState, request: MessageOf<typeof MSG.FLUSH>): Promise<Message> {
+  const { device } = state.opened();
+  if (device.writable) await device.flush();
+  return { type: MSG.FLUSHED, id: request.id };
+}
+
+export async function handleClose(state: AgentState, request: MessageOf<typeof MSG.CLOSE>): Promise<Message> {
+  if (state.device) {
+    if (state.device.writable) await state.device.flush();
+    await state.device.close();
+    state.device = undefined;
+  }
+  return { type: MSG.CLOSED, id: request.id };
+}

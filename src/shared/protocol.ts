@@ -1,0 +1,259 @@
+// The wire protocol between controller and agent: message table, version, and one encoder plus one
+// decoder case per message. Bytes in, messages out: no sockets, no files (see docs/protocol.md).
+//
+// Every frame:  u32 length | u8 type | u32 id | payload      (little-endian; length = 5 + payload length)
+// `id` matches a reply to its request; messages that are not replies carry id 0.
+// Strings are u16 byte length + UTF-8. Offsets are u64 (read as a JS number: devices < 8 PiB).
+import { ProtocolError } from './errors';
+
+export const PROTOCOL_VERSION = 1;
+/** First 8 bytes of the agent's HELLO: tells a basyn agent from shell noise or another program. */
+export const HELLO_MAGIC = Buffer.from('BASYNAGT', 'latin1');
+export const FRAME_HEADER_LENGTH = 9;
+/** Largest buffer a run may use (--buffer); frames are capped just above it. */
+export const MAX_BUFFER_SIZE = 64 * 1024 * 1024;
+export const MAX_FRAME_LENGTH = MAX_BUFFER_SIZE + 64 * 1024;
+
+export const MSG = {
+  HELLO: 0x01,
+  OPEN: 0x10,
+  OPENED: 0x11,
+  HASH: 0x12,
+  DIGESTS: 0x13,
+  READ: 0x14,
+  DATA: 0x15,
+  WRITE: 0x16,
+  WRITTEN: 0x17,
+  FLUSH: 0x18,
+  FLUSHED: 0x19,
+  CLOSE: 0x1a,
+  CLOSED: 0x1b,
+  LOG: 0x7e,
+  ERROR: 0x7f,
+} as const;
+
+/** How a block's bytes travel in DATA and WRITE. */
+export const ENCODING = {
+  RAW: 0,
+  DEFLATE: 1,
+  /** `rawLength` zero bytes; no payload bytes follow. */
+  ZERO: 2,
+} as const;
+export type Encoding = (typeof ENCODING)[keyof typeof ENCODING];
+
+export const OPEN_FLAG_WRITABLE = 0x01;
+
+export interface EncodedBlock {
+  readonly encoding: Encoding;
+  readonly rawLength: number;
+  readonly bytes: Buffer;
+}
+
+export type Message =
+  | { type: typeof MSG.HELLO; id: number; version: number; buildId: string }
+  | { type: typeof MSG.OPEN; id: number; writable: boolean; hashId: number; path: string }
+  | { type: typeof MSG.OPENED; id: number; size: number }
+  | { type: typeof MSG.HASH; id: number; offset: number; length: number; chunkSize: number }
+  | { type: typeof MSG.DIGESTS; id: number; digests: Buffer }
+  | { type: typeof MSG.READ; id: number; offset: number; length: number; level: number }
+  | { type: typeof MSG.DATA; id: number; block: EncodedBlock }
+  | { type: typeof MSG.WRITE; id: number; offset: number; block: EncodedBlock }
+  | { type: typeof MSG.WRITTEN; id: number }
+  | { type: typeof MSG.FLUSH; id: number }
+  | { type: typeof MSG.FLUSHED; id: number }
+  | { type: typeof MSG.CLOSE; id: number }
+  | { type: typeof MSG.CLOSED; id: number }
+  | { type: typeof MSG.LOG; id: number; level: number; text: string }
+  | { type: typeof MSG.ERROR; id: number; code: string; message: string };
+
+export type MessageOf<T extends Message['type']> = Extract<Message, { type: T }>;
+
+export const MESSAGE_NAMES: Record<number, string> = Object.fromEntries(
+  Object.entries(MSG).map(([name, type]) => [type, name]),
+);
+
+// ---------------------------------------------------------------------------------------------
+// Encoding
+
+class Writer {
+  private readonly parts: Buffer[] = [];
+  private length = 0;
+
+  u8(value: number): this { return this.push(Buffer.of(value)); }
+  u16(value: number): this { const b = Buffer.allocUnsafe(2); b.writeUInt16LE(value); return this.push(b); }
+  u32(value: number): this { const b = Buffer.allocUnsafe(4); b.writeUInt32LE(value); return this.push(b); }
+  u64(value: number): this { const b = Buffer.allocUnsafe(8); b.writeBigUInt64LE(BigInt(value)); return this.push(b); }
+  str(value: string): this {
+    const bytes = Buffer.from(value, 'utf8');
+    if (bytes.length > 0xffff) throw new ProtocolError('string too long for the wire');
+    return this.u16(bytes.length).push(bytes);
+  }
+  bytes(value: Buffer): this { return this.push(value); }
+
+  /** Prepends the frame header for `type` and `id`. */
+  frame(type: number, id: number): Buffer {
+    const header = Buffer.allocUnsafe(FRAME_HEADER_LENGTH);
+    header.writeUInt32LE(5 + this.length, 0);
+    header.writeUInt8(type, 4);
+    header.writeUInt32LE(id, 5);
+    return Buffer.concat([header, ...this.parts], FRAME_HEADER_LENGTH + this.length);
+  }
+
+  private push(part: Buffer): this {
+    this.parts.push(part);
+    this.length += part.length;
+    return this;
+  }
+}
+
+function writeBlock(writer: Writer, block: EncodedBlock): Writer {
+  // u8 encoding | u32 rawLength | bytes (empty for ZERO)
+  return writer.u8(block.encoding).u32(block.rawLength).bytes(block.bytes);
+}
+
+/** One frame for one message. */
+export function encode(message: Message): Buffer {
+  const writer = new Writer();
+  switch (message.type) {
+    case MSG.HELLO: // bytes[8] magic | u16 version | str buildId
+      writer.bytes(HELLO_MAGIC).u16(message.version).str(message.buildId);
+      break;
+    case MSG.OPEN: // u8 flags | u8 hashId | str path
+      writer.u8(message.writable ? OPEN_FLAG_WRITABLE : 0).u8(message.hashId).str(message.path);
+      break;
+    case MSG.OPENED: // u64 size
+      writer.u64(message.size);
+      break;
+    case MSG.HASH: // u64 offset | u32 length | u32 chunkSize (0: one digest for the whole range)
+      writer.u64(message.offset).u32(message.length).u32(message.chunkSize);
+      break;
+    case MSG.DIGESTS: // bytes digests (concatenated)
+      writer.bytes(message.digests);
+      break;
+    case MSG.READ: // u64 offset | u32 length | u8 level (compression level 0-9)
+      writer.u64(message.offset).u32(message.length).u8(message.level);
+      break;
+    case MSG.DATA: // block
+      writeBlock(writer, message.block);
+      break;
+    case MSG.WRITE: // u64 offset | block
+      writeBlock(writer.u64(message.offset), message.block);
+      break;
+    case MSG.WRITTEN:
+    case MSG.FLUSH:
+    case MSG.FLUSHED:
+    case MSG.CLOSE:
+    case MSG.CLOSED: // (empty)
+      break;
+    case MSG.LOG: // u8 level | str text
+      writer.u8(message.level).str(message.text);
+      break;
+    case MSG.ERROR: // str code | str message
+      writer.str(message.code).str(message.message);
+      break;
+  }
+  return writer.frame(message.type, message.id);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decoding
+
+class Reader {
+  private position = 0;
+  constructor(private readonly payload: Buffer, private readonly what: string) {}
+
+  u8(): number { return this.take(1).readUInt8(0); }
+  u16(): number { return this.take(2).readUInt16LE(0); }
+  u32(): number { return this.take(4).readUInt32LE(0); }
+  u64(): number {
+    const value = this.take(8).readBigUInt64LE(0);
+    if (value > BigInt(Number.MAX_SAFE_INTEGER)) throw new ProtocolError(`${this.what}: offset ${value} out of range`);
+    return Number(value);
+  }
+  str(): string { return this.take(this.u16()).toString('utf8'); }
+  take(length: number): Buffer {
+    if (this.position + length > this.payload.length) {
+      throw new ProtocolError(`${this.what}: payload too short (${this.payload.length} bytes)`);
+    }
+    const slice = this.payload.subarray(this.position, this.position + length);
+    this.position += length;
+    return slice;
+  }
+  rest(): Buffer { return this.take(this.payload.length - this.position); }
+  end(): void {
+    if (this.position !== this.payload.length) {
+      throw new ProtocolError(`${this.what}: ${this.payload.length - this.position} unexpected trailing bytes`);
+    }
+  }
+}
+
+function readBlock(reader: Reader, what: string): EncodedBlock {
+  const encoding = reader.u8();
+  const rawLength = reader.u32();
+  const bytes = reader.rest();
+  if (encoding !== ENCODING.RAW && encoding !== ENCODING.DEFLATE && encoding !== ENCODING.ZERO) {
+    throw new ProtocolError(`${what}: unknown block encoding ${encoding}`);
+  }
+  if (encoding === ENCODING.RAW && bytes.length !== rawLength) {
+    throw new ProtocolError(`${what}: raw block of ${bytes.length} bytes, expected ${rawLength}`);
+  }
+  if (encoding === ENCODING.ZERO && bytes.length !== 0) throw new ProtocolError(`${what}: zero block with payload`);
+  if (rawLength > MAX_BUFFER_SIZE) throw new ProtocolError(`${what}: block of ${rawLength} bytes is too large`);
+  return { encoding, rawLength, bytes };
+}
+
+/** The message in one frame body (type, id and payload already split by the FrameDecoder). */
+export function decode(type: number, id: number, payload: Buffer): Message {
+  const what = MESSAGE_NAMES[type] ?? `message type 0x${type.toString(16)}`;
+  const reader = new Reader(payload, what);
+  let message: Message;
+  switch (type) {
+    case MSG.HELLO: {
+      if (!reader.take(HELLO_MAGIC.length).equals(HELLO_MAGIC)) throw new ProtocolError('HELLO: bad magic');
+      message = { type, id, version: reader.u16(), buildId: reader.str() };
+      break;
+    }
+    case MSG.OPEN: {
+      const flags = reader.u8();
+      message = { type, id, writable: (flags & OPEN_FLAG_WRITABLE) !== 0, hashId: reader.u8(), path: reader.str() };
+      break;
+    }
+    case MSG.OPENED:
+      message = { type, id, size: reader.u64() };
+      break;
+    case MSG.HASH:
+      message = { type, id, offset: reader.u64(), length: reader.u32(), chunkSize: reader.u32() };
+      break;
+    case MSG.DIGESTS:
+      message = { type, id, digests: reader.rest() };
+      break;
+    case MSG.READ:
+      message = { type, id, offset: reader.u64(), length: reader.u32(), level: reader.u8() };
+      break;
+    case MSG.DATA:
+      message = { type, id, block: readBlock(reader, what) };
+      break;
+    case MSG.WRITE: {
+      const offset = reader.u64();
+      message = { type, id, offset, block: readBlock(reader, what) };
+      break;
+    }
+    case MSG.WRITTEN:
+    case MSG.FLUSH:
+    case MSG.FLUSHED:
+    case MSG.CLOSE:
+    case MSG.CLOSED:
+      message = { type, id };
+      break;
+    case MSG.LOG:
+      message = { type, id, level: reader.u8(), text: reader.str() };
+      break;
+    case MSG.ERROR:
+      message = { type, id, code: reader.str(), message: reader.str() };
+      break;
+    default:
+      throw new ProtocolError(`unknown ${what}`);
+  }
+  reader.end();
+  return message;
+}
