@@ -1,0 +1,80 @@
+// The command line: commander turns argv into RawOptions, options.ts validates them into Options,
+// session.ts does the work. Errors become one line on stderr and an exit code (0 ok, 1 usage, 2 sync);
+// stack traces only with --debug.
+import { Command, CommanderError, Option } from 'commander';
+import { BasynError, EXIT_OK, EXIT_SYNC, EXIT_USAGE } from '../shared/errors';
+import { validateOptions, type RawOptions } from './options';
+import { createReporter } from './progress';
+import { runSession } from './session';
+
+declare const BASYN_VERSION: string;
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+export function buildProgram(): Command {
+  return new Command('basyn')
+    .description('Block device Advanced SYNchronization: keeps two block devices or image files identical,\nlocally or over SSH, moving only what changed.')
+    .version(BASYN_VERSION, '--version')
+    .helpOption('--help', 'display help') // -h is the host, as in Python basyn
+    .option('-l, --local <device>', 'local device (e.g. /dev/sda1)')
+    .option('-r, --remote <device>', 'remote device (e.g. /dev/vg_backups/copy-sda1)')
+    .option('-h, --host <host>', 'remote SSH host; omitted: the remote device is on this machine (no SSH)')
+    .option('-p, --port <port>', 'remote SSH port (default: 22, or the ssh config)')
+    .option('-u, --user <user>', 'remote SSH user (default: the ssh config, or the current user)')
+    .option('-a, --action <action>', 'PUSH (local -> remote) or PULL (remote -> local); omitted: only check the devices')
+    .option('-m, --mode <mode>', 'SYNC (send only changed blocks) or COPY (send everything)')
+    .option('--recheck', 'compare both devices after the sync (or alone, without -a)')
+    .option('--stat', 'print transfer statistics at the end')
+    .option('--verbose', 'say what is being done, on stdout')
+    .option('--progress', 'show progress on stderr')
+    .option('--debug', 'print debug details (and stack traces) on stderr')
+    .option('--hash <name>', 'SHA1 (default), SHA224, SHA256, SHA384, SHA512, BLAKE2B, BLAKE2S or MD5')
+    .option('--buffer <KB>', 'buffer size in KB for sequential comparison (default: 2048)')
+    .option('--chunk <KB>', 'chunk size in KB: a differing buffer is compared chunk by chunk (default: off)')
+    .option('--zlevel <0-9>', 'compression level, 0 = none (default: 9)')
+    .option('-b, --bitmap <file>', 'bitmap file of source digests: the destination is not read (SYNC only)')
+    .option('--reset-bitmap', 'rebuild the bitmap from scratch: every buffer is sent')
+    .option('--update-bitmap', 'compare with the destination itself, and rewrite the bitmap')
+    .option('--changes <file>', 'bitmap-only mode: write the changed ranges, one "offset length" per line')
+    .option('-F, --ssh-config <file>', 'OpenSSH client config file (default: ~/.ssh/config)')
+    .addOption(new Option('-i, --identity <file>', 'private key file (repeatable)').argParser(collect))
+    .addOption(new Option('--known-hosts <file>', 'known_hosts file to verify host keys (repeatable)').argParser(collect))
+    .option('--accept-new', 'add an unknown host key to known_hosts (a changed key is always refused)')
+    .option('--remote-node <path>', 'node binary on the remote host (default: node, then nodejs)')
+    .option('--rsh <command>', 'run the agent through this remote shell command instead of ssh2 (e.g. "ssh -i key")')
+    .addOption(new Option('-o, --option <key=value>', 'OpenSSH-style option, e.g. -o UserKnownHostsFile=FILE (repeatable)').argParser(collect))
+    .allowExcessArguments(false)
+    .exitOverride()
+    .configureOutput({ writeErr: (text) => process.stderr.write(text) });
+}
+
+/** Runs basyn with `argv` (without node and script) and returns the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  let debug = argv.includes('--debug');
+  try {
+    program.parse(argv, { from: 'user' });
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // --help and --version "fail" with exit code 0; commander has already printed what it had to.
+      return error.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
+    }
+    throw error;
+  }
+  try {
+    const options = validateOptions(program.opts<RawOptions>(), Boolean(process.stdin.isTTY));
+    debug = options.debug;
+    await runSession(options, createReporter(options));
+    return EXIT_OK;
+  } catch (error) {
+    if (error instanceof BasynError) {
+      process.stderr.write(`${error.message}\n`);
+      if (debug) process.stderr.write(`${error.stack}\n`);
+      return error.exitCode;
+    }
+    const err = error as Error;
+    process.stderr.write(`Unexpected error: ${err?.message ?? String(error)}\n`);
+    if (debug) process.stderr.write(`${err?.stack}\n`);
+    return EXIT_SYNC;
+  }
+}

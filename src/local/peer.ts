@@ -1,0 +1,70 @@
+// One side of a sync, as the engine sees it: an agent reached through an RpcClient. Both the local
+// and the remote device are served by the same agent code (a child process for the local one), so
+// PUSH and PULL only swap which peer is the source.
+import { PROTOCOL_VERSION, MSG, type EncodedBlock } from '../shared/protocol';
+import { RpcClient } from '../shared/rpc';
+import { SyncError } from '../shared/errors';
+import type { HashAlgorithm } from '../shared/hash';
+import type { AgentLink } from './transport/transport';
+import type { Extent } from '../shared/geometry';
+
+declare const BASYN_BUILD_ID: string;
+
+/** Requests in flight per agent: enough to keep both sides busy, small enough to bound memory. */
+export const RPC_WINDOW = 16;
+
+export class Peer {
+  private constructor(
+    /** "local" or "remote": how messages name this side. */
+    readonly role: 'local' | 'remote',
+    readonly link: AgentLink,
+    readonly rpc: RpcClient,
+  ) {}
+
+  /** Waits for the agent's HELLO and checks it speaks our protocol and is our build. */
+  static async connect(role: 'local' | 'remote', link: AgentLink, onLog: (text: string) => void): Promise<Peer> {
+    const rpc = new RpcClient(link.input, link.output, RPC_WINDOW, { onLog: (_level, text) => onLog(text) });
+    const hello = await rpc.waitHello();
+    if (hello.version !== PROTOCOL_VERSION) {
+      throw new SyncError(`${role} agent speaks protocol version ${hello.version}, this basyn speaks ${PROTOCOL_VERSION}`, 'EVERSION');
+    }
+    if (hello.buildId !== BASYN_BUILD_ID) {
+      throw new SyncError(`${role} agent is build ${hello.buildId}, this basyn is build ${BASYN_BUILD_ID}`, 'EVERSION');
+    }
+    return new Peer(role, link, rpc);
+  }
+
+  async open(path: string, writable: boolean, algorithm: HashAlgorithm): Promise<number> {
+    const reply = await this.rpc.call({ type: MSG.OPEN, writable, hashId: algorithm.id, path });
+    return reply.size;
+  }
+
+  async hash(extent: Extent, chunkSize = 0): Promise<Buffer> {
+    return (await this.rpc.call({ type: MSG.HASH, offset: extent.offset, length: extent.length, chunkSize })).digests;
+  }
+
+  async read(extent: Extent, level: number): Promise<EncodedBlock> {
+    return (await this.rpc.call({ type: MSG.READ, offset: extent.offset, length: extent.length, level })).block;
+  }
+
+  async write(offset: number, block: EncodedBlock): Promise<void> {
+    await this.rpc.call({ type: MSG.WRITE, offset, block });
+  }
+
+  /** Resolves once every write acknowledged before it is durable on the device. */
+  async flush(): Promise<void> {
+    await this.rpc.call({ type: MSG.FLUSH });
+  }
+
+  private closing?: Promise<void>;
+
+  /** Flushes, closes the device and lets the agent exit. Calling it again waits for the first close. */
+  close(): Promise<void> {
+    this.closing ??= this.rpc.call({ type: MSG.CLOSE }).then(() => { this.link.output.end(); });
+    return this.closing;
+  }
+
+  kill(): void {
+    this.link.kill();
+  }
+}
