@@ -1,0 +1,76 @@
+// Golden bytes written from the spec tables (docs/protocol.md §2-3, bitmap-format.md), never from the
+// encoders in src/: if an encoder and its spec drift apart, the tests comparing against these fail.
+// Numbers are spelled out here on purpose instead of imported from src/shared/protocol.ts.
+
+/** Message type codes, copied from the table in docs/protocol.md §3. */
+export const TYPE = {
+  HELLO: 0x01,
+  OPEN: 0x10,
+  OPENED: 0x11,
+  HASH: 0x12,
+  DIGESTS: 0x13,
+  READ: 0x14,
+  DATA: 0x15,
+  WRITE: 0x16,
+  WRITTEN: 0x17,
+  FLUSH: 0x18,
+  FLUSHED: 0x19,
+  CLOSE: 0x1a,
+  CLOSED: 0x1b,
+  LOG: 0x7e,
+  ERROR: 0x7f,
+} as const;
+
+/** Block encodings (docs/protocol.md, block table). */
+export const BLOCK = { RAW: 0, DEFLATE: 1, ZERO: 2 } as const;
+
+/** An unsigned integer as `width` little-endian bytes, by arithmetic (no Buffer write helpers). */
+export function le(value: number | bigint, width: number): number[] {
+  let rest = BigInt(value);
+  const bytes: number[] = [];
+  for (let index = 0; index < width; index++) {
+    bytes.push(Number(rest & 0xffn));
+    rest >>= 8n;
+  }
+  if (rest !== 0n) throw new Error(`${value} does not fit in ${width} bytes`);
+  return bytes;
+}
+
+export const u8 = (value: number): number[] => le(value, 1);
+export const u16 = (value: number): number[] => le(value, 2);
+export const u32 = (value: number): number[] => le(value, 4);
+export const u64 = (value: number | bigint): number[] => le(value, 8);
+
+/** `str`: u16 LE byte length, then UTF-8. */
+export function str(text: string): number[] {
+  const bytes = [...new TextEncoder().encode(text)];
+  return [...u16(bytes.length), ...bytes];
+}
+
+export function ascii(text: string): number[] {
+  return [...text].map((character) => character.charCodeAt(0));
+}
+
+/** One frame: u32 length (5 + payload) | u8 type | u32 id | payload. */
+export function frame(type: number, id: number, payload: number[] | Uint8Array = []): Buffer {
+  const body = [...payload];
+  return Buffer.from([...u32(5 + body.length), ...u8(type), ...u32(id), ...body]);
+}
+
+/** A block as DATA and WRITE carry it: u8 encoding | u32 rawLength | bytes. */
+export function block(encoding: number, rawLength: number, bytes: number[] | Uint8Array = []): number[] {
+  return [...u8(encoding), ...u32(rawLength), ...bytes];
+}
+
+/** HELLO payload: bytes[8] "BASYNAGT" | u16 version | str buildId. */
+export function helloPayload(version: number, buildId: string): number[] {
+  return [...ascii('BASYNAGT'), ...u16(version), ...str(buildId)];
+}
+
+/**
+ * Python basyn's bitmap header, struct `<QQQB`: magic 239840023593485091, device size, buffer size,
+ * hash id (SHA1=0 ... MD5=7). 25 bytes; one digest per buffer follows.
+ */
+export function bitmapV1Header(deviceSize: number, bufferSize: number, hashId: number): Buffer {
+  return Buffer.from([...u64(239840023593485091n), ...u64(deviceSize), ...u64(bufferSize), ...u8(hashId)]);
+}

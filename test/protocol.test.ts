@@ -1,0 +1,157 @@
+// The wire codec against its spec: every message round-trips, a few frames equal golden bytes built
+// independently from docs/protocol.md (test/helpers/golden.ts), and malformed payloads are rejected.
+import test from 'ava';
+import { ProtocolError } from '../src/shared/errors';
+import { decode, encode, ENCODING, MAX_BUFFER_SIZE, MSG, type Message } from '../src/shared/protocol';
+import { EVERY_MESSAGE } from './helpers/messages';
+import { ascii, block, BLOCK, frame, helloPayload, str, TYPE, u16, u32, u64, u8 } from './helpers/golden';
+
+
+/** Splits a whole frame into the parts decode() takes (what the FrameDecoder does). */
+function decodeFrame(bytes: Buffer): Message {
+  const length = bytes.readUInt32LE(0);
+  if (length + 4 !== bytes.length) throw new Error(`frame length ${length} does not match ${bytes.length} bytes`);
+  return decode(bytes.readUInt8(4), bytes.readUInt32LE(5), bytes.subarray(9));
+}
+
+test('every message type appears in the round-trip set', (t) => {
+  const covered = new Set(EVERY_MESSAGE.map((message) => message.type));
+  t.deepEqual([...covered].sort(), Object.values(MSG).sort());
+});
+
+for (const message of EVERY_MESSAGE) {
+  test(`round trip: ${Object.entries(MSG).find(([, type]) => type === message.type)?.[0]} id ${message.id}`, (t) => {
+    const bytes = encode(message);
+    t.is(bytes.readUInt32LE(0), bytes.length - 4, 'length field counts type + id + payload');
+    t.is(bytes[4], message.type);
+    t.is(bytes.readUInt32LE(5), message.id);
+    t.deepEqual(decodeFrame(bytes), message);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Golden bytes: the encoder's output must equal frames built from the spec table alone.
+
+const GOLDEN: Array<{ name: string; message: Message; bytes: Buffer }> = [
+  {
+    name: 'HELLO',
+    message: { type: MSG.HELLO, id: 0, version: 1, buildId: 'b1' },
+    bytes: frame(TYPE.HELLO, 0, helloPayload(1, 'b1')),
+  },
+  {
+    name: 'OPEN writable, MD5',
+    message: { type: MSG.OPEN, id: 1, writable: true, hashId: 7, path: '/a' },
+    bytes: frame(TYPE.OPEN, 1, [...u8(0x01), ...u8(7), ...str('/a')]),
+  },
+  {
+    name: 'OPENED 5 GiB',
+    message: { type: MSG.OPENED, id: 0x01020304, size: 5 * 2 ** 30 },
+    bytes: frame(TYPE.OPENED, 0x01020304, u64(5 * 2 ** 30)),
+  },
+  {
+    name: 'HASH with chunks',
+    message: { type: MSG.HASH, id: 7, offset: 2 ** 32 + 1, length: 65536, chunkSize: 4096 },
+    bytes: frame(TYPE.HASH, 7, [...u64(2 ** 32 + 1), ...u32(65536), ...u32(4096)]),
+  },
+  {
+    name: 'READ',
+    message: { type: MSG.READ, id: 8, offset: 65536, length: 100, level: 9 },
+    bytes: frame(TYPE.READ, 8, [...u64(65536), ...u32(100), ...u8(9)]),
+  },
+  {
+    name: 'WRITE zero block',
+    message: { type: MSG.WRITE, id: 9, offset: 512, block: { encoding: ENCODING.ZERO, rawLength: 2048, bytes: Buffer.alloc(0) } },
+    bytes: frame(TYPE.WRITE, 9, [...u64(512), ...block(BLOCK.ZERO, 2048)]),
+  },
+  {
+    name: 'DATA raw block',
+    message: { type: MSG.DATA, id: 10, block: { encoding: ENCODING.RAW, rawLength: 2, bytes: Buffer.from([0xaa, 0xbb]) } },
+    bytes: frame(TYPE.DATA, 10, block(BLOCK.RAW, 2, [0xaa, 0xbb])),
+  },
+  {
+    name: 'FLUSHED (empty payload)',
+    message: { type: MSG.FLUSHED, id: 11 },
+    bytes: frame(TYPE.FLUSHED, 11),
+  },
+  {
+    name: 'ERROR',
+    message: { type: MSG.ERROR, id: 12, code: 'EIO', message: 'x' },
+    bytes: frame(TYPE.ERROR, 12, [...str('EIO'), ...str('x')]),
+  },
+];
+
+for (const { name, message, bytes } of GOLDEN) {
+  test(`golden bytes: ${name}`, (t) => {
+    t.is(encode(message).toString('hex'), bytes.toString('hex'));
+    t.deepEqual(decodeFrame(bytes), message);
+  });
+}
+
+test('golden bytes: a HELLO spelled out byte by byte', (t) => {
+  // length 17 = 5 + 8 (magic) + 2 (version) + 2 (str length) + 0
+  const expected = '11000000' + '01' + '00000000' + Buffer.from('BASYNAGT').toString('hex') + '0100' + '0000';
+  t.is(encode({ type: MSG.HELLO, id: 0, version: 1, buildId: '' }).toString('hex'), expected);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Malformed payloads: each is a ProtocolError (exit 2), never a crash or a garbage message.
+
+function rejects(t: import('ava').ExecutionContext, type: number, payload: number[], pattern: RegExp, id = 1): void {
+  const error = t.throws(() => decode(type, id, Buffer.from(payload)), { instanceOf: ProtocolError, message: pattern });
+  t.is(error?.code, 'EPROTO');
+  t.is(error?.exitCode, 2);
+}
+
+test('malformed: payload too short for every fixed-size message', (t) => {
+  rejects(t, TYPE.OPENED, u64(1).slice(0, 7), /OPENED: payload too short/);
+  rejects(t, TYPE.HASH, [...u64(0), ...u32(1)], /HASH: payload too short/);
+  rejects(t, TYPE.READ, [...u64(0), ...u32(1)], /READ: payload too short/);
+  rejects(t, TYPE.OPEN, [0x01], /OPEN: payload too short/);
+  rejects(t, TYPE.WRITE, u64(0), /WRITE: payload too short/);
+  rejects(t, TYPE.DATA, [BLOCK.RAW, 1, 0], /DATA: payload too short/);
+  rejects(t, TYPE.LOG, [], /LOG: payload too short/);
+  rejects(t, TYPE.HELLO, ascii('BASY'), /HELLO: payload too short/);
+});
+
+test('malformed: a string whose length runs past the payload', (t) => {
+  rejects(t, TYPE.OPEN, [0, 0, ...u16(10), ...ascii('/dev')], /OPEN: payload too short/);
+  rejects(t, TYPE.ERROR, [...str('EIO'), ...u16(3)], /ERROR: payload too short/);
+});
+
+test('malformed: trailing bytes after a complete payload', (t) => {
+  rejects(t, TYPE.FLUSH, [0], /FLUSH: 1 unexpected trailing bytes/);
+  rejects(t, TYPE.OPENED, [...u64(10), 0, 0], /OPENED: 2 unexpected trailing bytes/);
+  rejects(t, TYPE.HASH, [...u64(0), ...u32(1), ...u32(0), 7], /HASH: 1 unexpected trailing bytes/);
+  rejects(t, TYPE.ERROR, [...str('E'), ...str('m'), 0], /ERROR: 1 unexpected trailing bytes/);
+  rejects(t, TYPE.HELLO, [...helloPayload(1, 'b'), 0], /HELLO: 1 unexpected trailing bytes/);
+});
+
+test('malformed: unknown message type', (t) => {
+  rejects(t, 0x55, [], /unknown message type 0x55/);
+  rejects(t, 0x00, [1, 2, 3], /unknown message type 0x0/);
+});
+
+test('malformed: bad HELLO magic (shell noise instead of an agent)', (t) => {
+  rejects(t, TYPE.HELLO, [...ascii('Welcome!'), ...u16(1), ...str('')], /HELLO: bad magic/, 0);
+  rejects(t, TYPE.HELLO, [...ascii('basynagt'), ...u16(1), ...str('')], /HELLO: bad magic/, 0);
+});
+
+test('malformed: u64 offset beyond 2^53', (t) => {
+  rejects(t, TYPE.OPENED, u64(2n ** 53n), /out of range/);
+  rejects(t, TYPE.WRITE, [...u64(2n ** 64n - 1n), ...block(BLOCK.ZERO, 1)], /out of range/);
+  t.notThrows(() => decode(TYPE.OPENED, 1, Buffer.from(u64(2n ** 53n - 1n))));
+});
+
+test('malformed: blocks that contradict their header', (t) => {
+  rejects(t, TYPE.DATA, block(3, 0), /unknown block encoding 3/);
+  rejects(t, TYPE.DATA, block(BLOCK.RAW, 4, [1, 2, 3]), /raw block of 3 bytes, expected 4/);
+  rejects(t, TYPE.DATA, block(BLOCK.RAW, 1, [1, 2]), /raw block of 2 bytes, expected 1/);
+  rejects(t, TYPE.WRITE, [...u64(0), ...block(BLOCK.ZERO, 8, [0])], /zero block with payload/);
+  rejects(t, TYPE.DATA, block(BLOCK.ZERO, MAX_BUFFER_SIZE + 1), /too large/);
+  t.notThrows(() => decode(TYPE.DATA, 1, Buffer.from(block(BLOCK.ZERO, MAX_BUFFER_SIZE))));
+});
+
+test('encode refuses a string longer than a u16 length can describe', (t) => {
+  t.throws(() => encode({ type: MSG.LOG, id: 0, level: 0, text: 'x'.repeat(0x10000) }), { instanceOf: ProtocolError });
+  t.notThrows(() => encode({ type: MSG.LOG, id: 0, level: 0, text: 'x'.repeat(0xffff) }));
+});
