@@ -2,10 +2,12 @@
 // an external command with --rsh.
 import type { ConnectionOptions } from '../options';
 import { LocalTransport } from './local';
+import { RshTransport } from './rsh';
+import { SshTransport } from './ssh';
 import type { Transport } from './transport';
-import { UsageError } from '../../shared/errors';
 
 export function remoteTransport(connection: ConnectionOptions): Transport {
   if (!connection.host) return new LocalTransport();
-  throw new UsageError('SSH is not implemented yet');
+  if (connection.rsh !== undefined) return new RshTransport(connection);
+  return new SshTransport(connection);
 }

@@ -5,6 +5,9 @@ import type { AgentExit, AgentLink, Transport } from './transport';
 import { LOADER_SOURCE, uploadPayload } from './loader';
 
 export class LocalTransport implements Transport {
+  /** `bundle`: the agent to run (default: dist/agent.js next to the controller; tests pass it). */
+  constructor(private readonly bundle?: Buffer) {}
+
   async start(): Promise<AgentLink> {
     const child = spawn(process.execPath, ['-e', LOADER_SOURCE], { stdio: ['pipe', 'pipe', 'pipe'] });
     const exited = new Promise<AgentExit>((resolve) => {
@@ -12,7 +15,7 @@ export class LocalTransport implements Transport {
       child.once('exit', (code, signal) => resolve({ code, signal }));
     });
     child.stdin.on('error', () => undefined); // a dead agent is reported through `exited` and the rpc
-    child.stdin.write(uploadPayload());
+    child.stdin.write(uploadPayload(this.bundle));
     return {
       input: child.stdout,
       output: child.stdin,

@@ -1,0 +1,129 @@
+// --rsh CMD: an external remote shell (OpenSSH's own `ssh` for certificates, GSSAPI or exotic
+// configs; or anything that behaves like it), as bdsync's REMSHCMD. It runs, without a shell,
+//
+//   CMD... [-p PORT] [-l USER] HOST 'exec sh -c ...loader...'
+//
+// and the same upload and protocol go over its stdin/stdout; its stderr is remote text. CMD itself
+// authenticates and verifies host keys: basyn's own known_hosts handling is not involved.
+import { spawn } from 'node:child_process';
+import { PassThrough } from 'node:stream';
+import { SyncError, UsageError } from '../../shared/errors';
+import type { ConnectionOptions } from '../options';
+import { uploadPayload } from './loader';
+import { AGENT_START_TIMEOUT_MS, awaitAgentStart, remoteLoaderCommand, TextTail, type LinkExit } from './ssh';
+import type { AgentLink, Transport } from './transport';
+
+/**
+ * Splits a command line into words the way a POSIX shell would, without expanding anything:
+ * blanks separate words, '...' is literal, "..." allows \" \\ \$ \` escapes, \ escapes one character.
+ */
+export function splitCommand(command: string): string[] {
+  const words: string[] = [];
+  let word: string | undefined;
+  let index = 0;
+  const append = (text: string): void => { word = (word ?? '') + text; };
+  while (index < command.length) {
+    const char = command[index];
+    if (/\s/.test(char)) {
+      if (word !== undefined) words.push(word);
+      word = undefined;
+      index += 1;
+    } else if (char === "'") {
+      const end = command.indexOf("'", index + 1);
+      if (end < 0) throw new UsageError(`--rsh: unterminated ' in: ${command}`);
+      append(command.slice(index + 1, end));
+      index = end + 1;
+    } else if (char === '"') {
+      index += 1;
+      let text = '';
+      for (;;) {
+        if (index >= command.length) throw new UsageError(`--rsh: unterminated " in: ${command}`);
+        const inner = command[index];
+        if (inner === '"') break;
+        if (inner === '\\' && index + 1 < command.length && '"\\$`'.includes(command[index + 1])) {
+          text += command[index + 1];
+          index += 2;
+        } else {
+          text += inner;
+          index += 1;
+        }
+      }
+      append(text);
+      index += 1;
+    } else if (char === '\\') {
+      if (index + 1 >= command.length) throw new UsageError(`--rsh: trailing \\ in: ${command}`);
+      append(command[index + 1]);
+      index += 2;
+    } else {
+      append(char);
+      index += 1;
+    }
+  }
+  if (word !== undefined) words.push(word);
+  return words;
+}
+
+/** The argv that --rsh runs: the command, then -p/-l when given, the host and the remote command line. */
+export function rshArgv(connection: ConnectionOptions): string[] {
+  const words = splitCommand(connection.rsh ?? '');
+  if (words.length === 0) throw new UsageError('--rsh needs a command, e.g. --rsh "ssh -i key"');
+  if (!connection.host) throw new UsageError('--rsh needs -h/--host');
+  return [
+    ...words,
+    ...(connection.port !== undefined ? ['-p', String(connection.port)] : []),
+    ...(connection.user !== undefined ? ['-l', connection.user] : []),
+    connection.host,
+    remoteLoaderCommand(connection.remoteNode),
+  ];
+}
+
+export class RshTransport implements Transport {
+  constructor(
+    private readonly connection: ConnectionOptions,
+    private readonly options: { bundle?: Buffer; startTimeoutMs?: number } = {},
+  ) {}
+
+  async start(): Promise<AgentLink> {
+    const [command, ...args] = rshArgv(this.connection);
+    const host = this.connection.host as string;
+    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    const input = new PassThrough();
+    const stderr = new PassThrough();
+    const tail = new TextTail();
+    child.stdout.pipe(input);
+    child.stderr.on('data', (data: Buffer) => { tail.push(data); stderr.write(data); });
+    child.stderr.on('end', () => stderr.end());
+    child.stdin.on('error', () => undefined); // a dead child is reported through `exited`
+
+    const exited = new Promise<LinkExit>((resolve) => {
+      child.once('error', (error: NodeJS.ErrnoException) => {
+        stderr.end();
+        input.end();
+        resolve({ code: null, signal: null, reason: error.code === 'ENOENT' ? `could not run ${command}: not found` : `could not run ${command}: ${error.message}` });
+      });
+      child.once('close', (code, signal) => resolve({ code, signal }));
+    });
+    child.stdin.write(uploadPayload(this.options.bundle));
+    const kill = (): void => { child.kill('SIGTERM'); };
+
+    try {
+      await awaitAgentStart(child.stdout, exited, {
+        host, remoteNode: this.connection.remoteNode, stderr: tail, timeoutMs: this.options.startTimeoutMs ?? AGENT_START_TIMEOUT_MS,
+      });
+    } catch (error) {
+      kill();
+      const exit = await Promise.race([exited, Promise.resolve(undefined)]);
+      // ssh exits 255 when it could not connect or authenticate: its own last words say why.
+      if (exit?.code === 255) throw new SyncError(`--rsh ${command} to ${host} failed: ${tail.lastLine() || 'exit code 255'}`, 'ECONNECT');
+      throw error;
+    }
+    return {
+      input,
+      output: child.stdin,
+      stderr,
+      exited,
+      description: `${command} ${host}`,
+      kill,
+    };
+  }
+}
