@@ -30,7 +30,7 @@ export function buildProgram(): Command {
     .option('--debug', 'print debug details (and stack traces) on stderr')
     .option('--hash <name>', 'SHA1 (default), SHA224, SHA256, SHA384, SHA512, BLAKE2B, BLAKE2S or MD5')
     .option('--buffer <KB>', 'buffer size in KB for sequential comparison (default: 2048)')
-    .option('--chunk <KB>', 'chunk size in KB: a differing buffer is compared chunk by chunk (default: off)')
+    .option('--chunk <KB>', 'chunk size in KB: a differing buffer is compared chunk by chunk; 0 = off (default: 64, off with -b)')
     .option('--zlevel <0-9>', 'compression level, 0 = none (default: 9)')
     .option('-b, --bitmap <file>', 'bitmap file of source digests: the destination is not read (SYNC only)')
     .option('--reset-bitmap', 'rebuild the bitmap from scratch: every buffer is sent')

@@ -122,7 +122,7 @@ export async function runEngine(job: EngineJob): Promise<EngineResult> {
       await bitmap?.markUnknown(index);
       // With a bitmap there are no destination chunk digests to compare against, so a changed
       // buffer is sent whole (the destination is never read).
-      if (job.chunkSize > 0 && !useBitmapEntry) await transferRefined(extent);
+      if (job.chunkSize > 0 && job.chunkSize < extent.length && !useBitmapEntry) await transferRefined(extent);
       else await transfer(extent);
     }
     if (bitmap && (!same || job.updateBitmap || bitmap.entry(index) === undefined)) bitmap.record(index, sourceDigest);

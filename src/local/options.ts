@@ -5,6 +5,9 @@ import { hashByName, HASH_NAMES, type HashAlgorithm } from '../shared/hash';
 import { MAX_BUFFER_SIZE } from '../shared/protocol';
 
 export type Action = 'PUSH' | 'PULL';
+
+/** Refinement chunk of a plain SYNC without --chunk (see Options.chunkSize). */
+export const DEFAULT_CHUNK_SIZE = 64 * 1024;
 export type Mode = 'SYNC' | 'COPY';
 
 /** How to reach the remote side. No host: the local pipe. */
@@ -42,7 +45,11 @@ export interface Options {
   debug: boolean;
   hash: HashAlgorithm;
   bufferSize: number;
-  /** 0: no chunk refinement. */
+  /**
+   * Chunk size for refining a differing buffer. --chunk 0 turns refinement off; without --chunk a
+   * plain SYNC refines with DEFAULT_CHUNK_SIZE (so a changed byte costs 64 KiB, not a whole buffer),
+   * while a bitmap run keeps the bitmap's own geometry (no chunks unless asked for).
+   */
   chunkSize: number;
   zlevel: number;
   bitmap?: string;
@@ -119,7 +126,7 @@ export function validateOptions(raw: RawOptions, interactive: boolean): Options 
   const hash = hashByName(raw.hash ?? 'SHA1');
   if (!hash) throw new UsageError(`Unsupported hash function: ${raw.hash} (one of ${HASH_NAMES.join(', ')})`);
   const bufferKb = integer(raw.buffer, '--buffer', 1, MAX_BUFFER_SIZE / 1024) ?? 2048;
-  const chunkKb = integer(raw.chunk, '--chunk', 1, MAX_BUFFER_SIZE / 1024) ?? 0;
+  const chunkKb = integer(raw.chunk, '--chunk', 0, MAX_BUFFER_SIZE / 1024) ?? (raw.bitmap === undefined ? Math.min(DEFAULT_CHUNK_SIZE / 1024, bufferKb) : 0);
   if (chunkKb > bufferKb) throw new UsageError("--chunk can't be greater than --buffer");
   const zlevel = integer(raw.zlevel, '--zlevel', 0, 9) ?? 9;
   const port = integer(raw.port, '-p/--port', 1, 65535);
