@@ -199,8 +199,11 @@ function resolveHost(
     ? [...new Set(explicit)]
     : DEFAULT_IDENTITIES.map((name) => join(environment.home, '.ssh', name));
 
-  const jumpSpec = value('proxyjump');
-  const jumps = jumpSpec === undefined || jumpSpec.toLowerCase() === 'none' ? [] : jumpSpec.split(',').map(parseJumpHost);
+  const jumpValue = cli.proxyjump ?? fromFile.proxyjump;
+  const jumpSpec = Array.isArray(jumpValue) ? jumpValue.join(' ') : jumpValue;
+  const jumps = jumpSpec === undefined || jumpSpec.trim().toLowerCase() === 'none'
+    ? []
+    : jumpSpec.split(',').map((hop) => hop.trim()).filter(Boolean).map(parseJumpHost);
 
   const connectTimeout = wholeNumber(value('connecttimeout'), 'ConnectTimeout', 0, 86_400);
   const interval = wholeNumber(value('serveraliveinterval'), 'ServerAliveInterval', 0, 86_400) ?? DEFAULT_KEEPALIVE_INTERVAL_S;
