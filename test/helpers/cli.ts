@@ -1,6 +1,7 @@
 // Runs the built CLI (bin/basyn -> dist/basyn.js) as a user would, capturing exit code and output.
 // `npm test` builds first; run `npm run build` before `npx ava` by hand.
 import { spawn } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 
 export const BASYN = join(__dirname, '..', '..', 'bin', 'basyn');
@@ -12,7 +13,30 @@ export interface RunResult {
   readonly stderr: string;
 }
 
+/**
+ * Runs at most this many basyn processes at once per test worker (each starts two agents): ava runs a
+ * file's tests concurrently, and dozens of node processes at once on a 2-core runner only thrash.
+ */
+const MAX_RUNNING = Math.max(2, availableParallelism() * 2);
+let running = 0;
+const queued: Array<() => void> = [];
+
+async function slot<T>(work: () => Promise<T>): Promise<T> {
+  if (running >= MAX_RUNNING) await new Promise<void>((resolve) => queued.push(resolve));
+  running++;
+  try {
+    return await work();
+  } finally {
+    running--;
+    queued.shift()?.();
+  }
+}
+
 export function basyn(args: string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; input?: string } = {}): Promise<RunResult> {
+  return slot(() => spawnBasyn(args, options));
+}
+
+function spawnBasyn(args: string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; input?: string }): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BASYN, ...args], { env: options.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
@@ -24,4 +48,30 @@ export function basyn(args: string[], options: { env?: NodeJS.ProcessEnv; timeou
     child.once('close', (code, signal) => { clearTimeout(timer); resolve({ code, signal, stdout, stderr }); });
     child.stdin.end(options.input ?? '');
   });
+}
+
+/** Python basyn's --stat line; groups: size, Rx, Tx, Both, ratio. */
+export const STAT_LINE =
+  /^STAT\. Device size:(\d+)B\. Traffic: Rx:(\d+)B, Tx:(\d+)B, Both:(\d+)B Ratio: (\d+\.\d{4})%\. Time: \d+\.\d{2}s\. Bandwidth: Real:\d+\.\d{2}kB\/s, Effective:\d+\.\d{2}kB\/s$/m;
+
+export interface Stat {
+  readonly size: number;
+  readonly rx: number;
+  readonly tx: number;
+  readonly both: number;
+  readonly ratio: string;
+}
+
+/** The numbers of the --stat line in `stdout`; throws when there is none, or Both is not Rx + Tx. */
+export function parseStat(stdout: string): Stat {
+  const match = STAT_LINE.exec(stdout);
+  if (!match) throw new Error(`no --stat line in: ${JSON.stringify(stdout)}`);
+  const [size, rx, tx, both] = match.slice(1, 5).map(Number);
+  if (both !== rx + tx) throw new Error(`Both (${both}) is not Rx (${rx}) + Tx (${tx})`);
+  return { size, rx, tx, both, ratio: match[5] };
+}
+
+/** True when stderr shows a stack trace (only --debug may print one). */
+export function hasStackTrace(stderr: string): boolean {
+  return /^\s+at /m.test(stderr);
 }
