@@ -40,8 +40,13 @@ const GOLDEN: Array<{ name: string; message: Message; bytes: Buffer }> = [
   },
   {
     name: 'OPEN writable, MD5',
-    message: { type: MSG.OPEN, id: 1, writable: true, hashId: 7, path: '/a' },
-    bytes: frame(TYPE.OPEN, 1, [...u8(0x01), ...u8(7), ...str('/a')]),
+    message: { type: MSG.OPEN, id: 1, writable: true, hashId: 7, seed: 0n, path: '/a' },
+    bytes: frame(TYPE.OPEN, 1, [...u8(0x01), ...u8(7), ...u64(0), ...str('/a')]),
+  },
+  {
+    name: 'OPEN read-only, XXH128 with a seed',
+    message: { type: MSG.OPEN, id: 2, writable: false, hashId: 100, seed: 0x0102030405060708n, path: '/b' },
+    bytes: frame(TYPE.OPEN, 2, [...u8(0x00), ...u8(100), 8, 7, 6, 5, 4, 3, 2, 1, ...str('/b')]),
   },
   {
     name: 'OPENED 5 GiB',
@@ -114,7 +119,7 @@ test('malformed: payload too short for every fixed-size message', (t) => {
 });
 
 test('malformed: a string whose length runs past the payload', (t) => {
-  rejects(t, TYPE.OPEN, [0, 0, ...u16(10), ...ascii('/dev')], /OPEN: payload too short/);
+  rejects(t, TYPE.OPEN, [0, 0, ...u64(0), ...u16(10), ...ascii('/dev')], /OPEN: payload too short/);
   rejects(t, TYPE.ERROR, [...str('EIO'), ...u16(3)], /ERROR: payload too short/);
 });
 

@@ -46,7 +46,7 @@ function dataFile(size = 4096): string {
 async function openAgent(link: AgentLink, size = 4096): Promise<RpcClient> {
   const rpc = new RpcClient(link.input, link.output, 8);
   await rpc.waitHello();
-  const opened = await rpc.call({ type: MSG.OPEN, writable: false, hashId: 0, path: dataFile(size) });
+  const opened = await rpc.call({ type: MSG.OPEN, writable: false, hashId: 0, seed: 0n, path: dataFile(size) });
   if (opened.size !== size) throw new Error(`OPEN said ${opened.size}, expected ${size}`);
   return rpc;
 }

@@ -28,7 +28,7 @@ export function buildProgram(): Command {
     .option('--verbose', 'say what is being done, on stdout')
     .option('--progress', 'show progress on stderr')
     .option('--debug', 'print debug details (and stack traces) on stderr')
-    .option('--hash <name>', 'SHA1 (default), SHA224, SHA256, SHA384, SHA512, BLAKE2B, BLAKE2S or MD5')
+    .option('--hash <name>', 'SHA1 (default), SHA224, SHA256, SHA384, SHA512, BLAKE2B, BLAKE2S, MD5, or XXH128 (fast, salted per run, not with -b)')
     .option('--buffer <KB>', 'buffer size in KB for sequential comparison (default: 2048)')
     .option('--chunk <KB>', 'chunk size in KB: a differing buffer is compared chunk by chunk; 0 = off (default: 64, off with -b)')
     .option('--zlevel <0-9>', 'compression level, 0 = none (default: 9)')

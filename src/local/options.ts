@@ -132,6 +132,9 @@ export function validateOptions(raw: RawOptions, interactive: boolean): Options 
   const port = integer(raw.port, '-p/--port', 1, 65535);
 
   if (raw.bitmap !== undefined && mode !== 'SYNC') throw new UsageError('--bitmap can be used with --mode==SYNC only');
+  if (raw.bitmap !== undefined && hash.salted) {
+    throw new UsageError(`--hash ${hash.name} is salted for each run and cannot be stored in a bitmap; use SHA1 or another basyn hash`);
+  }
   if ((raw.resetBitmap || raw.updateBitmap) && raw.bitmap === undefined) {
     throw new UsageError(`--${raw.resetBitmap ? 'reset' : 'update'}-bitmap can be only used with -b/--bitmap`);
   }

@@ -34,8 +34,9 @@ export class Peer {
     return new Peer(role, link, rpc);
   }
 
-  async open(path: string, writable: boolean, algorithm: HashAlgorithm): Promise<number> {
-    const reply = await this.rpc.call({ type: MSG.OPEN, writable, hashId: algorithm.id, path });
+  /** Opens the device; `seed` salts salted hashes (the same on both sides of a run). */
+  async open(path: string, writable: boolean, algorithm: HashAlgorithm, seed: bigint): Promise<number> {
+    const reply = await this.rpc.call({ type: MSG.OPEN, writable, hashId: algorithm.id, seed, path });
     return reply.size;
   }
 

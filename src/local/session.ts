@@ -1,6 +1,7 @@
 // One run: start the agents (transport), handshake, open the devices, check sizes and the bitmap,
 // run the engine, close (flush) the destination, then --stat and --recheck.
 // Nothing is opened for writing until every check that can fail with exit 1 has passed.
+import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { SyncError, BasynError } from '../shared/errors';
 import type { Extent } from '../shared/geometry';
@@ -40,6 +41,8 @@ export async function runSession(options: Options, reporter: Reporter): Promise<
 }
 
 async function run(options: Options, reporter: Reporter, sides: Side[], links: AgentLink[]): Promise<void> {
+  // A salted hash gets a fresh random seed each run, shared by both sides.
+  const seed = options.hash.salted ? randomBytes(8).readBigUInt64LE(0) : 0n;
   const connect = async (role: 'local' | 'remote', path: string): Promise<Side> => {
     const transport = role === 'local' ? new LocalTransport() : remoteTransport(options.connection);
     const link = await transport.start();
@@ -61,7 +64,7 @@ async function run(options: Options, reporter: Reporter, sides: Side[], links: A
   // Everything is opened read-only first; the destination is reopened for writing after the checks.
   await Promise.all(
     [local, remote].map(async (side) => {
-      if (side) side.size = await side.peer.open(side.path, false, options.hash);
+      if (side) side.size = await side.peer.open(side.path, false, options.hash, seed);
     }),
   );
   if (local) reporter.verbose(`Local device ${local.path} size is ${local.size}B`);
@@ -87,7 +90,7 @@ async function run(options: Options, reporter: Reporter, sides: Side[], links: A
     const geometry = { deviceSize: source.size, bufferSize: options.bufferSize, hash: options.hash };
     const bitmap = options.bitmap ? await BitmapStore.load(options.bitmap, geometry, options.resetBitmap) : undefined;
 
-    if (destination) destination.size = await destination.peer.open(destination.path, true, options.hash);
+    if (destination) destination.size = await destination.peer.open(destination.path, true, options.hash, seed);
     await bitmap?.open();
     if (bitmap) reporter.verbose(`Using bitmap ${bitmap.path}${bitmap.created ? ' (new: every buffer will be sent)' : ''}`);
     reporter.verbose(`Starting to ${options.action} / ${options.mode} data with buffer size ${options.bufferSize}B`);
@@ -126,7 +129,7 @@ async function run(options: Options, reporter: Reporter, sides: Side[], links: A
 
   if (options.recheck) {
     if (!local || !remote) throw new BasynError('--recheck needs both devices', 'EUSAGE', 1);
-    await Promise.all([local, remote].map((side) => side.peer.open(side.path, false, options.hash)));
+    await Promise.all([local, remote].map((side) => side.peer.open(side.path, false, options.hash, seed)));
     const size = Math.min(local.size, remote.size);
     reporter.verbose(`Starting total re-check of ${size}B`);
     const progress = reporter.startProgress('RECHECK', size);

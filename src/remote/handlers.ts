@@ -1,7 +1,7 @@
 // One function per request. A handler gets the decoded request and returns the reply message;
 // throwing reports an ERROR with the error's code to the controller.
 import { encodeBlock, decodeBlock } from '../shared/block-codec';
-import { chunkDigests, digest, hashById, type HashAlgorithm } from '../shared/hash';
+import { chunkDigests, createHasher, hashById, type Hasher } from '../shared/hash';
 import { MSG, type Message, type MessageOf } from '../shared/protocol';
 import { Device } from './device';
 
@@ -13,11 +13,11 @@ export class AgentError extends Error {
 
 export class AgentState {
   device?: Device;
-  algorithm?: HashAlgorithm;
+  hasher?: Hasher;
 
-  opened(): { device: Device; algorithm: HashAlgorithm } {
-    if (!this.device || !this.algorithm) throw new AgentError('ENOTOPEN', 'no device is open');
-    return { device: this.device, algorithm: this.algorithm };
+  opened(): { device: Device; hasher: Hasher } {
+    if (!this.device || !this.hasher) throw new AgentError('ENOTOPEN', 'no device is open');
+    return { device: this.device, hasher: this.hasher };
   }
 }
 
@@ -37,7 +37,7 @@ export async function handleOpen(state: AgentState, request: MessageOf<typeof MS
     const err = error as NodeJS.ErrnoException;
     throw new AgentError(err.code ?? 'EOPEN', describeOpenError(request.path, err, request.writable));
   }
-  state.algorithm = algorithm;
+  state.hasher = await createHasher(algorithm, request.seed);
   return { type: MSG.OPENED, id: request.id, size: state.device.size };
 }
 
@@ -61,8 +61,8 @@ export function prefetch(state: AgentState, request: Message): Promise<Buffer> |
 }
 
 export async function handleHash(state: AgentState, request: MessageOf<typeof MSG.HASH>, data: Buffer): Promise<Message> {
-  const { algorithm } = state.opened();
-  const digests = request.chunkSize > 0 ? chunkDigests(algorithm, data, request.chunkSize) : digest(algorithm, data);
+  const { hasher } = state.opened();
+  const digests = request.chunkSize > 0 ? chunkDigests(hasher, data, request.chunkSize) : hasher.digest(data);
   return { type: MSG.DIGESTS, id: request.id, digests };
 }
 

@@ -1,28 +1,38 @@
-// Digest algorithms by name and by basyn's numeric id (the id is stored in bitmap files,
-// so the numbers are fixed forever: they are Python basyn's).
+// Digest algorithms by name and by basyn's numeric id. Ids 0-7 are Python basyn's and are stored in
+// bitmap files, so they are fixed forever. XXH128 is ours: a fast non-cryptographic 128-bit hash,
+// salted with a random seed for each run so that no two runs (and no crafted data) share collisions;
+// because of that salt it cannot be stored in a bitmap.
 import { createHash } from 'node:crypto';
+import type { createXXHash128 as CreateXXHash128 } from 'hash-wasm';
+// The single-algorithm build of hash-wasm keeps the agent bundle small (the package's main entry
+// carries every algorithm's WebAssembly).
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { createXXHash128 } = require('hash-wasm/dist/xxhash128.umd.min.js') as { createXXHash128: typeof CreateXXHash128 };
 
 export interface HashAlgorithm {
   readonly name: HashName;
-  /** basyn's bitmap hash id. */
+  /** basyn's hash id (0-7, stored in bitmaps) or our wire-only id (>= 100). */
   readonly id: number;
-  /** node:crypto algorithm name. */
-  readonly nodeName: string;
+  /** node:crypto algorithm name; undefined for the WebAssembly XXH128. */
+  readonly nodeName?: string;
   readonly digestLength: number;
+  /** Salted per run; never stored in a bitmap. */
+  readonly salted: boolean;
 }
 
-export const HASH_NAMES = ['SHA1', 'SHA224', 'SHA256', 'SHA384', 'SHA512', 'BLAKE2B', 'BLAKE2S', 'MD5'] as const;
+export const HASH_NAMES = ['SHA1', 'SHA224', 'SHA256', 'SHA384', 'SHA512', 'BLAKE2B', 'BLAKE2S', 'MD5', 'XXH128'] as const;
 export type HashName = (typeof HASH_NAMES)[number];
 
 const TABLE: readonly HashAlgorithm[] = [
-  { name: 'SHA1', id: 0, nodeName: 'sha1', digestLength: 20 },
-  { name: 'SHA224', id: 1, nodeName: 'sha224', digestLength: 28 },
-  { name: 'SHA256', id: 2, nodeName: 'sha256', digestLength: 32 },
-  { name: 'SHA384', id: 3, nodeName: 'sha384', digestLength: 48 },
-  { name: 'SHA512', id: 4, nodeName: 'sha512', digestLength: 64 },
-  { name: 'BLAKE2B', id: 5, nodeName: 'blake2b512', digestLength: 64 },
-  { name: 'BLAKE2S', id: 6, nodeName: 'blake2s256', digestLength: 32 },
-  { name: 'MD5', id: 7, nodeName: 'md5', digestLength: 16 },
+  { name: 'SHA1', id: 0, nodeName: 'sha1', digestLength: 20, salted: false },
+  { name: 'SHA224', id: 1, nodeName: 'sha224', digestLength: 28, salted: false },
+  { name: 'SHA256', id: 2, nodeName: 'sha256', digestLength: 32, salted: false },
+  { name: 'SHA384', id: 3, nodeName: 'sha384', digestLength: 48, salted: false },
+  { name: 'SHA512', id: 4, nodeName: 'sha512', digestLength: 64, salted: false },
+  { name: 'BLAKE2B', id: 5, nodeName: 'blake2b512', digestLength: 64, salted: false },
+  { name: 'BLAKE2S', id: 6, nodeName: 'blake2s256', digestLength: 32, salted: false },
+  { name: 'MD5', id: 7, nodeName: 'md5', digestLength: 16, salted: false },
+  { name: 'XXH128', id: 100, digestLength: 16, salted: true },
 ];
 
 export function hashByName(name: string): HashAlgorithm | undefined {
@@ -34,17 +44,35 @@ export function hashById(id: number): HashAlgorithm | undefined {
   return TABLE.find((algorithm) => algorithm.id === id);
 }
 
-export function digest(algorithm: HashAlgorithm, data: Uint8Array): Buffer {
-  return createHash(algorithm.nodeName).update(data).digest();
+/** Computes digests of one algorithm (with one seed); made once per OPEN. */
+export interface Hasher {
+  readonly algorithm: HashAlgorithm;
+  digest(data: Uint8Array): Buffer;
+}
+
+/** `seed` only matters for salted algorithms (a 64-bit value; 0 for the others). */
+export async function createHasher(algorithm: HashAlgorithm, seed = 0n): Promise<Hasher> {
+  const nodeName = algorithm.nodeName;
+  if (nodeName) return { algorithm, digest: (data) => createHash(nodeName).update(data).digest() };
+  const wasm = await createXXHash128(Number(seed & 0xffffffffn), Number((seed >> 32n) & 0xffffffffn));
+  return {
+    algorithm,
+    digest: (data) => {
+      wasm.init();
+      wasm.update(data);
+      return Buffer.from(wasm.digest('binary'));
+    },
+  };
 }
 
 /** Digests of consecutive `chunkSize` slices of `data` (the last one may be shorter), concatenated. */
-export function chunkDigests(algorithm: HashAlgorithm, data: Uint8Array, chunkSize: number): Buffer {
+export function chunkDigests(hasher: Hasher, data: Uint8Array, chunkSize: number): Buffer {
   const count = Math.ceil(data.length / chunkSize);
-  const out = Buffer.allocUnsafe(count * algorithm.digestLength);
+  const length = hasher.algorithm.digestLength;
+  const out = Buffer.allocUnsafe(count * length);
   for (let index = 0; index < count; index++) {
     const start = index * chunkSize;
-    digest(algorithm, data.subarray(start, Math.min(data.length, start + chunkSize))).copy(out, index * algorithm.digestLength);
+    hasher.digest(data.subarray(start, Math.min(data.length, start + chunkSize))).copy(out, index * length);
   }
   return out;
 }

@@ -51,7 +51,7 @@ export interface EncodedBlock {
 
 export type Message =
   | { type: typeof MSG.HELLO; id: number; version: number; buildId: string }
-  | { type: typeof MSG.OPEN; id: number; writable: boolean; hashId: number; path: string }
+  | { type: typeof MSG.OPEN; id: number; writable: boolean; hashId: number; seed: bigint; path: string }
   | { type: typeof MSG.OPENED; id: number; size: number }
   | { type: typeof MSG.HASH; id: number; offset: number; length: number; chunkSize: number }
   | { type: typeof MSG.DIGESTS; id: number; digests: Buffer }
@@ -82,7 +82,7 @@ class Writer {
   u8(value: number): this { return this.push(Buffer.of(value)); }
   u16(value: number): this { const b = Buffer.allocUnsafe(2); b.writeUInt16LE(value); return this.push(b); }
   u32(value: number): this { const b = Buffer.allocUnsafe(4); b.writeUInt32LE(value); return this.push(b); }
-  u64(value: number): this { const b = Buffer.allocUnsafe(8); b.writeBigUInt64LE(BigInt(value)); return this.push(b); }
+  u64(value: number | bigint): this { const b = Buffer.allocUnsafe(8); b.writeBigUInt64LE(BigInt(value)); return this.push(b); }
   str(value: string): this {
     const bytes = Buffer.from(value, 'utf8');
     if (bytes.length > 0xffff) throw new ProtocolError('string too long for the wire');
@@ -118,8 +118,8 @@ export function encode(message: Message): Buffer {
     case MSG.HELLO: // bytes[8] magic | u16 version | str buildId
       writer.bytes(HELLO_MAGIC).u16(message.version).str(message.buildId);
       break;
-    case MSG.OPEN: // u8 flags | u8 hashId | str path
-      writer.u8(message.writable ? OPEN_FLAG_WRITABLE : 0).u8(message.hashId).str(message.path);
+    case MSG.OPEN: // u8 flags | u8 hashId | u64 seed (salted hashes only, else 0) | str path
+      writer.u8(message.writable ? OPEN_FLAG_WRITABLE : 0).u8(message.hashId).u64(message.seed).str(message.path);
       break;
     case MSG.OPENED: // u64 size
       writer.u64(message.size);
@@ -215,7 +215,8 @@ export function decode(type: number, id: number, payload: Buffer): Message {
     }
     case MSG.OPEN: {
       const flags = reader.u8();
-      message = { type, id, writable: (flags & OPEN_FLAG_WRITABLE) !== 0, hashId: reader.u8(), path: reader.str() };
+      const hashId = reader.u8();
+      message = { type, id, writable: (flags & OPEN_FLAG_WRITABLE) !== 0, hashId, seed: reader.take(8).readBigUInt64LE(0), path: reader.str() };
       break;
     }
     case MSG.OPENED:
