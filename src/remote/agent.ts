@@ -54,6 +54,8 @@ function accept(request: Message): void {
     } catch (error) {
       reply = errorReply(request.id, error);
     }
+    // The last thing the controller hears before CLOSED: this agent's peak memory (shown under --debug).
+    if (reply.type === MSG.CLOSED) send({ type: MSG.LOG, id: 0, level: 1, text: `peak RSS ${Math.round(process.resourceUsage().maxRSS)} KiB` });
     send(reply);
     if (reply.type === MSG.CLOSED) process.stdout.end(() => process.exit(0));
   });
