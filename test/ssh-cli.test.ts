@@ -1,0 +1,189 @@
+// The CLI over SSH (bin/basyn -h ...) against a private OpenSSH sshd: every action and mode, chunks,
+// bitmaps, --recheck, --stat, and the ways a remote side fails. Both files are compared by digest
+// after every sync. `npm test` builds first.
+import test from 'ava';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { basyn, type RunResult } from './helpers/cli';
+import { patch, sha256File, tempDir, writeRandom } from './helpers/images';
+import { keygen, keygenFingerprint, startSshd, type Sshd } from './helpers/sshd';
+
+const scratch = tempDir('basyn-ssh-cli-');
+const home = scratch.path('home');
+mkdirSync(home);
+// No ~/.ssh of the developer's, no ssh-agent: only what each test passes.
+const env: NodeJS.ProcessEnv = { ...process.env, HOME: home };
+delete env.SSH_AUTH_SOCK;
+const MB = 1024 * 1024;
+let sshd: Sshd;
+
+test.before(async () => { sshd = await startSshd(); });
+test.after.always(async () => { await sshd?.stop(); scratch.cleanup(); });
+
+function ssh(...extra: string[]): string[] {
+  return ['-h', sshd.host, '-p', String(sshd.port), '-u', sshd.user, '--known-hosts', sshd.knownHostsPath, '-i', sshd.keyPath, ...extra];
+}
+
+let count = 0;
+/** Two different files: `source` random, `destination` a copy with edits, or fresh random data. */
+function pair(size: number, related = true): { source: string; destination: string } {
+  const id = count++;
+  const source = scratch.path(`src-${id}.img`);
+  const destination = scratch.path(`dst-${id}.img`);
+  writeRandom(source, size);
+  if (related) {
+    writeFileSync(destination, readFileSync(source));
+    patch(destination, 12_345, Buffer.alloc(1000, 1));
+    patch(destination, size - 70_000, Buffer.alloc(50_000, 2));
+  } else writeRandom(destination, size);
+  return { source, destination };
+}
+
+function ok(t: import('ava').ExecutionContext, result: RunResult): void {
+  t.is(result.code, 0, `exit ${result.code}: ${result.stderr}`);
+}
+
+async function same(t: import('ava').ExecutionContext, a: string, b: string): Promise<void> {
+  t.is(await sha256File(a), await sha256File(b), 'both files identical');
+}
+
+function failedOnce(t: import('ava').ExecutionContext, result: RunResult, pattern: RegExp): void {
+  t.is(result.code, 2, `stdout: ${result.stdout} stderr: ${result.stderr}`);
+  const lines = result.stderr.trim().split('\n');
+  t.regex(lines[lines.length - 1], pattern);
+  t.notRegex(result.stderr, /\n\s+at /, 'no stack trace');
+}
+
+for (const action of ['PUSH', 'PULL'] as const) {
+  for (const mode of ['SYNC', 'COPY'] as const) {
+    test(`${action} ${mode} over ssh`, async (t) => {
+      const { source, destination } = pair(3 * MB + 4321, mode === 'SYNC');
+      const [local, remote] = action === 'PUSH' ? [source, destination] : [destination, source];
+      ok(t, await basyn(['-l', local, '-r', remote, ...ssh('-a', action, '-m', mode)], { env }));
+      await same(t, source, destination);
+    });
+  }
+}
+
+test('--chunk, --stat and --recheck over ssh', async (t) => {
+  const { source, destination } = pair(5 * MB);
+  const result = await basyn(['-l', source, '-r', destination, ...ssh('-a', 'PUSH', '-m', 'SYNC', '--chunk', '16', '--buffer', '1024', '--stat', '--recheck', '--verbose')], { env });
+  ok(t, result);
+  await same(t, source, destination);
+  const stat = /STAT\. Device size:(\d+)B\. Traffic: Rx:(\d+)B, Tx:(\d+)B/.exec(result.stdout);
+  t.truthy(stat, result.stdout);
+  t.is(Number(stat?.[1]), 5 * MB);
+  t.true(Number(stat?.[3]) < MB, 'only the changed chunks travel');
+  t.regex(result.stdout, /MATCH/);
+});
+
+test('bitmap over ssh: the first run creates it, later runs sync from it', async (t) => {
+  const { source, destination } = pair(4 * MB);
+  const bitmap = scratch.path('push.bitmap');
+  ok(t, await basyn(['-l', source, '-r', destination, ...ssh('-a', 'PUSH', '-m', 'SYNC', '-b', bitmap)], { env }));
+  await same(t, source, destination);
+  t.true(existsSync(bitmap));
+  patch(source, 3 * MB + 5, Buffer.alloc(3000, 9));
+  ok(t, await basyn(['-l', source, '-r', destination, ...ssh('-a', 'PUSH', '-m', 'SYNC', '-b', bitmap)], { env }));
+  await same(t, source, destination);
+});
+
+test('bitmap-only over ssh (PULL without a local device) reports what changed on the remote source', async (t) => {
+  const { source, destination } = pair(4 * MB);
+  const bitmap = scratch.path('pull.bitmap');
+  ok(t, await basyn(['-l', destination, '-r', source, ...ssh('-a', 'PULL', '-m', 'SYNC', '-b', bitmap)], { env }));
+  await same(t, source, destination);
+  patch(source, 2 * MB + 100, Buffer.alloc(10, 5));
+  const changes = scratch.path('pull.changes');
+  const result = await basyn(['-r', source, ...ssh('-a', 'PULL', '-m', 'SYNC', '-b', bitmap, '--changes', changes)], { env });
+  ok(t, result);
+  t.regex(result.stdout, /Changed since last run: \d+ bytes in 1 range/);
+  const [offset, length] = readFileSync(changes, 'utf8').trim().split(' ').map(Number);
+  t.true(offset <= 2 * MB + 100 && offset + length >= 2 * MB + 110, `${offset} ${length}`);
+  ok(t, await basyn(['-l', destination, '-r', source, ...ssh('-a', 'PULL', '-m', 'SYNC')], { env }));
+  await same(t, source, destination);
+});
+
+test('--rsh with the system ssh client', async (t) => {
+  const { source, destination } = pair(2 * MB);
+  const rsh = `ssh -i ${sshd.keyPath} -o UserKnownHostsFile=${sshd.knownHostsPath} -o BatchMode=yes`;
+  ok(t, await basyn(['-l', destination, '-r', source, '-h', sshd.host, '-p', String(sshd.port), '-u', sshd.user, '--rsh', rsh, '-a', 'PULL', '-m', 'SYNC'], { env }));
+  await same(t, source, destination);
+});
+
+test('remote device missing, or not a device: exit 2, one line', async (t) => {
+  const local = scratch.path('local-for-missing.img');
+  writeRandom(local, MB);
+  failedOnce(t, await basyn(['-l', local, '-r', scratch.path('nope.img'), ...ssh('-a', 'PUSH', '-m', 'SYNC')], { env }), /nope\.img.*(no such file|not found)/i);
+  failedOnce(t, await basyn(['-l', local, '-r', scratch.dir, ...ssh('-a', 'PULL', '-m', 'SYNC')], { env }), /directory/i);
+  t.is(await sha256File(local), await sha256File(local));
+});
+
+test('unknown host: exit 2 with the fingerprint; --accept-new records it', async (t) => {
+  const knownHosts = scratch.path('cli_known_hosts');
+  const { source, destination } = pair(MB);
+  const args = ['-l', source, '-r', destination, '-h', sshd.host, '-p', String(sshd.port), '-u', sshd.user, '--known-hosts', knownHosts, '-i', sshd.keyPath, '-a', 'PUSH', '-m', 'SYNC'];
+  const refused = await basyn(args, { env });
+  failedOnce(t, refused, /is not known/);
+  t.true(refused.stderr.includes(keygenFingerprint(`${sshd.dir}/host_ed25519.pub`)));
+  const accepted = await basyn([...args, '--accept-new'], { env });
+  ok(t, accepted);
+  t.regex(accepted.stderr, /Permanently added/);
+  await same(t, source, destination);
+  t.is(readFileSync(knownHosts, 'utf8'), `${sshd.hostKeyLine}\n`);
+});
+
+test('wrong key: exit 2, "Authentication failed"', async (t) => {
+  const wrong = scratch.path('cli_wrong_key');
+  keygen(wrong);
+  const { source, destination } = pair(MB);
+  const result = await basyn(['-l', source, '-r', destination, '-h', sshd.host, '-p', String(sshd.port), '-u', sshd.user, '--known-hosts', sshd.knownHostsPath, '-i', wrong, '-a', 'PUSH', '-m', 'SYNC'], { env });
+  failedOnce(t, result, /^Authentication failed for .*@127\.0\.0\.1: tried /);
+});
+
+test('remote node missing: exit 2 with the hint', async (t) => {
+  const { source, destination } = pair(MB);
+  const result = await basyn(['-l', source, '-r', destination, ...ssh('-a', 'PUSH', '-m', 'SYNC', '--remote-node', '/nonexistent')], { env });
+  failedOnce(t, result, /^node >= 18 not found on 127\.0\.0\.1 at \/nonexistent; install it or pass --remote-node PATH$/);
+});
+
+test('-F ssh config alias through the CLI', async (t) => {
+  const config = scratch.path('cli_ssh_config');
+  writeFileSync(config, `Host backup\n  HostName ${sshd.host}\n  Port ${sshd.port}\n  User ${sshd.user}\n  IdentityFile ${sshd.keyPath}\n  UserKnownHostsFile ${sshd.knownHostsPath}\n`);
+  const { source, destination } = pair(MB);
+  ok(t, await basyn(['-l', source, '-r', destination, '-h', 'backup', '-F', config, '-a', 'PUSH', '-m', 'SYNC'], { env }));
+  await same(t, source, destination);
+});
+
+/**
+ * A remote "node" that records its pid; the remote device is a FIFO nobody writes to, so the agent
+ * blocks in OPEN and the test can kill it (or its connection) at a known point.
+ */
+async function killMidRun(t: import('ava').ExecutionContext, name: string, victim: (agentPid: number) => number): Promise<RunResult> {
+  const node = scratch.path(`node-${name}`);
+  writeFileSync(node, `#!/bin/sh\necho $$ > ${node}.pid\nexec ${process.execPath} "$@"\n`);
+  chmodSync(node, 0o755);
+  const fifo = scratch.path(`fifo-${name}`);
+  execFileSync('mkfifo', [fifo]);
+  const local = scratch.path(`local-${name}.img`);
+  writeRandom(local, MB);
+  const running = basyn(['-l', local, '-r', fifo, ...ssh('-a', 'PULL', '-m', 'SYNC', '--remote-node', node)], { env, timeoutMs: 20_000 });
+  while (!existsSync(`${node}.pid`)) await new Promise((resolve) => setTimeout(resolve, 20));
+  await new Promise((resolve) => setTimeout(resolve, 300)); // the agent is now waiting in OPEN
+  const killedAt = Date.now();
+  process.kill(victim(Number(readFileSync(`${node}.pid`, 'utf8'))), 'SIGKILL');
+  const result = await running;
+  t.true(Date.now() - killedAt < 5000, `exited ${Date.now() - killedAt} ms after the kill`);
+  return result;
+}
+
+test('the remote agent killed mid-run: exit 2 promptly', async (t) => {
+  const result = await killMidRun(t, 'agent', (pid) => pid);
+  failedOnce(t, result, /remote agent/);
+});
+
+test('the connection dropped mid-run: exit 2 promptly', async (t) => {
+  const parentOf = (pid: number): number => Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')[1]);
+  const result = await killMidRun(t, 'connection', parentOf);
+  failedOnce(t, result, /remote agent|connection/);
+});
