@@ -3,75 +3,86 @@
 import test from 'ava';
 import { randomBytes } from 'node:crypto';
 import { deflateRawSync } from 'node:zlib';
-import { decodeBlock, encodeBlock, isAllZero } from '../src/shared/block-codec';
+import { decodeBlock, encodeBlock, isAllZero, looksIncompressible } from '../src/shared/block-codec';
 import { ProtocolError } from '../src/shared/errors';
 import { ENCODING } from '../src/shared/protocol';
 
 const compressible = Buffer.from('basyn keeps block devices identical. '.repeat(2000));
 
-test('an all-zero block travels as a ZERO marker with no payload', (t) => {
+test('an all-zero block travels as a ZERO marker with no payload', async (t) => {
   for (const size of [1, 4096, 65536, 65536 * 3 + 7]) {
-    const encoded = encodeBlock(Buffer.alloc(size), 9);
+    const encoded = await encodeBlock(Buffer.alloc(size), 9);
     t.is(encoded.encoding, ENCODING.ZERO);
     t.is(encoded.rawLength, size);
     t.is(encoded.bytes.length, 0);
-    t.true(decodeBlock(encoded).equals(Buffer.alloc(size)));
+    t.true((await decodeBlock(encoded)).equals(Buffer.alloc(size)));
   }
 });
 
-test('a zero block is a marker even at level 0', (t) => {
-  t.is(encodeBlock(Buffer.alloc(4096), 0).encoding, ENCODING.ZERO);
+test('a zero block is a marker even at level 0', async (t) => {
+  t.is((await encodeBlock(Buffer.alloc(4096), 0)).encoding, ENCODING.ZERO);
 });
 
-test('one non-zero byte anywhere (also past the first 64 KiB page) is not a zero block', (t) => {
+test('one non-zero byte anywhere (also past the first 64 KiB page) is not a zero block', async (t) => {
   for (const position of [0, 65535, 65536, 200_000 - 1]) {
     const data = Buffer.alloc(200_000);
     data[position] = 1;
     t.false(isAllZero(data), `byte at ${position}`);
-    const encoded = encodeBlock(data, 6);
+    const encoded = await encodeBlock(data, 6);
     t.not(encoded.encoding, ENCODING.ZERO);
-    t.true(decodeBlock(encoded).equals(data));
+    t.true((await decodeBlock(encoded)).equals(data));
   }
 });
 
-test('compressible data is deflated, smaller, and round-trips', (t) => {
-  const encoded = encodeBlock(compressible, 9);
+test('compressible data is deflated, smaller, and round-trips', async (t) => {
+  const encoded = await encodeBlock(compressible, 9);
   t.is(encoded.encoding, ENCODING.DEFLATE);
   t.is(encoded.rawLength, compressible.length);
   t.true(encoded.bytes.length < compressible.length / 10);
-  t.true(decodeBlock(encoded).equals(compressible));
+  t.true((await decodeBlock(encoded)).equals(compressible));
 });
 
-test('random data travels raw (deflate would not shrink it)', (t) => {
+test('random data travels raw (deflate would not shrink it)', async (t) => {
   const data = randomBytes(65536);
-  const encoded = encodeBlock(data, 9);
+  const encoded = await encodeBlock(data, 9);
   t.is(encoded.encoding, ENCODING.RAW);
   t.true(encoded.bytes.equals(data));
-  t.true(decodeBlock(encoded).equals(data));
+  t.true((await decodeBlock(encoded)).equals(data));
 });
 
-test('level 0 sends compressible data raw', (t) => {
-  const encoded = encodeBlock(compressible, 0);
+test('level 0 sends compressible data raw', async (t) => {
+  const encoded = await encodeBlock(compressible, 0);
   t.is(encoded.encoding, ENCODING.RAW);
-  t.true(decodeBlock(encoded).equals(compressible));
+  t.true((await decodeBlock(encoded)).equals(compressible));
 });
 
-test('every level 1-9 round-trips', (t) => {
-  for (let level = 1; level <= 9; level++) t.true(decodeBlock(encodeBlock(compressible, level)).equals(compressible), `level ${level}`);
+test('every level 1-9 round-trips', async (t) => {
+  for (let level = 1; level <= 9; level++) t.true((await decodeBlock(await encodeBlock(compressible, level))).equals(compressible), `level ${level}`);
 });
 
-test('a DEFLATE block from another deflate implementation (raw RFC 1951) decodes', (t) => {
+test('a DEFLATE block from another deflate implementation (raw RFC 1951) decodes', async (t) => {
   const bytes = deflateRawSync(compressible, { level: 1 });
-  t.true(decodeBlock({ encoding: ENCODING.DEFLATE, rawLength: compressible.length, bytes }).equals(compressible));
+  t.true((await decodeBlock({ encoding: ENCODING.DEFLATE, rawLength: compressible.length, bytes })).equals(compressible));
 });
 
-test('a corrupt DEFLATE block is a ProtocolError', (t) => {
-  t.throws(() => decodeBlock({ encoding: ENCODING.DEFLATE, rawLength: 100, bytes: Buffer.from([0xff, 0xff, 0xff, 0xff]) }), { instanceOf: ProtocolError, message: /corrupt compressed block/ });
+test('a corrupt DEFLATE block is a ProtocolError', async (t) => {
+  await t.throwsAsync(() => decodeBlock({ encoding: ENCODING.DEFLATE, rawLength: 100, bytes: Buffer.from([0xff, 0xff, 0xff, 0xff]) }), { instanceOf: ProtocolError, message: /corrupt compressed block/ });
 });
 
-test('a DEFLATE block that inflates to another length is a ProtocolError', (t) => {
+test('a DEFLATE block that inflates to another length is a ProtocolError', async (t) => {
   const bytes = deflateRawSync(compressible);
-  t.throws(() => decodeBlock({ encoding: ENCODING.DEFLATE, rawLength: compressible.length + 1, bytes }), { instanceOf: ProtocolError, message: /expected/ });
+  await t.throwsAsync(() => decodeBlock({ encoding: ENCODING.DEFLATE, rawLength: compressible.length + 1, bytes }), { instanceOf: ProtocolError, message: /expected/ });
   // Longer than announced: inflation stops at rawLength instead of allocating what the sender claims.
-  t.throws(() => decodeBlock({ encoding: ENCODING.DEFLATE, rawLength: 10, bytes }), { instanceOf: ProtocolError });
+  await t.throwsAsync(() => decodeBlock({ encoding: ENCODING.DEFLATE, rawLength: 10, bytes }), { instanceOf: ProtocolError });
+});
+
+test('the incompressibility probe: large random blocks are recognised, compressible ones are not', async (t) => {
+  const random = randomBytes(2 * 1024 * 1024);
+  t.true(looksIncompressible(random));
+  const text = Buffer.from('Nov 23 13:45:00 host kernel: EXT4-fs (sda1): mounted filesystem\n'.repeat(40_000)).subarray(0, 2 * 1024 * 1024);
+  t.false(looksIncompressible(text));
+  t.is((await encodeBlock(random, 9)).encoding, ENCODING.RAW);
+  t.is((await encodeBlock(text, 9)).encoding, ENCODING.DEFLATE);
+  // Small blocks are never probed: deflate decides.
+  t.false(looksIncompressible(randomBytes(64 * 1024)));
 });

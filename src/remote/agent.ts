@@ -2,18 +2,24 @@
 // stdin/stdout: HELLO first, then one reply per request, in request order. stdout carries frames only;
 // anything the agent has to say travels as LOG or ERROR messages.
 //
-// Requests are completed strictly in arrival order (so a FLUSH covers every WRITE before it), but
-// the device reads of HASH and READ start as soon as the request arrives, overlapping I/O and hashing.
+// Scheduling. Replies go out strictly in request order. Reads (HASH, READ) start as soon as every
+// earlier request that changes the device (OPEN, WRITE, FLUSH, CLOSE) has completed, so up to a
+// window of them run at once: device reads, hashing and compression overlap. A request that changes
+// the device waits for every earlier request, so a read never sees a later write and a FLUSH covers
+// every WRITE before it. A WRITE's block is inflated as soon as it arrives.
 import { EXIT_SYNC } from '../shared/errors';
 import { FrameDecoder } from '../shared/frame';
 import { encode, MSG, PROTOCOL_VERSION, type Message } from '../shared/protocol';
-import { AgentError, AgentState, handleClose, handleFlush, handleHash, handleOpen, handleRead, handleWrite, prefetch } from './handlers';
+import { AgentError, AgentState, handleClose, handleFlush, handleHash, handleOpen, handleRead, handleWrite, inflateWrite } from './handlers';
 
 declare const BASYN_BUILD_ID: string;
 
 const state = new AgentState();
 const decoder = new FrameDecoder();
-let queue: Promise<void> = Promise.resolve();
+/** Settles when every request so far has been answered. */
+let answered: Promise<void> = Promise.resolve();
+/** Settles when the last device-changing request so far has completed. */
+let changed: Promise<unknown> = Promise.resolve();
 
 function send(message: Message): void {
   process.stdout.write(encode(message));
@@ -25,32 +31,36 @@ function errorReply(id: number, error: unknown): Message {
   return { type: MSG.ERROR, id, code: err.code ?? 'EAGENT', message: err.message ?? String(error) };
 }
 
-async function complete(request: Message, data: Promise<Buffer> | undefined): Promise<Message> {
+/** Starts a request's work at the earliest moment its ordering allows. */
+function start(request: Message): Promise<Message> {
+  const afterChanges = (work: () => Promise<Message>) => changed.then(work, work);
+  const afterAll = (work: () => Promise<Message>) => {
+    const result = answered.then(work);
+    changed = result.catch(() => undefined);
+    return result;
+  };
   switch (request.type) {
-    case MSG.OPEN: return handleOpen(state, request);
-    case MSG.HASH: return handleHash(state, request, await (data as Promise<Buffer>));
-    case MSG.READ: return handleRead(state, request, await (data as Promise<Buffer>));
-    case MSG.WRITE: return handleWrite(state, request);
-    case MSG.FLUSH: return handleFlush(state, request);
-    case MSG.CLOSE: return handleClose(state, request);
-    default: throw new AgentError('EPROTO', `unexpected message type ${request.type}`);
+    case MSG.HASH: return afterChanges(() => handleHash(state, request));
+    case MSG.READ: return afterChanges(() => handleRead(state, request));
+    case MSG.WRITE: {
+      const data = inflateWrite(request);
+      data.catch(() => undefined); // reported by handleWrite, in order
+      return afterAll(() => handleWrite(state, request, data));
+    }
+    case MSG.OPEN: return afterAll(() => handleOpen(state, request));
+    case MSG.FLUSH: return afterAll(() => handleFlush(state, request));
+    case MSG.CLOSE: return afterAll(() => handleClose(state, request));
+    default: return Promise.reject(new AgentError('EPROTO', `unexpected message type ${request.type}`));
   }
 }
 
 function accept(request: Message): void {
-  let data: Promise<Buffer> | undefined;
-  let early: unknown;
-  try {
-    data = prefetch(state, request);
-    data?.catch(() => undefined); // reported in order by complete()
-  } catch (error) {
-    early = error;
-  }
-  queue = queue.then(async () => {
+  const result = start(request);
+  result.catch(() => undefined); // answered below, in order
+  answered = answered.then(async () => {
     let reply: Message;
     try {
-      if (early) throw early;
-      reply = await complete(request, data);
+      reply = await result;
     } catch (error) {
       reply = errorReply(request.id, error);
     }
@@ -78,7 +88,7 @@ process.stdin.on('data', (chunk: Buffer) => {
 });
 // The controller went away: nothing more will come, and nobody is left to read our replies.
 process.stdin.on('end', () => {
-  void queue.finally(() => process.exit(0));
+  void answered.finally(() => process.exit(0));
 });
 process.stdout.on('error', () => process.exit(EXIT_SYNC));
 process.stdin.resume();

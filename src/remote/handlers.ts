@@ -1,5 +1,6 @@
 // One function per request. A handler gets the decoded request and returns the reply message;
-// throwing reports an ERROR with the error's code to the controller.
+// throwing reports an ERROR with the error's code to the controller. agent.ts decides when each
+// one runs (see its header comment).
 import { encodeBlock, decodeBlock } from '../shared/block-codec';
 import { chunkDigests, createHasher, hashById, type Hasher } from '../shared/hash';
 import { MSG, type Message, type MessageOf } from '../shared/protocol';
@@ -31,6 +32,7 @@ export async function handleOpen(state: AgentState, request: MessageOf<typeof MS
   const algorithm = hashById(request.hashId);
   if (!algorithm) throw new AgentError('EHASH', `unknown hash id ${request.hashId}`);
   if (state.device) await state.device.close();
+  state.device = undefined;
   try {
     state.device = await Device.open(request.path, request.writable);
   } catch (error) {
@@ -52,30 +54,32 @@ function describeOpenError(path: string, error: NodeJS.ErrnoException, writable:
   }
 }
 
-/** Reads are started as soon as a request arrives (see agent.ts), so they overlap hashing. */
-export function prefetch(state: AgentState, request: Message): Promise<Buffer> | undefined {
-  if (request.type !== MSG.HASH && request.type !== MSG.READ) return undefined;
-  const { device } = state.opened();
+export async function handleHash(state: AgentState, request: MessageOf<typeof MSG.HASH>): Promise<Message> {
+  const { device, hasher } = state.opened();
   checkExtent(device, request.offset, request.length);
-  return device.read(request.offset, request.length);
-}
-
-export async function handleHash(state: AgentState, request: MessageOf<typeof MSG.HASH>, data: Buffer): Promise<Message> {
-  const { hasher } = state.opened();
+  const data = await device.read(request.offset, request.length);
   const digests = request.chunkSize > 0 ? chunkDigests(hasher, data, request.chunkSize) : hasher.digest(data);
   return { type: MSG.DIGESTS, id: request.id, digests };
 }
 
-export async function handleRead(_state: AgentState, request: MessageOf<typeof MSG.READ>, data: Buffer): Promise<Message> {
-  return { type: MSG.DATA, id: request.id, block: encodeBlock(data, request.level) };
+export async function handleRead(state: AgentState, request: MessageOf<typeof MSG.READ>): Promise<Message> {
+  const { device } = state.opened();
+  checkExtent(device, request.offset, request.length);
+  const data = await device.read(request.offset, request.length);
+  return { type: MSG.DATA, id: request.id, block: await encodeBlock(data, request.level) };
 }
 
-export async function handleWrite(state: AgentState, request: MessageOf<typeof MSG.WRITE>): Promise<Message> {
+/** `data` is the request's block, already inflated (that part needs no ordering). */
+export async function handleWrite(state: AgentState, request: MessageOf<typeof MSG.WRITE>, data: Promise<Buffer>): Promise<Message> {
   const { device } = state.opened();
   if (!device.writable) throw new AgentError('EROFS', `${device.path} is open read-only`);
   checkExtent(device, request.offset, request.block.rawLength);
-  await device.write(request.offset, decodeBlock(request.block));
+  await device.write(request.offset, await data);
   return { type: MSG.WRITTEN, id: request.id };
+}
+
+export function inflateWrite(request: MessageOf<typeof MSG.WRITE>): Promise<Buffer> {
+  return decodeBlock(request.block);
 }
 
 export async function handleFlush(state: AgentState, request: MessageOf<typeof MSG.FLUSH>): Promise<Message> {
