@@ -32,13 +32,30 @@ async function slot<T>(work: () => Promise<T>): Promise<T> {
   }
 }
 
-export function basyn(args: string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; input?: string } = {}): Promise<RunResult> {
+export interface RunOptions {
+  env?: NodeJS.ProcessEnv;
+  timeoutMs?: number;
+  input?: string;
+  /** Run as this user and group (root only): permission tests are meaningless as root. */
+  uid?: number;
+  gid?: number;
+}
+
+export function basyn(args: string[], options: RunOptions = {}): Promise<RunResult> {
   return slot(() => spawnBasyn(args, options));
 }
 
-function spawnBasyn(args: string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; input?: string }): Promise<RunResult> {
+/** uid/gid of `nobody`, for running basyn unprivileged when the tests run as root. */
+export const NOBODY = { uid: 65534, gid: 65534 } as const;
+
+function spawnBasyn(args: string[], options: RunOptions): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BASYN, ...args], { env: options.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BASYN, ...args], {
+      env: options.env ?? process.env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+      uid: options.uid,
+      gid: options.gid,
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (text: string) => { stdout += text; });
