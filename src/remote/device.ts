@@ -2,6 +2,9 @@
 // (destination). Block devices report size 0 in stat(), so their size comes from sysfs.
 import { promises as fs, constants as fsConstants, readFileSync } from 'node:fs';
 
+/** Most bytes kept in spare read buffers (about a window of 2 MiB buffers). */
+const MAX_SPARE_BYTES = 64 * 1024 * 1024;
+
 export class Device {
   private constructor(
     readonly path: string,
@@ -25,9 +28,31 @@ export class Device {
     }
   }
 
+  /** Spare buffers for readInto(): a fresh 2 MiB allocation per read costs page faults, every time. */
+  private readonly spare: Buffer[] = [];
+
   /** Reads exactly `length` bytes at `offset` (the caller keeps within the device). */
   async read(offset: number, length: number): Promise<Buffer> {
-    const buffer = Buffer.allocUnsafe(length);
+    return this.fill(Buffer.allocUnsafe(length), offset);
+  }
+
+  /**
+   * Reads into a recycled buffer and hands it to `use`, which must not keep it: the buffer goes
+   * back to the pool as soon as `use` returns.
+   */
+  async readInto<T>(offset: number, length: number, use: (data: Buffer) => T): Promise<T> {
+    const index = this.spare.findIndex((spare) => spare.length >= length);
+    const buffer = index >= 0 ? this.spare.splice(index, 1)[0] : Buffer.allocUnsafe(length);
+    try {
+      return use(await this.fill(buffer.subarray(0, length), offset));
+    } finally {
+      const kept = this.spare.reduce((sum, spare) => sum + spare.length, 0);
+      if (kept + buffer.length <= MAX_SPARE_BYTES) this.spare.push(buffer);
+    }
+  }
+
+  private async fill(buffer: Buffer, offset: number): Promise<Buffer> {
+    const length = buffer.length;
     let done = 0;
     while (done < length) {
       const { bytesRead } = await this.handle.read(buffer, done, length - done, offset + done);

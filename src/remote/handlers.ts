@@ -57,8 +57,9 @@ function describeOpenError(path: string, error: NodeJS.ErrnoException, writable:
 export async function handleHash(state: AgentState, request: MessageOf<typeof MSG.HASH>): Promise<Message> {
   const { device, hasher } = state.opened();
   checkExtent(device, request.offset, request.length);
-  const data = await device.read(request.offset, request.length);
-  const digests = request.chunkSize > 0 ? chunkDigests(hasher, data, request.chunkSize) : hasher.digest(data);
+  const digests = await device.readInto(request.offset, request.length, (data) =>
+    request.chunkSize > 0 ? chunkDigests(hasher, data, request.chunkSize) : hasher.digest(data),
+  );
   return { type: MSG.DIGESTS, id: request.id, digests };
 }
 
