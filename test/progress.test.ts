@@ -1,0 +1,40 @@
+// --progress: a cli-progress bar (percent, rate, ETA) when stderr is a terminal, plain lines otherwise.
+import test from 'ava';
+import { spawnSync } from 'node:child_process';
+import { BASYN, basyn } from './helpers/cli';
+import { sha256File, tempDir, writeRandom } from './helpers/images';
+
+const SIZE = 4 * 1024 * 1024 + 123;
+
+test('without a terminal, --progress prints plain lines ending at 100% on stderr, nothing on stdout', async (t) => {
+  const temp = tempDir();
+  t.teardown(temp.cleanup);
+  writeRandom(temp.path('a'), SIZE);
+  writeRandom(temp.path('b'), SIZE);
+  const result = await basyn(['-l', temp.path('a'), '-r', temp.path('b'), '-a', 'PUSH', '-m', 'SYNC', '--buffer', '64', '--progress']);
+  t.is(result.code, 0, result.stderr);
+  t.is(result.stdout, '');
+  t.regex(result.stderr, new RegExp(`^SYNC progress: 100\\.00% \\(${SIZE} of ${SIZE} bytes, \\d+\\.\\d MB/s\\)$`, 'm'));
+  t.is(await sha256File(temp.path('a')), await sha256File(temp.path('b')));
+});
+
+test('on a terminal, --progress draws a bar with percent, rate and ETA', async (t) => {
+  const probe = spawnSync('script', ['--version']);
+  if (probe.error) {
+    t.log('util-linux script(1) is missing: no pseudo-terminal to test with');
+    t.pass();
+    return;
+  }
+  const temp = tempDir();
+  t.teardown(temp.cleanup);
+  writeRandom(temp.path('a'), SIZE);
+  writeRandom(temp.path('b'), SIZE);
+  const command = [process.execPath, BASYN, '-l', temp.path('a'), '-r', temp.path('b'), '-a', 'PUSH', '-m', 'COPY', '--buffer', '64', '--progress']
+    .map((word) => `'${word}'`)
+    .join(' ');
+  // script(1) gives the command a pseudo-terminal and copies what it draws to our stdout.
+  const result = spawnSync('script', ['-qec', command, '/dev/null'], { encoding: 'utf8', timeout: 60_000 });
+  t.is(result.status, 0, result.stdout);
+  t.regex(result.stdout, /COPY \[[=-]+\] 100% \| \d+\.\d MB\/s \| ETA \d+s/);
+  t.is(await sha256File(temp.path('a')), await sha256File(temp.path('b')));
+});
