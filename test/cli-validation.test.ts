@@ -37,6 +37,11 @@ const CASES: Array<{ name: string; args: string[]; message: string | RegExp }> =
   { name: 'nothing at all', args: [], message: 'Option must be provided: -l/--local' },
   { name: 'PUSH with a bitmap still needs its source -l', args: ['-r', 'R', '-a', 'PUSH', '-m', 'SYNC', '-b', 'B'], message: 'Option must be provided: -l/--local' },
   { name: 'PULL with a bitmap still needs its source -r', args: ['-l', 'L', '-a', 'PULL', '-m', 'SYNC', '-b', 'B'], message: 'Option must be provided: -r/--remote' },
+  {
+    name: '--recheck in bitmap-only mode (one device)',
+    args: ['-l', 'L', '-a', 'PUSH', '-m', 'SYNC', '-b', 'B', '--recheck'],
+    message: '--recheck needs both devices: -l/--local and -r/--remote',
+  },
   { name: '--buffer abc', args: ['-l', 'L', '-r', 'R', '-a', 'PUSH', '-m', 'SYNC', '--buffer', 'abc'], message: "Argument conversion error: --buffer must be a whole number, got 'abc'" },
   { name: '--buffer 1.5', args: ['-l', 'L', '-r', 'R', '-a', 'PUSH', '-m', 'SYNC', '--buffer', '1.5'], message: "Argument conversion error: --buffer must be a whole number, got '1.5'" },
   { name: '--buffer 0', args: ['-l', 'L', '-r', 'R', '-a', 'PUSH', '-m', 'SYNC', '--buffer', '0'], message: /^--buffer must be between 1 and \d+, got 0$/ },

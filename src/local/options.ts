@@ -119,6 +119,8 @@ export function validateOptions(raw: RawOptions, interactive: boolean): Options 
   if (!action && mode !== undefined) throw new UsageError('Option -m/--mode can be only used with -a/--action');
   if (!raw.local && (!raw.bitmap || action === 'PUSH' || !action)) throw new UsageError('Option must be provided: -l/--local');
   if (!raw.remote && (!raw.bitmap || action === 'PULL' || !action)) throw new UsageError('Option must be provided: -r/--remote');
+  // Checked here, not after the sync: exit 1 promises that nothing (not even the bitmap) was written.
+  if (raw.recheck && (!raw.local || !raw.remote)) throw new UsageError('--recheck needs both devices: -l/--local and -r/--remote');
   if (!raw.host && raw.user !== undefined) throw new UsageError('Option -u/--user can be only used with -h/--host');
   if (!raw.host && raw.port !== undefined) throw new UsageError('Option -p/--port can be only used with -h/--host');
   if (raw.rsh !== undefined && !raw.host) throw new UsageError('Option --rsh can be only used with -h/--host');
