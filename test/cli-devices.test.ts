@@ -60,7 +60,8 @@ for (const side of ['source', 'destination'] as const) {
     const through = `${local}/inside.img`;
     const args = side === 'source' ? ['-l', local, '-r', through] : ['-l', `${remote}/inside.img`, '-r', remote];
     const named = side === 'source' ? through : `${remote}/inside.img`;
-    await expectDeviceError(t, [...args, '-a', 'PULL', '-m', 'COPY'], new RegExp(named.replace(/[.]/g, '\\.')), [local, remote]);
+    const pattern = new RegExp(`^Device ${named.replace(/[.]/g, '\\.')} is not found \\(part of its path is not a directory\\)$`);
+    await expectDeviceError(t, [...args, '-a', 'PULL', '-m', 'COPY'], pattern, [local, remote]);
   });
 }
 

@@ -46,6 +46,8 @@ export async function handleOpen(state: AgentState, request: MessageOf<typeof MS
 function describeOpenError(path: string, error: NodeJS.ErrnoException, writable: boolean): string {
   switch (error.code) {
     case 'ENOENT': return `Device ${path} is not found`;
+    // e.g. /dev/sda1/x, or an image path through a regular file: node's text repeats the path and errno.
+    case 'ENOTDIR': return `Device ${path} is not found (part of its path is not a directory)`;
     case 'EACCES':
     case 'EPERM': return `Device ${path} is not ${writable ? 'writable' : 'readable'}: permission denied`;
     case 'EISDIR': return `Device ${path} is a directory`;
