@@ -1,87 +1,208 @@
-// The bitmap file on disk, as the engine uses it: the stored source digest of each buffer, durable
-// "unknown" marks made before a destination write is issued, and new digests committed only after
-// the destination has flushed the data they describe (the crash-safety argument is in bitmap-format.md).
+// The bitmap file on disk, as the engine uses it (bitmap-format.md §4-5): locked for one run, checked
+// against the run before anything is written, upgraded from version 1 or (re)created through a new
+// file renamed into place, "run in progress" set at the start and cleared at a clean end, durable
+// "unknown" marks before a destination write is issued, and new digests committed only after the
+// destination has flushed the data they describe.
+//
+// Entries are addressed as (buffer index, slot): slot 0 is the buffer digest, slot 1 + j chunk j.
 import { promises as fs, constants as fsConstants } from 'node:fs';
-import { dirname, basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import {
-  BITMAP_V1_HEADER_LENGTH, bitmapV1TableLength, checkBitmapV1, encodeBitmapV1Header, isUnknownDigest, type BitmapGeometry,
+  DESTINATION_KIND, FLAG_RUN_IN_PROGRESS, chunksPerRecord, decodeBitmapFile, encodeBitmapFile, encodeSlot, findMismatch,
+  isUnknownDigest, recordLength, slotLengthFor, slotOffset, tableLength, tableOffset,
+  type BitmapHeader, type BitmapLayout, type DestinationIdentity,
 } from '../shared/bitmap';
-import { describeSystemError, SyncError, BitmapError } from '../shared/errors';
+import { decodeBitmapV1, isBitmapV1 } from '../shared/bitmap-v1';
+import { BitmapError, SyncError, describeSystemError } from '../shared/errors';
+import { bufferCount } from '../shared/geometry';
+import { BitmapLock } from './bitmap-lock';
+
+export interface BitmapRun {
+  readonly layout: BitmapLayout;
+  /** What the entries will describe: this run's destination, or kind NONE in bitmap-only mode. */
+  readonly destination: DestinationIdentity;
+  /** --reset-bitmap: start with every entry unknown (everything is sent). */
+  readonly reset: boolean;
+  /**
+   * --update-bitmap: the destination is compared, so a valid bitmap made for another destination or
+   * geometry is taken over with every entry unknown instead of being refused.
+   */
+  readonly update: boolean;
+}
+
+/** How this run came by its bitmap: for --verbose. */
+export type BitmapOrigin = 'existing' | 'new' | 'reset' | 'upgraded from version 1' | 'taken over';
+
+export interface BitmapStatus {
+  readonly origin: BitmapOrigin;
+  /** The previous run using this bitmap did not end cleanly (RUN_IN_PROGRESS was set). */
+  readonly previousRunInterrupted: boolean;
+  /** End of the last clean run (ms), 0 = never. */
+  readonly lastClean: number;
+  /** With origin 'taken over': what did not match. */
+  readonly mismatch?: string;
+}
+
+type Staged = Map<number, Map<number, Buffer>>;
 
 export class BitmapStore {
-  /** The digest table as it is on disk (plus staged records, which only ever follow a durable state). */
-  private readonly table: Buffer;
-  private readonly digestLength: number;
   private handle?: fs.FileHandle;
-  /** Serializes every write+fsync to the file, so marks and commits never interleave. */
+  private header: BitmapHeader;
+  private readonly slotLength: number;
+  private readonly record: number;
+  private readonly digestLength: number;
+  /** Serializes every write+fsync to the file, so marks, commits and header writes never interleave. */
   private chain: Promise<void> = Promise.resolve();
-  private unknownWaiters: Array<{ index: number; resolve(): void; reject(error: Error): void }> = [];
+  private markWaiters: Array<{ index: number; slots: readonly number[]; resolve(): void; reject(error: Error): void }> = [];
   private markPending = false;
-  private staged = new Map<number, Buffer>();
+  private staged: Staged = new Map();
+  private failure?: Error;
 
-  private constructor(readonly path: string, readonly geometry: BitmapGeometry, table: Buffer, readonly created: boolean) {
-    this.table = table;
-    this.digestLength = geometry.hash.digestLength;
+  private constructor(
+    readonly path: string,
+    private readonly lock: BitmapLock,
+    header: BitmapHeader,
+    /** The digest table as it is on disk; staged digests join it only at commit. */
+    private readonly table: Buffer,
+    /** Written whole (new file renamed into place) at open(), instead of updated in place. */
+    private readonly rewrite: boolean,
+    readonly status: BitmapStatus,
+  ) {
+    this.header = header;
+    this.slotLength = slotLengthFor(header.destination);
+    this.record = recordLength(header.layout);
+    this.digestLength = header.layout.hash.digestLength;
   }
 
   /**
-   * Reads and validates an existing bitmap (throws BitmapError on any mismatch), or prepares a new one
-   * when the file is missing or `reset` is set. Nothing is written until open().
+   * Locks the bitmap, reads it and checks it against this run (BitmapError, exit 1, on any mismatch or
+   * damage: nothing written), or prepares a new one. Nothing but the lock file is written until open().
    */
-  static async load(path: string, geometry: BitmapGeometry, reset: boolean): Promise<BitmapStore> {
-    const blank = () => new BitmapStore(path, geometry, Buffer.alloc(bitmapV1TableLength(geometry)), true);
-    if (reset) return blank();
-    let content: Buffer;
+  static async load(path: string, run: BitmapRun): Promise<BitmapStore> {
+    const lock = await BitmapLock.acquire(path);
     try {
-      content = await fs.readFile(path);
+      return await BitmapStore.read(path, lock, run);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return blank();
+      await lock.release();
+      throw error;
+    }
+  }
+
+  private static async read(path: string, lock: BitmapLock, run: BitmapRun): Promise<BitmapStore> {
+    const now = Date.now();
+    const fresh = (origin: BitmapOrigin, mismatch?: string) => {
+      const header: BitmapHeader = { flags: FLAG_RUN_IN_PROGRESS, generation: 0, created: now, lastClean: 0, layout: run.layout, destination: run.destination };
+      return new BitmapStore(path, lock, header, Buffer.alloc(tableLength(run.layout)), true, { origin, previousRunInterrupted: false, lastClean: 0, mismatch });
+    };
+    if (run.reset) return fresh('reset');
+    let bytes: Buffer;
+    try {
+      bytes = await fs.readFile(path);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return fresh('new');
       throw new BitmapError(describeSystemError(error, `Bitmap file ${path}`));
     }
-    checkBitmapV1(path, content.subarray(0, BITMAP_V1_HEADER_LENGTH), content.length, geometry);
-    return new BitmapStore(path, geometry, Buffer.from(content.subarray(BITMAP_V1_HEADER_LENGTH)), false);
+    const damaged = 'delete it or pass --reset-bitmap to rebuild it';
+    const doesNotFit = run.destination.kind === DESTINATION_KIND.NONE
+      ? 'pass --reset-bitmap to start it over, or use another bitmap file'
+      : 'pass --update-bitmap to rebuild it by comparing with the destination (only differences are sent), or --reset-bitmap to start over (everything is sent)';
+
+    if (isBitmapV1(bytes)) {
+      let v1Table: Buffer;
+      try {
+        v1Table = decodeBitmapV1(path, bytes, run.layout, doesNotFit);
+      } catch (error) {
+        if (run.update && error instanceof BitmapError && error.code === 'EBITMAPMISMATCH') return fresh('taken over', error.message);
+        throw error;
+      }
+      // Buffer digests carry over; chunk entries start unknown.
+      const store = fresh('upgraded from version 1');
+      const recordBytes = recordLength(run.layout);
+      for (let index = 0; index < bufferCount(run.layout.deviceSize, run.layout.bufferSize); index++) {
+        v1Table.copy(store.table, index * recordBytes, index * store.digestLength, (index + 1) * store.digestLength);
+      }
+      return store;
+    }
+
+    const decoded = decodeBitmapFile(path, bytes, damaged);
+    const mismatch = findMismatch(decoded.header, run.layout, run.destination);
+    if (mismatch) {
+      if (run.update) return fresh('taken over', mismatch.what);
+      throw new BitmapError(`Bitmap ${path} does not fit this run: ${mismatch.what}; ${mismatch.hint ? `${mismatch.hint}, or ` : ''}${doesNotFit}`, 'EBITMAPMISMATCH');
+    }
+    const { header } = decoded;
+    return new BitmapStore(path, lock, header, Buffer.from(decoded.table), false, {
+      origin: 'existing',
+      previousRunInterrupted: (header.flags & FLAG_RUN_IN_PROGRESS) !== 0,
+      lastClean: header.lastClean,
+    });
   }
 
-  /** Opens the file for writing, creating (or, with reset, replacing) it atomically first when needed. */
+  /** True when every entry starts unknown (new, reset, taken over): every buffer will be sent or compared. */
+  get blank(): boolean {
+    return this.status.origin !== 'existing' && this.status.origin !== 'upgraded from version 1';
+  }
+
+  get layout(): BitmapLayout {
+    return this.header.layout;
+  }
+
+  /** Chunk entries per buffer (k), 0 without chunks. */
+  get chunks(): number {
+    return chunksPerRecord(this.header.layout);
+  }
+
+  get generation(): number {
+    return this.header.generation;
+  }
+
+  /**
+   * Makes the file ready for the run: a whole new file (new, reset, upgrade, taken over) with
+   * RUN_IN_PROGRESS set, or, for an existing file, a header write setting it. Both durable.
+   */
   async open(): Promise<void> {
     try {
-      if (this.created) await this.writeFresh();
+      if (this.rewrite) await this.writeWhole();
       this.handle = await fs.open(this.path, fsConstants.O_RDWR);
+      if (!this.rewrite) await this.writeHeader(this.header.flags | FLAG_RUN_IN_PROGRESS, this.header.lastClean);
     } catch (error) {
-      throw new SyncError(describeSystemError(error, `Bitmap file ${this.path}`), 'EBITMAPIO');
+      throw this.ioError(error);
     }
   }
 
-  get entries(): number {
-    return this.table.length / this.digestLength;
-  }
-
-  /** The stored digest of buffer `index`, or undefined when unknown (must be sent). */
-  entry(index: number): Buffer | undefined {
-    const entry = this.table.subarray(index * this.digestLength, (index + 1) * this.digestLength);
+  /** The stored digest of buffer `index` (slot 0) or of its chunk `slot - 1`; undefined when unknown. */
+  entry(index: number, slot = 0): Buffer | undefined {
+    const start = index * this.record + slot * this.digestLength;
+    const entry = this.table.subarray(start, start + this.digestLength);
     return isUnknownDigest(entry) ? undefined : entry;
   }
 
   /**
-   * Durably marks `index` unknown. Resolves once that is on disk: only then may the destination write
-   * for that buffer be issued. Concurrent calls share one fsync (group commit).
+   * Durably marks entries of buffer `index` unknown: slot 0 always, plus the given chunk slots (1 + j).
+   * Resolves once that is on disk: only then may a destination write for that range be issued.
+   * Marks requested while an fsync runs share the next one (group commit).
    */
-  markUnknown(index: number): Promise<void> {
-    if (this.entry(index) === undefined && !this.staged.has(index)) return Promise.resolve();
+  markUnknown(index: number, chunkSlots: readonly number[] = []): Promise<void> {
+    const slots = [0, ...chunkSlots];
+    this.staged.delete(index);
+    if (slots.every((slot) => this.entry(index, slot) === undefined)) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      this.unknownWaiters.push({ index, resolve, reject });
+      this.markWaiters.push({ index, slots, resolve, reject });
       if (!this.markPending) {
         this.markPending = true;
-        this.chain = this.chain.then(() => this.writeUnknownMarks());
+        this.chain = this.chain.then(() => this.writeMarks());
       }
     });
   }
 
-  /** Stages a new digest; it reaches the file at the next commit(). */
-  record(index: number, digest: Buffer): void {
-    this.staged.set(index, Buffer.from(digest));
+  /** Stages a new digest for an entry; it reaches the file at the next commit(). */
+  stage(index: number, slot: number, digest: Buffer): void {
+    let entries = this.staged.get(index);
+    if (!entries) this.staged.set(index, (entries = new Map()));
+    entries.set(slot, Buffer.from(digest));
   }
 
+  /** Buffers with staged digests. */
   get stagedCount(): number {
     return this.staged.size;
   }
@@ -90,7 +211,7 @@ export class BitmapStore {
    * Takes the digests staged so far. Take them before sending the destination its FLUSH: a digest
    * staged after that point may describe a write the FLUSH does not cover.
    */
-  takeStaged(): Map<number, Buffer> {
+  takeStaged(): Staged {
     const batch = this.staged;
     this.staged = new Map();
     return batch;
@@ -98,55 +219,84 @@ export class BitmapStore {
 
   /**
    * Writes a batch of digests and fsyncs. The caller guarantees that every destination write they
-   * describe has been flushed (acknowledged FLUSHED) before calling.
+   * describe was acknowledged before a FLUSH that has been acknowledged since.
    */
-  commit(batch: Map<number, Buffer>): Promise<void> {
-    this.chain = this.chain.then(async () => {
-      for (const [index, digest] of batch) {
-        digest.copy(this.table, index * this.digestLength);
-        await this.writeEntry(index);
+  commit(batch: Staged): Promise<void> {
+    return this.enqueue(async () => {
+      if (batch.size === 0) return;
+      for (const [index, entries] of batch) {
+        for (const [slot, digest] of entries) digest.copy(this.table, index * this.record + slot * this.digestLength);
+        await this.writeRecord(index);
       }
-      if (batch.size > 0) await this.handle?.sync();
+      await this.sync();
     });
-    return this.chain;
   }
 
+  /** The run ended cleanly (every commit done): clears RUN_IN_PROGRESS and records the time. */
+  finish(): Promise<void> {
+    return this.enqueue(() => this.writeHeader(this.header.flags & ~FLAG_RUN_IN_PROGRESS, Date.now()));
+  }
+
+  /** Closes the file and releases the lock (RUN_IN_PROGRESS stays set unless finish() ran). */
   async close(): Promise<void> {
     await this.chain.catch(() => undefined);
-    await this.handle?.close();
+    await this.handle?.close().catch(() => undefined);
     this.handle = undefined;
+    await this.lock.release();
   }
 
-  private async writeUnknownMarks(): Promise<void> {
-    const waiters = this.unknownWaiters;
-    this.unknownWaiters = [];
+  private enqueue(work: () => Promise<void>): Promise<void> {
+    const next = this.chain.then(() => {
+      if (this.failure) throw this.failure;
+      return work();
+    });
+    this.chain = next.catch((error: unknown) => { this.failure ??= this.ioError(error); });
+    return next.catch((error: unknown) => { throw this.failure ?? this.ioError(error); });
+  }
+
+  private async writeMarks(): Promise<void> {
+    const waiters = this.markWaiters;
+    this.markWaiters = [];
     this.markPending = false;
     try {
-      for (const { index } of waiters) {
-        this.staged.delete(index);
-        this.table.fill(0, index * this.digestLength, (index + 1) * this.digestLength);
-        await this.writeEntry(index);
+      if (this.failure) throw this.failure;
+      for (const { index, slots } of waiters) {
+        for (const slot of slots) this.table.fill(0, index * this.record + slot * this.digestLength, index * this.record + (slot + 1) * this.digestLength);
+        await this.writeRecord(index);
       }
-      await this.handle?.sync();
+      await this.sync();
       for (const waiter of waiters) waiter.resolve();
     } catch (error) {
-      const failure = new SyncError(describeSystemError(error, `Bitmap file ${this.path}`), 'EBITMAPIO');
-      for (const waiter of waiters) waiter.reject(failure);
+      this.failure ??= this.ioError(error);
+      for (const waiter of waiters) waiter.reject(this.failure);
     }
   }
 
-  private async writeEntry(index: number): Promise<void> {
+  private async writeRecord(index: number): Promise<void> {
     if (!this.handle) throw new Error('bitmap is not open');
-    const start = index * this.digestLength;
-    await this.handle.write(this.table, start, this.digestLength, BITMAP_V1_HEADER_LENGTH + start);
+    const start = index * this.record;
+    await this.handle.write(this.table, start, this.record, tableOffset(this.slotLength) + start);
   }
 
-  /** A new file: written beside the target, fsynced, renamed over it, directory fsynced. Mode 0600. */
-  private async writeFresh(): Promise<void> {
+  private async sync(): Promise<void> {
+    await this.handle?.sync();
+  }
+
+  /** Header of the next generation into its slot (the other slot keeps the previous one), fsynced. */
+  private async writeHeader(flags: number, lastClean: number): Promise<void> {
+    if (!this.handle) throw new Error('bitmap is not open');
+    const header: BitmapHeader = { ...this.header, flags, lastClean, generation: this.header.generation + 1 };
+    await this.handle.write(encodeSlot(header, this.slotLength), 0, this.slotLength, slotOffset(header.generation, this.slotLength));
+    await this.sync();
+    this.header = header;
+  }
+
+  /** A whole file: written beside the target (0600), fsynced, renamed over it, directory fsynced. */
+  private async writeWhole(): Promise<void> {
     const temporary = join(dirname(this.path), `.${basename(this.path)}.${process.pid}.tmp`);
     const handle = await fs.open(temporary, 'w', 0o600);
     try {
-      await handle.writeFile(Buffer.concat([encodeBitmapV1Header(this.geometry), this.table]));
+      await handle.writeFile(encodeBitmapFile(this.header, this.table));
       await handle.sync();
     } finally {
       await handle.close();
@@ -158,5 +308,10 @@ export class BitmapStore {
     } finally {
       await directory.close();
     }
+  }
+
+  private ioError(error: unknown): Error {
+    if (error instanceof SyncError) return error;
+    return new SyncError(describeSystemError(error, `Bitmap file ${this.path}`), 'EBITMAPIO');
   }
 }
