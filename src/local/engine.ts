@@ -4,6 +4,8 @@
 // agents stay pipelined (never one round trip per block) and memory stays flat.
 import { appendExtent, bufferCount, bufferExtent, chunkExtents, type Extent } from '../shared/geometry';
 import type { BitmapStore } from './bitmap-store';
+import { syncBufferWithBitmap } from './bitmap-sync';
+import type { EncodedBlock } from '../shared/protocol';
 import type { Peer } from './peer';
 
 export interface EngineJob {
@@ -34,8 +36,10 @@ export interface EngineResult {
 
 /** Buffers in progress at once. */
 const WORKERS = 8;
-/** The destination is flushed and the bitmap committed after this many bytes written. */
+/** The destination is flushed and the bitmap committed after this many bytes written... */
 const COMMIT_EVERY_BYTES = 64 * 1024 * 1024;
+/** ...or this many buffers with new digests, whichever comes first (bounds what a crash resends). */
+const COMMIT_EVERY_BUFFERS = 64;
 
 /** Runs `work` over every buffer index with at most `workers` in flight; stops at the first error. */
 export async function forEachBuffer(count: number, workers: number, work: (index: number) => Promise<void>): Promise<void> {
@@ -59,7 +63,7 @@ export async function forEachBuffer(count: number, workers: number, work: (index
 
 export async function runEngine(job: EngineJob): Promise<EngineResult> {
   const { source, destination, bitmap } = job;
-  const changedByIndex = new Map<number, Extent>();
+  const changedByIndex = new Map<number, Extent[]>();
   let sentBytes = 0;
   let uncommittedBytes = 0;
   let committing: Promise<void> = Promise.resolve();
@@ -76,13 +80,15 @@ export async function runEngine(job: EngineJob): Promise<EngineResult> {
     return committing;
   };
 
-  const transfer = async (extent: Extent): Promise<void> => {
-    if (!destination) return;
+  /** Forwards a range; resolves with the block written, once the destination acknowledged it. */
+  const transfer = async (extent: Extent): Promise<EncodedBlock | undefined> => {
+    if (!destination) return undefined;
     const block = await source.read(extent, job.zlevel);
     await destination.write(extent.offset, block);
     sentBytes += extent.length;
     uncommittedBytes += extent.length;
     job.debug(`wrote ${extent.length} bytes at ${extent.offset} (${block.bytes.length} on the wire, encoding ${block.encoding})`);
+    return block;
   };
 
   /** Sends only the chunks whose digests differ (both sides hash the buffer chunk by chunk). */
@@ -97,7 +103,7 @@ export async function runEngine(job: EngineJob): Promise<EngineResult> {
     await Promise.all(
       chunks.map((chunk, index) => {
         const same = sourceDigests.subarray(index * length, (index + 1) * length).equals(destinationDigests.subarray(index * length, (index + 1) * length));
-        return same ? undefined : transfer(chunk);
+        return same ? undefined : transfer(chunk).then(() => undefined);
       }),
     );
   };
@@ -106,32 +112,32 @@ export async function runEngine(job: EngineJob): Promise<EngineResult> {
     const extent = bufferExtent(index, job.size, job.bufferSize);
     if (job.mode === 'COPY') {
       await transfer(extent);
-      changedByIndex.set(index, extent);
+      changedByIndex.set(index, [extent]);
       return;
     }
-    const useBitmapEntry = bitmap && !job.updateBitmap;
-    const [sourceDigest, destinationDigest] = await Promise.all([
-      source.hash(extent),
-      useBitmapEntry ? bitmap.entry(index) : destination?.hash(extent),
-    ]);
+    if (bitmap) {
+      // Marks, transfers and staged digests per bitmap-format.md §5 (src/local/bitmap-sync.ts).
+      const changed = await syncBufferWithBitmap({
+        source, destination, bitmap, updateBitmap: job.updateBitmap, debug: job.debug,
+        transfer: async (range) => (await transfer(range)) as EncodedBlock,
+      }, index, extent);
+      if (changed.length > 0) changedByIndex.set(index, changed);
+      return;
+    }
+    const [sourceDigest, destinationDigest] = await Promise.all([source.hash(extent), destination?.hash(extent)]);
     const same = destinationDigest !== undefined && sourceDigest.equals(destinationDigest);
     job.debug(`buffer ${index} at ${extent.offset}: source ${sourceDigest.toString('hex')}, destination ${destinationDigest?.toString('hex') ?? 'unknown'}${same ? '' : ' differ'}`);
     if (!same) {
-      changedByIndex.set(index, extent);
-      // The entry must be durably "unknown" before the destination can hold new, unflushed data.
-      await bitmap?.markUnknown(index);
-      // With a bitmap there are no destination chunk digests to compare against, so a changed
-      // buffer is sent whole (the destination is never read).
-      if (job.chunkSize > 0 && job.chunkSize < extent.length && !useBitmapEntry) await transferRefined(extent);
+      changedByIndex.set(index, [extent]);
+      if (job.chunkSize > 0 && job.chunkSize < extent.length) await transferRefined(extent);
       else await transfer(extent);
     }
-    if (bitmap && (!same || job.updateBitmap || bitmap.entry(index) === undefined)) bitmap.record(index, sourceDigest);
   };
 
   await forEachBuffer(bufferCount(job.size, job.bufferSize), WORKERS, async (index) => {
     await syncBuffer(index);
     job.onProgress(bufferExtent(index, job.size, job.bufferSize).length);
-    if (uncommittedBytes >= COMMIT_EVERY_BYTES) void commit().catch(() => undefined);
+    if (uncommittedBytes >= COMMIT_EVERY_BYTES || (bitmap?.stagedCount ?? 0) >= COMMIT_EVERY_BUFFERS) void commit().catch(() => undefined);
   });
   await commit();
   if (destination) await destination.flush();
@@ -139,9 +145,10 @@ export async function runEngine(job: EngineJob): Promise<EngineResult> {
   const changed: Extent[] = [];
   let changedBytes = 0;
   for (const index of [...changedByIndex.keys()].sort((a, b) => a - b)) {
-    const extent = changedByIndex.get(index) as Extent;
-    appendExtent(changed, extent);
-    changedBytes += extent.length;
+    for (const extent of changedByIndex.get(index) as Extent[]) {
+      appendExtent(changed, extent);
+      changedBytes += extent.length;
+    }
   }
   return { changed, changedBytes, sentBytes };
 }
