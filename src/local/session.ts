@@ -6,6 +6,7 @@ import { promises as fs } from 'node:fs';
 import { SyncError, BasynError } from '../shared/errors';
 import type { Extent } from '../shared/geometry';
 import { BitmapStore } from './bitmap-store';
+import { describeBitmap, destinationIdentity, NO_DESTINATION } from './bitmap-identity';
 import { runEngine } from './engine';
 import type { Options } from './options';
 import { Peer } from './peer';
@@ -87,12 +88,20 @@ async function run(options: Options, reporter: Reporter, sides: Side[], links: A
       throw new SyncError(`Cannot PULL because remote device size (${remote.size}) is greater than local (${local.size})`, 'ESIZE');
     }
 
-    const geometry = { deviceSize: source.size, bufferSize: options.bufferSize, hash: options.hash };
-    const bitmap = options.bitmap ? await BitmapStore.load(options.bitmap, geometry, options.resetBitmap) : undefined;
+    const bitmap = options.bitmap
+      ? await BitmapStore.load(options.bitmap, {
+        layout: { deviceSize: source.size, bufferSize: options.bufferSize, chunkSize: options.chunkSize, hash: options.hash },
+        destination: destination
+          ? await destinationIdentity({ path: destination.path, size: destination.size, ...(destination === remote ? { host: options.connection.host, port: options.connection.port } : {}) })
+          : NO_DESTINATION,
+        reset: options.resetBitmap,
+        update: options.updateBitmap,
+      })
+      : undefined;
 
     if (destination) destination.size = await destination.peer.open(destination.path, true, options.hash, seed);
     await bitmap?.open();
-    if (bitmap) reporter.verbose(`Using bitmap ${bitmap.path}${bitmap.created ? ' (new: every buffer will be sent)' : ''}`);
+    if (bitmap) for (const line of describeBitmap(bitmap, Boolean(destination))) reporter.verbose(line);
     reporter.verbose(`Starting to ${options.action} / ${options.mode} data with buffer size ${options.bufferSize}B`);
 
     const progress = reporter.startProgress(bitmap && !destination ? 'BITMAP' : options.mode, source.size);
@@ -111,6 +120,7 @@ async function run(options: Options, reporter: Reporter, sides: Side[], links: A
         debug: (text) => reporter.debug(text),
       });
       // runEngine ends with a FLUSH of the destination: "finished" follows its acknowledgement.
+      await bitmap?.finish();
       await bitmap?.close();
       progress.stop();
       reporter.verbose(`${options.action} / ${options.mode} finished: ${result.changedBytes} bytes differed, ${result.sentBytes} bytes written`);
