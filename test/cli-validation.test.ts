@@ -42,6 +42,13 @@ const CASES: Array<{ name: string; args: string[]; message: string | RegExp }> =
     args: ['-l', 'L', '-a', 'PUSH', '-m', 'SYNC', '-b', 'B', '--recheck'],
     message: '--recheck needs both devices: -l/--local and -r/--remote',
   },
+  {
+    name: '--changes outside bitmap-only mode',
+    args: ['-l', 'L', '-r', 'R', '-a', 'PUSH', '-m', 'SYNC', '-b', 'B', '--changes', 'B'],
+    message: '--changes can be only used in bitmap-only mode (-b without a destination device)',
+  },
+  { name: 'a salted hash with a bitmap', args: ['-l', 'L', '-r', 'R', '-a', 'PUSH', '-m', 'SYNC', '-b', 'B', '--hash', 'xxh128'], message: /^--hash XXH128 is salted for each run and cannot be stored in a bitmap/ },
+  { name: '--rsh without -h', args: ['-l', 'L', '-r', 'R', '--rsh', 'ssh'], message: 'Option --rsh can be only used with -h/--host' },
   { name: '--buffer abc', args: ['-l', 'L', '-r', 'R', '-a', 'PUSH', '-m', 'SYNC', '--buffer', 'abc'], message: "Argument conversion error: --buffer must be a whole number, got 'abc'" },
   { name: '--buffer 1.5', args: ['-l', 'L', '-r', 'R', '-a', 'PUSH', '-m', 'SYNC', '--buffer', '1.5'], message: "Argument conversion error: --buffer must be a whole number, got '1.5'" },
   { name: '--buffer 0', args: ['-l', 'L', '-r', 'R', '-a', 'PUSH', '-m', 'SYNC', '--buffer', '0'], message: /^--buffer must be between 1 and \d+, got 0$/ },
