@@ -13,7 +13,6 @@ import { RpcClient } from '../src/shared/rpc';
 import { tempDir } from './helpers/images';
 import { builtAgent, keygen, keygenFingerprint, startSshd, type Sshd } from './helpers/sshd';
 
-delete process.env.SSH_AUTH_SOCK; // a developer's ssh-agent must not make tests pass or fail
 const bundle = builtAgent();
 const scratch = tempDir('basyn-ssh-test-');
 const home = scratch.path('home'); // no ~/.ssh/config, no default keys
@@ -32,7 +31,8 @@ function connection(overrides: Partial<ConnectionOptions> = {}): ConnectionOptio
 }
 
 function transport(overrides: Partial<ConnectionOptions> = {}, options: SshTransportOptions = {}): SshTransport {
-  return new SshTransport(connection(overrides), { bundle, environment, notice: () => undefined, ...options });
+  // agentSocket '': a developer's ssh-agent must not make tests pass or fail.
+  return new SshTransport(connection(overrides), { bundle, environment, agentSocket: '', notice: () => undefined, ...options });
 }
 
 let fileCount = 0;
@@ -232,4 +232,59 @@ test('ProxyJump errors name the jump host: the target port is tried from there, 
 test('nothing listening: a one-line connection error', async (t) => {
   const error = await refusal(t, transport({ port: 1 }).start());
   t.is(error.message, 'ssh: cannot connect to 127.0.0.1 port 1: connection refused');
+});
+
+/** A TCP relay to sshd that can go silent (a cable pulled: no FIN, no RST, nothing). */
+async function freezableRelay(): Promise<{ port: number; freeze(): void; close(): void }> {
+  const { createServer, connect } = await import('node:net');
+  let frozen = false;
+  const sockets: import('node:net').Socket[] = [];
+  const server = createServer((client) => {
+    const upstream = connect({ host: sshd.host, port: sshd.port });
+    sockets.push(client, upstream);
+    client.on('data', (data) => { if (!frozen) upstream.write(data); });
+    upstream.on('data', (data) => { if (!frozen) client.write(data); });
+    client.on('error', () => undefined);
+    upstream.on('error', () => undefined);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  return {
+    port: typeof address === 'object' && address ? address.port : 0,
+    freeze: () => { frozen = true; },
+    close: () => { for (const socket of sockets) socket.destroy(); server.close(); },
+  };
+}
+
+test('a silent network (no FIN, no RST): keepalives end the link, pending calls reject', async (t) => {
+  const relay = await freezableRelay();
+  t.teardown(() => relay.close());
+  const link = await transport({
+    port: relay.port,
+    // The relay's port is not what known_hosts has: HostKeyAlias names the real entry.
+    sshOptions: { hostkeyalias: `[${sshd.host}]:${sshd.port}`, serveraliveinterval: '1', serveralivecountmax: '2' },
+  }).start();
+  const rpc = await openAgent(link);
+  relay.freeze();
+  const error = await rejectsWithin(t, rpc.call({ type: MSG.HASH, offset: 0, length: 4096, chunkSize: 0 }), 8000);
+  t.regex(error.message, /agent closed the connection/);
+  const exit: LinkExit = await link.exited;
+  t.regex(exit.reason ?? '', /keepalive/);
+});
+
+test('ssh-agent (SSH_AUTH_SOCK) is tried first, before any key file', async (t) => {
+  const socket = join(scratch.path('agent-dir'), 'agent.sock');
+  mkdirSync(join(scratch.path('agent-dir')));
+  const agent = execFileSync('ssh-agent', ['-a', socket, '-s'], { encoding: 'utf8' });
+  const pid = Number(/SSH_AGENT_PID=(\d+)/.exec(agent)?.[1]);
+  t.teardown(() => { try { process.kill(pid); } catch { /* gone */ } });
+  execFileSync('ssh-add', [sshd.keyPath], { env: { ...process.env, SSH_AUTH_SOCK: socket }, stdio: 'ignore' });
+  // Only the agent has the right key: the key file offered is a wrong one.
+  const wrong = scratch.path('agent_test_wrong_key');
+  keygen(wrong);
+  const link = await transport({ identities: [wrong] }, { agentSocket: socket }).start();
+  await closeAgent(link, await openAgent(link));
+  // IdentitiesOnly: the agent is not asked, so the wrong file alone fails.
+  const error = await refusal(t, transport({ identities: [wrong], sshOptions: { identitiesonly: 'yes' } }, { agentSocket: socket }).start());
+  t.regex(error.message, new RegExp(`tried ${wrong}$`));
 });

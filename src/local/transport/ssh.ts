@@ -140,6 +140,8 @@ export function askSecret(prompt: string): Promise<string> {
 
 interface ConnectContext {
   readonly interactive: boolean;
+  /** The ssh-agent's socket (SSH_AUTH_SOCK), if any. */
+  readonly agentSocket?: string;
   readonly environment: SshEnvironment;
   readonly notice: (text: string) => void;
   readonly askSecret: (prompt: string) => Promise<string>;
@@ -197,7 +199,7 @@ class Authenticator {
 
   constructor(private readonly target: SshTarget, private readonly context: ConnectContext) {
     const username = target.user;
-    const agent = process.env.SSH_AUTH_SOCK;
+    const agent = context.agentSocket;
     if (agent && !target.identitiesOnly) {
       this.steps.push(async () => { this.tried.push('ssh-agent'); return { type: 'agent' as const, username, agent }; });
     }
@@ -370,6 +372,8 @@ export interface SshTransportOptions {
   environment?: SshEnvironment;
   /** Messages for the user such as "Permanently added ..." (default: stderr). */
   notice?: (text: string) => void;
+  /** The ssh-agent socket (default: $SSH_AUTH_SOCK; '' for none). */
+  agentSocket?: string;
   /** How a passphrase or password is asked (default: the TTY, without echo). */
   askSecret?: (prompt: string) => Promise<string>;
   startTimeoutMs?: number;
@@ -387,6 +391,7 @@ export class SshTransport implements Transport {
     const { target, jumps } = resolveConnection(connection, environment);
     const context: ConnectContext = {
       interactive: connection.interactive,
+      agentSocket: options.agentSocket ?? process.env.SSH_AUTH_SOCK,
       environment,
       notice: options.notice ?? ((text) => process.stderr.write(`basyn: ${text}\n`)),
       askSecret: options.askSecret ?? askSecret,
