@@ -3,11 +3,12 @@
 // garbage on its stdin as a fatal ERROR (id 0) and exit 2.
 import test from 'ava';
 import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { ENCODING, MSG, PROTOCOL_VERSION, type Message, type MessageOf } from '../src/shared/protocol';
 import { AgentProcess } from './helpers/agent';
 import { frame, TYPE, u32, u8 } from './helpers/golden';
-import { tempDir } from './helpers/images';
+import { tempDir, writeSparse } from './helpers/images';
 
 const SHA1 = 0;
 const SIZE = 100_000;
@@ -193,4 +194,24 @@ test('stdin closed in the middle of a frame still ends the agent', async (t) => 
   agent.endInput();
   const code = await agent.exited;
   t.not(code, null, 'exited by itself');
+});
+
+test('offsets beyond 4 GiB: WRITE, HASH and READ at 4.5 GiB of a sparse image hit the right bytes', async (t) => {
+  const { agent, dir } = setup(t);
+  const path = dir.path('big.img');
+  const size = 5 * 1024 ** 3;
+  writeSparse(path, size);
+  const offset = 4.5 * 1024 ** 3 + 7;
+  const data = randomBytes(4096);
+  await agent.call({ type: MSG.OPEN, writable: true, hashId: SHA1, seed: 0n, path });
+  expectType(t, await agent.call({ type: MSG.WRITE, offset, block: { encoding: ENCODING.RAW, rawLength: data.length, bytes: data } }), MSG.WRITTEN);
+  t.deepEqual(expectType(t, await agent.call({ type: MSG.HASH, offset, length: data.length, chunkSize: 0 }), MSG.DIGESTS).digests, sha1(data));
+  t.deepEqual(expectType(t, await agent.call({ type: MSG.READ, offset, length: data.length, level: 0 }), MSG.DATA).block.bytes, data);
+  expectType(t, await agent.call({ type: MSG.CLOSE }), MSG.CLOSED);
+  const handle = await open(path, 'r');
+  const back = Buffer.alloc(data.length);
+  await handle.read(back, 0, back.length, offset);
+  await handle.close();
+  t.deepEqual(back, data, 'written at the 64-bit offset, not at offset mod 2^32');
+  t.is(statSync(path).size, size);
 });
