@@ -1,0 +1,120 @@
+// Running and timing the processes of the benchmark: shell commands for the ceilings (openssl, cat, ssh)
+// and basyn itself, with its --stat line, the agents' peak RSS (the LOG line each agent sends before
+// CLOSED, printed under --debug) and the controller's own peak RSS and CPU time (a --require preload).
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export interface Timed {
+  /** Wall-clock seconds from spawn to exit. */
+  readonly seconds: number;
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs `command` (argv, or a string for `sh -c`) and times it. */
+export function timed(command: string | string[], env: NodeJS.ProcessEnv = process.env): Promise<Timed> {
+  const [file, ...args] = typeof command === 'string' ? ['sh', '-c', command] : command;
+  return new Promise((resolve, reject) => {
+    const started = process.hrtime.bigint();
+    const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (text: string) => { stdout += text; });
+    child.stderr.setEncoding('utf8').on('data', (text: string) => { stderr += text; });
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ seconds: Number(process.hrtime.bigint() - started) / 1e9, code, stdout, stderr }));
+  });
+}
+
+/** Runs a shell command that must succeed; returns its time. */
+export async function mustRun(command: string | string[]): Promise<Timed> {
+  const result = await timed(command);
+  if (result.code !== 0) {
+    const shown = typeof command === 'string' ? command : command.join(' ');
+    throw new Error(`${shown} failed with exit code ${result.code}: ${result.stderr.trim().split('\n').slice(-5).join('\n')}`);
+  }
+  return result;
+}
+
+/** The smallest time of `runs` runs of `command` (the ceilings: the machine at its least disturbed). */
+export async function bestOf(runs: number, command: string | string[], overheadSeconds = 0): Promise<number> {
+  let best = Infinity;
+  for (let run = 0; run < runs; run++) best = Math.min(best, (await mustRun(command)).seconds);
+  return Math.max(0.001, best - overheadSeconds);
+}
+
+export interface BasynRun {
+  readonly ok: boolean;
+  readonly code: number | null;
+  readonly wallSeconds: number;
+  /** --stat's Time: from the devices being open to the end of the sync (undefined for a recheck alone). */
+  readonly statSeconds?: number;
+  /** Protocol bytes from / to the remote agent. */
+  readonly rx?: number;
+  readonly tx?: number;
+  /** Peak RSS in KiB. */
+  readonly controllerKiB?: number;
+  readonly localAgentKiB?: number;
+  readonly remoteAgentKiB?: number;
+  /** CPU seconds of the controller alone, and of the controller plus the agents it started (GNU time). */
+  readonly controllerCpu?: number;
+  readonly treeCpu?: number;
+  readonly error?: string;
+}
+
+const GNU_TIME = '/usr/bin/time';
+
+/** Starts basyn under GNU time (when there is one) with a preload that reports the controller's resources at exit. */
+export class BasynRunner {
+  private readonly preload: string;
+  private readonly timeFile: string;
+  private readonly haveGnuTime = existsSync(GNU_TIME);
+
+  constructor(private readonly controller: string, private readonly workDir: string) {
+    this.preload = join(workDir, 'bench-preload.js');
+    this.timeFile = join(workDir, 'bench-time.txt');
+    writeFileSync(
+      this.preload,
+      "process.on('exit',()=>{const u=process.resourceUsage();require('fs').writeSync(2," +
+        '`bench: controller peak RSS ${u.maxRSS} KiB, cpu ${((u.userCPUTime+u.systemCPUTime)/1e6).toFixed(3)} s\\n`)})\n',
+    );
+  }
+
+  async run(args: string[]): Promise<BasynRun> {
+    rmSync(this.timeFile, { force: true });
+    const node = [process.execPath, '--require', this.preload, this.controller, ...args, '--stat', '--debug'];
+    const argv = this.haveGnuTime ? [GNU_TIME, '-o', this.timeFile, '-f', '%U %S', ...node] : node;
+    // No ssh-agent: the key given with -i is the only identity, as on a fresh machine.
+    const env = { ...process.env, SSH_AUTH_SOCK: '' };
+    const result = await timed(argv, env);
+    const stat = /Traffic: Rx:(\d+)B, Tx:(\d+)B.*Time: ([\d.]+)s/.exec(result.stdout) ?? /Time: ([\d.]+)s/.exec(result.stdout);
+    const agentKiB = (role: string) => {
+      const match = new RegExp(`debug: ${role} agent: peak RSS (\\d+) KiB`).exec(result.stderr);
+      return match ? Number(match[1]) : undefined;
+    };
+    const controller = /bench: controller peak RSS (\d+) KiB, cpu ([\d.]+) s/.exec(result.stderr);
+    let treeCpu: number | undefined;
+    if (this.haveGnuTime && existsSync(this.timeFile)) {
+      const fields = readFileSync(this.timeFile, 'utf8').trim().split('\n').pop()?.split(' ').map(Number) ?? [];
+      if (fields.length === 2 && fields.every(Number.isFinite)) treeCpu = fields[0] + fields[1];
+    }
+    // The message, not --debug's lines and stack trace.
+    const errorLines = result.stderr.split('\n').filter((line) => line.trim() && !/^(debug|bench): /.test(line) && !/^\s+at /.test(line));
+    return {
+      ok: result.code === 0,
+      code: result.code,
+      wallSeconds: result.seconds,
+      statSeconds: stat ? Number(stat.length === 4 ? stat[3] : stat[1]) : undefined,
+      rx: stat?.length === 4 ? Number(stat[1]) : undefined,
+      tx: stat?.length === 4 ? Number(stat[2]) : undefined,
+      controllerKiB: controller ? Number(controller[1]) : undefined,
+      localAgentKiB: agentKiB('local'),
+      remoteAgentKiB: agentKiB('remote'),
+      controllerCpu: controller ? Number(controller[2]) : undefined,
+      treeCpu,
+      error: result.code === 0 ? undefined : `exit code ${result.code}: ${errorLines.slice(0, 2).join(' / ') || '(no message)'}`,
+    };
+  }
+}

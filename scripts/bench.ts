@@ -1,0 +1,382 @@
+// `npm run bench [-- --size-mb N]`: times basyn against the ceilings of this machine and rewrites
+// docs/benchmarks.md (issue 6). In one run, so that every ratio compares figures taken side by side:
+//
+//   1. a private build of the working tree (or of --commit REV) in a temp dir: dist/ is not touched;
+//   2. test data in a temp dir: random, a copy with ~1 % of scattered 64 KiB regions changed, an
+//      identical copy, a mostly-zero file; every file is read once so all of them are in the page cache;
+//   3. ceilings: openssl sha1 / sha256, two openssl sha1 in parallel, cat, dd with fdatasync (disk write),
+//      ssh -c aes128-gcm 'cat > /dev/null' through a private sshd, and the same through the delay proxy;
+//   4. the cases over the local pipe, the sshd and the 50 ms RTT proxy, each checked by sha256 of both sides;
+//   5. peak RSS on two 64 GiB sparse files; the compression and digest micro-benchmarks;
+//   6. the report on stdout and in docs/benchmarks.md (between the bench markers; the rest is kept).
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, closeSync, existsSync, fdatasyncSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { availableParallelism, cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { buildPrivateCopy } from './bench-build';
+import { runCompressionBench, runDigestBench } from './bench-compress';
+import { renderReport, type CaseResult, type Ceilings, type Report } from './bench-report';
+import { BasynRunner, bestOf, mustRun, timed, type BasynRun } from './bench-run';
+import { startDelayProxy, type DelayProxy } from './delay-proxy';
+import { patch, sha256File, tempDir, writeRandom, writeSparse } from '../test/helpers/images';
+import { startSshd, sshdUnavailable, type Sshd } from '../test/helpers/sshd';
+
+const ROOT = join(__dirname, '..');
+const MiB = 1024 * 1024;
+const REGION = 64 * 1024;
+const ONE_WAY_DELAY_MS = 25;
+const LEGACY_HASHES = new Set(['SHA1', 'SHA224', 'SHA256', 'SHA384', 'SHA512', 'BLAKE2B', 'BLAKE2S', 'MD5']);
+
+interface Args {
+  sizeMb: number;
+  sparseGb: number;
+  /** Runs of each ceiling (the best counts). */
+  ceilingRuns: number;
+  out: string;
+  commit?: string;
+  fastHash?: string;
+  keep: boolean;
+  compression: boolean;
+}
+
+const USAGE = `usage: npm run bench -- [--size-mb N] [--sparse-gb N] [--ceiling-runs N] [--commit REV] [--fast-hash NAME]
+                        [--out FILE] [--no-compression] [--keep]
+  --size-mb N        size of the test images (default 1024)
+  --sparse-gb N      size of the sparse images of the RSS check (default 64; 0 skips it)
+  --ceiling-runs N   runs of each ceiling, the best counts (default 3)
+  --commit REV       bench a committed version (git archive REV) instead of the working tree
+  --fast-hash NAME   the fast digest to time (default: the first --hash name basyn offers beyond basyn 1's)
+  --out FILE         report file (default docs/benchmarks.md; "-" for stdout only)
+  --no-compression   skip the compression and digest micro-benchmarks
+  --keep             keep the temp dir`;
+
+function parseArgs(argv: string[]): Args {
+  const args: Args = { sizeMb: 1024, sparseGb: 64, ceilingRuns: 3, out: join(ROOT, 'docs', 'benchmarks.md'), keep: false, compression: true };
+  for (let index = 0; index < argv.length; index++) {
+    const name = argv[index];
+    const value = () => {
+      const next = argv[++index];
+      if (next === undefined) throw new Error(`${name} needs a value\n${USAGE}`);
+      return next;
+    };
+    const count = () => {
+      const number = Number(value());
+      if (!Number.isInteger(number) || number < 0) throw new Error(`${name} needs a whole number\n${USAGE}`);
+      return number;
+    };
+    switch (name) {
+      case '--size-mb': args.sizeMb = Math.max(4, count()); break;
+      case '--sparse-gb': args.sparseGb = count(); break;
+      case '--ceiling-runs': args.ceilingRuns = Math.max(1, count()); break;
+      case '--commit': args.commit = value(); break;
+      case '--fast-hash': args.fastHash = value().toUpperCase(); break;
+      case '--out': args.out = value(); break;
+      case '--no-compression': args.compression = false; break;
+      case '--keep': args.keep = true; break;
+      case '--help': console.log(USAGE); process.exit(0); break;
+      default: throw new Error(`unknown option ${name}\n${USAGE}`);
+    }
+  }
+  return args;
+}
+
+/** A small deterministic PRNG (mulberry32), so the changed regions are the same on every run. */
+function prng(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let value = state;
+    value = Math.imul(value ^ (value >>> 15), value | 1);
+    value ^= value + Math.imul(value ^ (value >>> 7), value | 61);
+    return ((value ^ (value >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** `count` distinct 64 KiB-aligned offsets in a file of `size` bytes. */
+function scatteredRegions(size: number, count: number, seed: number): number[] {
+  const random = prng(seed);
+  const slots = Math.floor(size / REGION);
+  const chosen = new Set<number>();
+  while (chosen.size < Math.min(count, slots)) chosen.add(Math.floor(random() * slots));
+  return [...chosen].sort((a, b) => a - b).map((slot) => slot * REGION);
+}
+
+function randomRegion(random: () => number): Buffer {
+  const data = Buffer.allocUnsafe(REGION);
+  for (let index = 0; index < REGION; index += 4) data.writeUInt32LE(Math.floor(random() * 4294967296), index);
+  return data;
+}
+
+/** Copies a file and makes the copy durable, so its write-back does not run during the next timed case. */
+function copyDurably(from: string, to: string): void {
+  copyFileSync(from, to);
+  const fd = openSync(to, 'r+');
+  try {
+    fdatasyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** A mostly-zero image: real zero blocks (not holes, like a used disk), 1 % of it random 64 KiB regions. */
+function writeMostlyZero(path: string, size: number, regions: number[], seed: number): void {
+  const random = prng(seed);
+  const fd = openSync(path, 'w');
+  try {
+    const zeros = Buffer.alloc(8 * MiB);
+    for (let done = 0; done < size; done += zeros.length) writeSync(fd, zeros, 0, Math.min(zeros.length, size - done), done);
+    for (const offset of regions) writeSync(fd, randomRegion(random), 0, REGION, offset);
+    fdatasyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The hash names after `--hash` in basyn's help, less basyn 1's: the fast digest option, if there is one. */
+async function detectFastHash(controller: string): Promise<string | undefined> {
+  const help = (await timed([process.execPath, controller, '--help'])).stdout;
+  // commander wraps a long description: the option's text runs until the next line that starts an option.
+  const lines = help.split('\n');
+  const first = lines.findIndex((text) => /^\s*--hash\b/.test(text));
+  if (first < 0) return undefined;
+  const end = lines.findIndex((text, index) => index > first && /^\s*-/.test(text));
+  const names = lines.slice(first, end < 0 ? undefined : end).join(' ').match(/\b[A-Z][A-Z0-9]{2,}\b/g) ?? [];
+  return names.find((name) => !LEGACY_HASHES.has(name));
+}
+
+function gitDescription(commit?: string): string {
+  const git = (...args: string[]) => {
+    try {
+      return execFileSync('git', args, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    } catch {
+      return '';
+    }
+  };
+  if (commit) return `commit ${git('rev-parse', '--short', commit) || commit}`;
+  const head = git('rev-parse', '--short', 'HEAD');
+  const dirty = git('status', '--porcelain', '--untracked-files=no', '--', 'src') !== '';
+  return head ? `working tree at ${head}${dirty ? ' with uncommitted changes in src/' : ''}` : 'working tree';
+}
+
+function log(text: string): void {
+  process.stderr.write(`${text}\n`);
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const size = args.sizeMb * MiB;
+  const started = Date.now();
+  const temp = tempDir('basyn-bench-');
+  let sshd: Sshd | undefined;
+  let proxy: DelayProxy | undefined;
+  try {
+    // 1. A private build.
+    let tree = ROOT;
+    if (args.commit) {
+      tree = join(temp.dir, 'tree');
+      mkdirSync(tree);
+      await mustRun(`git -C '${ROOT}' archive '${args.commit}' src | tar -x -C '${tree}'`);
+    }
+    const build = await buildPrivateCopy(join(temp.dir, 'build'), tree);
+    const runner = new BasynRunner(build.controller, temp.dir);
+    const fastHash = args.fastHash ?? (await detectFastHash(build.controller));
+    log(`bench: build ${build.buildId} (${gitDescription(args.commit)}) in ${temp.dir}`);
+
+    // 2. Test data.
+    const file = (name: string) => join(temp.dir, name);
+    const [src, changed, same, zero, work, tinyA, tinyB] = ['src.img', 'changed.img', 'same.img', 'zero.img', 'work.img', 'tiny-a.img', 'tiny-b.img'].map(file);
+    const regionCount = Math.max(1, Math.round((size * 0.01) / REGION));
+    log(`bench: writing ${args.sizeMb} MiB test images (${regionCount} changed 64 KiB regions)...`);
+    writeRandom(src, size);
+    copyDurably(src, same);
+    copyDurably(src, changed);
+    const random = prng(1);
+    for (const offset of scatteredRegions(size, regionCount, 2)) patch(changed, offset, randomRegion(random));
+    writeMostlyZero(zero, size, scatteredRegions(size, regionCount, 3), 4);
+    writeRandom(tinyA, MiB);
+    copyFileSync(tinyA, tinyB);
+    const digests = new Map<string, string>();
+    for (const path of [src, changed, zero]) digests.set(path, await sha256File(path)); // also warms the page cache
+    await mustRun(`cat '${same}' > /dev/null`);
+    const cached = (await timed(['fincore', '--bytes', '--noheadings', '--output', 'RES,SIZE', src, changed, same, zero])).stdout.trim();
+
+    // 3. The sshd, the proxy, the ceilings.
+    const why = sshdUnavailable();
+    if (!why) {
+      sshd = await startSshd();
+      proxy = await startDelayProxy({ targetPort: sshd.port, delayMs: ONE_WAY_DELAY_MS });
+      writeFileSync(file('known_hosts_proxy'), `[${sshd.host}]:${proxy.port} ${sshd.hostPublicKey}\n`);
+    } else log(`bench: no private sshd (${why}): the ssh cases are skipped`);
+    const sshArgs = (port: number, knownHosts: string) =>
+      sshd ? ['-h', sshd.host, '-p', String(port), '-u', sshd.user, '-i', sshd.keyPath, '--known-hosts', knownHosts] : [];
+    const opensshCommand = (port: number, knownHosts: string, remote: string) =>
+      sshd
+        ? `ssh -F /dev/null -c aes128-gcm@openssh.com -i '${sshd.keyPath}' -p ${port} -o UserKnownHostsFile='${knownHosts}' ` +
+          `-o StrictHostKeyChecking=yes -o BatchMode=yes -o IdentitiesOnly=yes ${sshd.user}@${sshd.host} '${remote}'`
+        : '';
+
+    log('bench: ceilings...');
+    const runs = args.ceilingRuns;
+    const ceilings: Ceilings = {
+      read: await bestOf(runs, `cat '${src}' > /dev/null`),
+      sha1: await bestOf(runs, ['openssl', 'dgst', '-sha1', src]),
+      sha256: await bestOf(runs, ['openssl', 'dgst', '-sha256', src]),
+      sha1Twice: await bestOf(runs, `openssl dgst -sha1 '${src}' > /dev/null & openssl dgst -sha1 '${same}' > /dev/null & wait`),
+      write: 0,
+      cached,
+    };
+    copyDurably(changed, work);
+    ceilings.write = await bestOf(Math.min(runs, 2), ['dd', `if=${src}`, `of=${work}`, 'bs=4M', 'conv=notrunc,fdatasync', 'status=none']);
+    if (sshd && proxy) {
+      const login = await bestOf(runs, opensshCommand(sshd.port, sshd.knownHostsPath, 'true'));
+      ceilings.sshLogin = login;
+      ceilings.ssh = await bestOf(runs, `${opensshCommand(sshd.port, sshd.knownHostsPath, 'cat > /dev/null')} < '${src}'`, login);
+      const proxyLogin = await bestOf(1, opensshCommand(proxy.port, file('known_hosts_proxy'), 'true'));
+      ceilings.sshProxyLogin = proxyLogin;
+      ceilings.sshProxy = await bestOf(1, `${opensshCommand(proxy.port, file('known_hosts_proxy'), 'cat > /dev/null')} < '${src}'`, proxyLogin);
+    }
+    log(`bench: ceilings ${JSON.stringify(ceilings)}`);
+
+    // Each transport's fixed cost (start, upload, handshake, close), from a recheck of two 1 MiB files.
+    const transports: Array<{ name: 'pipe' | 'ssh' | 'proxy'; args: string[] }> = [{ name: 'pipe', args: [] }];
+    if (sshd && proxy) {
+      transports.push({ name: 'ssh', args: sshArgs(sshd.port, sshd.knownHostsPath) });
+      transports.push({ name: 'proxy', args: sshArgs(proxy.port, file('known_hosts_proxy')) });
+    }
+    const startup = new Map<string, number>();
+    for (const transport of transports) {
+      let best = Infinity;
+      for (let run = 0; run < 3; run++) {
+        const result = await runner.run(['-l', tinyA, '-r', tinyB, ...transport.args, '--recheck']);
+        if (!result.ok) throw new Error(`basyn does not run over ${transport.name}: ${result.error}`);
+        best = Math.min(best, result.wallSeconds);
+      }
+      startup.set(transport.name, best);
+    }
+    log(`bench: startup ${JSON.stringify(Object.fromEntries(startup))}`);
+
+    // 4. The cases.
+    const results: CaseResult[] = [];
+    const runCase = async (
+      id: string, title: string, transport: { name: 'pipe' | 'ssh' | 'proxy'; args: string[] }, args: string[],
+      check: { path: string; expect: string }, prepare?: () => void | Promise<void>,
+    ): Promise<CaseResult> => {
+      log(`bench: ${transport.name} ${title}...`);
+      let run: BasynRun;
+      try {
+        await prepare?.();
+        run = await runner.run([...args, ...transport.args]);
+      } catch (failure) {
+        run = { ok: false, code: null, wallSeconds: 0, error: (failure as Error).message };
+      }
+      let error = run.error;
+      if (!error) {
+        const got = await sha256File(check.path);
+        const expect = digests.get(check.expect) as string;
+        if (got !== expect) error = `WRONG RESULT: ${check.path} has sha256 ${got.slice(0, 16)}..., expected ${expect.slice(0, 16)}... (${check.expect})`;
+      }
+      const netSeconds = Math.max(0.001, run.wallSeconds - (startup.get(transport.name) ?? 0));
+      const result: CaseResult = { id, title, transport: transport.name, run, netSeconds, size, error };
+      results.push(result);
+      log(`bench:   ${error ? `FAILED ${error}` : `${(size / MiB / netSeconds).toFixed(0)} MiB/s net, ${run.wallSeconds.toFixed(2)} s wall`}`);
+      return result;
+    };
+    const push = (from: string, to: string, mode: 'SYNC' | 'COPY', ...extra: string[]) => ['-l', from, '-r', to, '-a', 'PUSH', '-m', mode, ...extra];
+    const fresh = () => copyDurably(src, work);
+    // The bitmap "of a previous run": work is a copy of src, and an untimed run over the same transport records
+    // src's digests after comparing with it (a bitmap names its destination: path, host:port, inode).
+    const freshBitmap = (transportArgs: string[]) => async () => {
+      copyDurably(src, work);
+      rmSync(file('bitmap'), { force: true });
+      const setup = await runner.run([...push(src, work, 'SYNC', '-b', file('bitmap'), '--update-bitmap'), ...transportArgs]);
+      if (!setup.ok) throw new Error(`cannot make the bitmap of a previous run: ${setup.error}`);
+    };
+    for (const transport of transports) {
+      const delayed = transport.name === 'proxy';
+      await runCase('sync-identical', 'SYNC identical', transport, push(src, same, 'SYNC'), { path: same, expect: src });
+      if (fastHash && !delayed) {
+        await runCase('sync-identical-fast', `SYNC identical, --hash ${fastHash}`, transport, push(src, same, 'SYNC', '--hash', fastHash), { path: same, expect: src });
+      }
+      await runCase('sync-changed', 'SYNC 1 % changed', transport, push(changed, work, 'SYNC'), { path: work, expect: changed }, fresh);
+      await runCase('sync-bitmap', 'SYNC 1 % changed, with bitmap', transport, push(changed, work, 'SYNC', '-b', file('bitmap')), { path: work, expect: changed }, freshBitmap(transport.args));
+      if (delayed) continue;
+      await runCase('copy-random', 'COPY random data', transport, push(src, work, 'COPY'), { path: work, expect: src });
+      await runCase('copy-zero', 'COPY mostly-zero file', transport, push(zero, work, 'COPY'), { path: work, expect: zero });
+      await runCase('recheck', 'recheck (identical)', transport, ['-l', src, '-r', same, '--recheck'], { path: same, expect: src });
+    }
+
+    // 5. Memory on large sparse images, then the micro-benchmarks.
+    let sparse: CaseResult | undefined;
+    if (args.sparseGb > 0) {
+      // On tmpfs a hole reads as the shared zero page; on ext4 the kernel zero-fills a fresh page-cache page for
+      // every hole read (~2.7 s of system time per GiB here), which would make this check take many minutes.
+      const sparseDir = existsSync('/dev/shm') ? mkdtempSync('/dev/shm/basyn-bench-') : temp.dir;
+      const sparseSize = args.sparseGb * 1024 * MiB;
+      const [sparseA, sparseB] = [join(sparseDir, 'sparse-a.img'), join(sparseDir, 'sparse-b.img')];
+      try {
+        writeSparse(sparseA, sparseSize);
+        writeSparse(sparseB, sparseSize);
+        log(`bench: pipe SYNC of two ${args.sparseGb} GiB sparse files in ${sparseDir}...`);
+        const run = await runner.run(push(sparseA, sparseB, 'SYNC'));
+        const netSeconds = Math.max(0.001, run.wallSeconds - (startup.get('pipe') ?? 0));
+        const title = `SYNC ${args.sparseGb} GiB sparse, identical${sparseDir.startsWith('/dev/shm') ? ' (tmpfs)' : ''}`;
+        sparse = { id: 'sparse', title, transport: 'pipe', run, netSeconds, size: sparseSize, error: run.error };
+        log(`bench:   ${run.error ? `FAILED ${run.error}` : `${(sparseSize / MiB / netSeconds).toFixed(0)} MiB/s net`}`);
+      } finally {
+        rmSync(sparseA, { force: true });
+        rmSync(sparseB, { force: true });
+        if (sparseDir !== temp.dir) rmSync(sparseDir, { recursive: true, force: true });
+      }
+    }
+    let compression: Awaited<ReturnType<typeof runCompressionBench>> = [];
+    let digestSpeeds: Awaited<ReturnType<typeof runDigestBench>> = [];
+    if (args.compression) {
+      log('bench: compression micro-benchmark (2 MiB blocks)...');
+      compression = await runCompressionBench(ROOT, log);
+      digestSpeeds = await runDigestBench();
+    }
+
+    // 6. The report.
+    const cpuModel = /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? cpus()[0]?.model ?? 'unknown';
+    const report: Report = {
+      date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+      machine: {
+        cores: availableParallelism(), cpu: cpuModel, memoryGiB: totalmem() / 1024 ** 3, node: process.version,
+        openssl: (await timed(['openssl', 'version'])).stdout.trim(),
+        openssh: (await timed(['ssh', '-V'])).stderr.trim(),
+      },
+      code: `${gitDescription(args.commit)}, build ${build.buildId}`,
+      sizeMb: args.sizeMb,
+      regionCount,
+      fastHash,
+      ceilings,
+      startup: Object.fromEntries(startup),
+      results,
+      sparse,
+      compression,
+      digests: digestSpeeds,
+      benchSeconds: (Date.now() - started) / 1000,
+    };
+    const { text, failed } = renderReport(report, args.out !== '-' && existsSync(args.out) ? readFileSync(args.out, 'utf8') : undefined);
+    if (args.out === '-') console.log(text);
+    else {
+      writeFileSync(args.out, text);
+      console.log(text.slice(text.indexOf('<!-- bench:begin')));
+      log(`bench: wrote ${args.out} (${((Date.now() - started) / 1000).toFixed(0)} s in all)`);
+    }
+    if (failed) {
+      log('bench: some cases FAILED (see above): a wrong result is a failure, not a time');
+      process.exitCode = 1;
+    }
+  } finally {
+    await proxy?.stop();
+    await sshd?.stop();
+    if (args.keep) log(`bench: kept ${temp.dir}`);
+    else temp.cleanup();
+  }
+}
+
+main().catch((error: unknown) => {
+  log(`bench: ${(error as Error)?.stack ?? String(error)}`);
+  process.exit(2);
+});
