@@ -64,8 +64,12 @@ function accept(request: Message): void {
     } catch (error) {
       reply = errorReply(request.id, error);
     }
-    // The last thing the controller hears before CLOSED: this agent's peak memory (shown under --debug).
-    if (reply.type === MSG.CLOSED) send({ type: MSG.LOG, id: 0, level: 1, text: `peak RSS ${Math.round(process.resourceUsage().maxRSS)} KiB` });
+    // The last thing the controller hears before CLOSED: this agent's peak memory and CPU time (shown under --debug).
+    if (reply.type === MSG.CLOSED) {
+      const usage = process.resourceUsage();
+      const cpuSeconds = (usage.userCPUTime + usage.systemCPUTime) / 1e6;
+      send({ type: MSG.LOG, id: 0, level: 1, text: `peak RSS ${Math.round(usage.maxRSS)} KiB, cpu ${cpuSeconds.toFixed(3)} s` });
+    }
     send(reply);
     if (reply.type === MSG.CLOSED) process.stdout.end(() => process.exit(0));
   });
