@@ -10,7 +10,7 @@ import { BasynError, EXIT_SYNC, UsageError } from '../src/shared/errors';
 import { MSG } from '../src/shared/protocol';
 import { RpcClient } from '../src/shared/rpc';
 import { tempDir } from './helpers/images';
-import { builtAgent, keygen, startSshd, type Sshd } from './helpers/sshd';
+import { builtAgent, keygen, SKIP_SSH, type Sshd, sshTest, startSshd } from './helpers/sshd';
 
 delete process.env.SSH_AUTH_SOCK;
 const bundle = builtAgent();
@@ -21,7 +21,7 @@ const NOISE = 'Welcome to the noisy test host (motd)';
 let sshd: Sshd;
 let noisy: Sshd;
 
-test.before(async () => { [sshd, noisy] = await Promise.all([startSshd(), startSshd({ noise: NOISE })]); });
+test.before(async () => { if (!SKIP_SSH) [sshd, noisy] = await Promise.all([startSshd(), startSshd({ noise: NOISE })]); });
 test.after.always(async () => { await Promise.all([sshd?.stop(), noisy?.stop()]); scratch.cleanup(); });
 
 function connection(server: Sshd, overrides: Partial<ConnectionOptions> = {}): ConnectionOptions {
@@ -65,7 +65,7 @@ test('splitCommand splits like a shell, without expanding', (t) => {
   t.throws(() => splitCommand('ssh "open'), { instanceOf: UsageError });
 });
 
-test('rshArgv puts -p, -l, the host and the loader command after the command', (t) => {
+sshTest('rshArgv puts -p, -l, the host and the loader command after the command', (t) => {
   const argv = rshArgv({ ...connection(sshd), host: 'h', port: 2222, user: 'u', rsh: 'ssh -x' });
   t.deepEqual(argv.slice(0, 7), ['ssh', '-x', '-p', '2222', '-l', 'u', 'h']);
   t.regex(argv[7], /^exec sh -c '/);
@@ -73,14 +73,14 @@ test('rshArgv puts -p, -l, the host and the loader command after the command', (
   t.throws(() => rshArgv({ ...connection(sshd), rsh: '  ' }), { instanceOf: UsageError });
 });
 
-test('--rsh with the system ssh client runs the agent over its stdin/stdout', async (t) => {
+sshTest('--rsh with the system ssh client runs the agent over its stdin/stdout', async (t) => {
   const link = await new RshTransport(connection(sshd, { rsh: systemSsh(sshd) }), { bundle }).start();
   t.regex(link.description, /^ssh 127\.0\.0\.1$/);
   await roundTrip(link);
   t.pass();
 });
 
-test('--rsh: ssh failing to authenticate is one line with its own reason', async (t) => {
+sshTest('--rsh: ssh failing to authenticate is one line with its own reason', async (t) => {
   const wrong = scratch.path('wrong_key');
   keygen(wrong);
   const error = await t.throwsAsync(new RshTransport(connection(sshd, { rsh: systemSsh(sshd, wrong) }), { bundle }).start());
@@ -89,32 +89,32 @@ test('--rsh: ssh failing to authenticate is one line with its own reason', async
   t.regex(error?.message ?? '', /^--rsh ssh to 127\.0\.0\.1 failed: .*Permission denied/);
 });
 
-test('--rsh with a command that does not exist', async (t) => {
+sshTest('--rsh with a command that does not exist', async (t) => {
   const error = await t.throwsAsync(new RshTransport(connection(sshd, { rsh: '/nonexistent/ssh' }), { bundle }).start());
   t.is((error as BasynError).exitCode, EXIT_SYNC);
   t.regex(error?.message ?? '', /could not run \/nonexistent\/ssh: not found/);
 });
 
-test('--rsh: remote node missing gives the same hint as ssh2', async (t) => {
+sshTest('--rsh: remote node missing gives the same hint as ssh2', async (t) => {
   const error = await t.throwsAsync(new RshTransport(connection(sshd, { rsh: systemSsh(sshd), remoteNode: '/nonexistent' }), { bundle }).start());
   t.is(error?.message, 'node >= 18 not found on 127.0.0.1 at /nonexistent; install it or pass --remote-node PATH');
 });
 
-test('remote shell noise on stderr is shown as text and does not disturb the protocol (ssh2)', async (t) => {
+sshTest('remote shell noise on stderr is shown as text and does not disturb the protocol (ssh2)', async (t) => {
   const link = await new SshTransport(connection(noisy), { bundle, environment: { home, localUser: 'nobody' } }).start();
   const stderr = collect(link);
   await roundTrip(link);
   t.is((await stderr).trim(), NOISE);
 });
 
-test('remote shell noise on stderr is shown as text and does not disturb the protocol (--rsh)', async (t) => {
+sshTest('remote shell noise on stderr is shown as text and does not disturb the protocol (--rsh)', async (t) => {
   const link = await new RshTransport(connection(noisy, { rsh: systemSsh(noisy) }), { bundle }).start();
   const stderr = collect(link);
   await roundTrip(link);
   t.is((await stderr).trim(), NOISE);
 });
 
-test('noise before a failure: the hint still comes, the noise is not taken for the reason', async (t) => {
+sshTest('noise before a failure: the hint still comes, the noise is not taken for the reason', async (t) => {
   const error = await t.throwsAsync(new SshTransport(connection(noisy, { remoteNode: '/nonexistent' }), { bundle, environment: { home, localUser: 'nobody' } }).start());
   t.is(error?.message, 'node >= 18 not found on 127.0.0.1 at /nonexistent; install it or pass --remote-node PATH');
 });

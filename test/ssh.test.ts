@@ -11,7 +11,7 @@ import { BasynError, EXIT_SYNC } from '../src/shared/errors';
 import { MSG } from '../src/shared/protocol';
 import { RpcClient } from '../src/shared/rpc';
 import { tempDir } from './helpers/images';
-import { builtAgent, keygen, keygenFingerprint, startSshd, type Sshd } from './helpers/sshd';
+import { builtAgent, keygen, keygenFingerprint, SKIP_SSH, type Sshd, sshTest, startSshd } from './helpers/sshd';
 
 const bundle = builtAgent();
 const scratch = tempDir('basyn-ssh-test-');
@@ -20,7 +20,7 @@ mkdirSync(home);
 const environment = { home, localUser: 'nobody' };
 let sshd: Sshd;
 
-test.before(async () => { sshd = await startSshd(); });
+test.before(async () => { if (!SKIP_SSH) sshd = await startSshd(); });
 test.after.always(async () => { await sshd?.stop(); scratch.cleanup(); });
 
 function connection(overrides: Partial<ConnectionOptions> = {}): ConnectionOptions {
@@ -65,7 +65,7 @@ async function refusal(t: import('ava').ExecutionContext, start: Promise<unknown
   return error;
 }
 
-test('the agent is uploaded over ssh, answers, and exits 0 after CLOSE', async (t) => {
+sshTest('the agent is uploaded over ssh, answers, and exits 0 after CLOSE', async (t) => {
   const link = await transport().start();
   t.regex(link.description, /^ssh .*@127\.0\.0\.1:\d+$/);
   const rpc = await openAgent(link);
@@ -73,7 +73,7 @@ test('the agent is uploaded over ssh, answers, and exits 0 after CLOSE', async (
   t.is(exit.code, 0);
 });
 
-test('an unknown host key is refused with its SHA256 fingerprint and how to accept it', async (t) => {
+sshTest('an unknown host key is refused with its SHA256 fingerprint and how to accept it', async (t) => {
   const empty = scratch.path('empty_known_hosts');
   writeFileSync(empty, '');
   const error = await refusal(t, transport({ knownHosts: [empty] }).start());
@@ -83,7 +83,7 @@ test('an unknown host key is refused with its SHA256 fingerprint and how to acce
   t.is(readFileSync(empty, 'utf8'), '', 'nothing recorded');
 });
 
-test('--accept-new records an unknown host key (file created 0600), then it is known', async (t) => {
+sshTest('--accept-new records an unknown host key (file created 0600), then it is known', async (t) => {
   const file = scratch.path('fresh/known_hosts');
   const notices: string[] = [];
   const first = await transport({ knownHosts: [file], acceptNew: true }, { notice: (text) => notices.push(text) }).start();
@@ -96,14 +96,14 @@ test('--accept-new records an unknown host key (file created 0600), then it is k
   t.is(readFileSync(file, 'utf8'), `${sshd.hostKeyLine}\n`, 'recorded once');
 });
 
-test('-o StrictHostKeyChecking=accept-new and -o UserKnownHostsFile work like --accept-new', async (t) => {
+sshTest('-o StrictHostKeyChecking=accept-new and -o UserKnownHostsFile work like --accept-new', async (t) => {
   const file = scratch.path('by-option/known_hosts');
   const link = await transport({ knownHosts: [], sshOptions: { stricthostkeychecking: 'accept-new', userknownhostsfile: file } }).start();
   await closeAgent(link, await openAgent(link));
   t.is(readFileSync(file, 'utf8'), `${sshd.hostKeyLine}\n`);
 });
 
-test('a changed host key is refused loudly, even with --accept-new', async (t) => {
+sshTest('a changed host key is refused loudly, even with --accept-new', async (t) => {
   const other = keygen(scratch.path('other_host_key'));
   const file = scratch.path('changed_known_hosts');
   const content = `[${sshd.host}]:${sshd.port} ${other}\n`;
@@ -115,7 +115,7 @@ test('a changed host key is refused loudly, even with --accept-new', async (t) =
   t.is(readFileSync(file, 'utf8'), content, 'known_hosts untouched');
 });
 
-test('a hashed known_hosts entry (ssh-keygen -H) is recognized', async (t) => {
+sshTest('a hashed known_hosts entry (ssh-keygen -H) is recognized', async (t) => {
   const file = scratch.path('hashed_known_hosts');
   copyFileSync(sshd.knownHostsPath, file);
   execFileSync('ssh-keygen', ['-H', '-f', file], { stdio: 'ignore' });
@@ -125,7 +125,7 @@ test('a hashed known_hosts entry (ssh-keygen -H) is recognized', async (t) => {
   t.pass();
 });
 
-test('a key the server does not accept fails authentication with exit 2', async (t) => {
+sshTest('a key the server does not accept fails authentication with exit 2', async (t) => {
   const wrong = scratch.path('wrong_key');
   keygen(wrong);
   const error = await refusal(t, transport({ identities: [wrong] }).start());
@@ -133,7 +133,7 @@ test('a key the server does not accept fails authentication with exit 2', async 
   t.regex(error.message, new RegExp(`^Authentication failed for ${sshd.user}@127\\.0\\.0\\.1: tried ${wrong}`));
 });
 
-test('an encrypted key fails clearly without a TTY, and is unlocked by the passphrase prompt with one', async (t) => {
+sshTest('an encrypted key fails clearly without a TTY, and is unlocked by the passphrase prompt with one', async (t) => {
   const locked = scratch.path('locked_key');
   const publicKey = keygen(locked, 'ed25519', 'secret words');
   appendFileSync(join(sshd.dir, 'authorized_keys'), `${publicKey}\n`);
@@ -147,7 +147,7 @@ test('an encrypted key fails clearly without a TTY, and is unlocked by the passp
   t.deepEqual(prompts, [`Enter passphrase for key '${locked}': `]);
 });
 
-test('an ssh config alias (-F) supplies HostName, Port, User, IdentityFile and UserKnownHostsFile', async (t) => {
+sshTest('an ssh config alias (-F) supplies HostName, Port, User, IdentityFile and UserKnownHostsFile', async (t) => {
   const config = scratch.path('ssh_config');
   writeFileSync(config, [
     'Host other', '  Port 1', '',
@@ -159,7 +159,7 @@ test('an ssh config alias (-F) supplies HostName, Port, User, IdentityFile and U
   await closeAgent(link, await openAgent(link));
 });
 
-test('ProxyJump: the target is reached through a jump host (forwardOut)', async (t) => {
+sshTest('ProxyJump: the target is reached through a jump host (forwardOut)', async (t) => {
   const config = scratch.path('ssh_config_jump');
   writeFileSync(config, [
     'Host inner', `  HostName ${sshd.host}`, `  Port ${sshd.port}`, `  ProxyJump ${sshd.user}@${sshd.host}:${sshd.port}`, '',
@@ -169,12 +169,12 @@ test('ProxyJump: the target is reached through a jump host (forwardOut)', async 
   t.pass();
 });
 
-test('a missing remote node gives the one-line hint', async (t) => {
+sshTest('a missing remote node gives the one-line hint', async (t) => {
   const error = await refusal(t, transport({ remoteNode: '/nonexistent' }).start());
   t.is(error.message, 'node >= 18 not found on 127.0.0.1 at /nonexistent; install it or pass --remote-node PATH');
 });
 
-test('remote node too old (the loader exits 90) gives the same hint with the version', async (t) => {
+sshTest('remote node too old (the loader exits 90) gives the same hint with the version', async (t) => {
   const fakeNode = scratch.path('old-node');
   writeFileSync(fakeNode, '#!/bin/sh\necho "basyn: node v16.20.0 is too old, need >= 18" >&2\nexit 90\n');
   chmodSync(fakeNode, 0o755);
@@ -198,7 +198,7 @@ async function rejectsWithin(t: import('ava').ExecutionContext, promise: Promise
   return error as Error;
 }
 
-test('the remote agent killed mid-run: pending calls reject promptly', async (t) => {
+sshTest('the remote agent killed mid-run: pending calls reject promptly', async (t) => {
   const node = pidRecordingNode('node-killed');
   const link = await transport({ remoteNode: node.path }).start();
   const rpc = await openAgent(link);
@@ -209,7 +209,7 @@ test('the remote agent killed mid-run: pending calls reject promptly', async (t)
   t.is(exit.signal, 'SIGKILL');
 });
 
-test('the connection dropped mid-run (sshd session killed): pending calls reject promptly', async (t) => {
+sshTest('the connection dropped mid-run (sshd session killed): pending calls reject promptly', async (t) => {
   const node = pidRecordingNode('node-dropped');
   const link = await transport({ remoteNode: node.path }).start();
   const rpc = await openAgent(link);
@@ -222,14 +222,14 @@ test('the connection dropped mid-run (sshd session killed): pending calls reject
   t.regex(exit.reason ?? '', /connection/);
 });
 
-test('ProxyJump errors name the jump host: the target port is tried from there, not from here', async (t) => {
+sshTest('ProxyJump errors name the jump host: the target port is tried from there, not from here', async (t) => {
   const config = scratch.path('ssh_config_jump_bad');
   writeFileSync(config, ['Host inner-bad', `  HostName ${sshd.host}`, '  Port 1', `  ProxyJump ${sshd.user}@${sshd.host}:${sshd.port}`, ''].join('\n'));
   const error = await refusal(t, transport({ host: 'inner-bad', port: undefined, sshConfig: config }).start());
   t.regex(error.message, /^ssh: jump host 127\.0\.0\.1 cannot reach 127\.0\.0\.1 port 1: /);
 });
 
-test('nothing listening: a one-line connection error', async (t) => {
+sshTest('nothing listening: a one-line connection error', async (t) => {
   const error = await refusal(t, transport({ port: 1 }).start());
   t.is(error.message, 'ssh: cannot connect to 127.0.0.1 port 1: connection refused');
 });
@@ -256,7 +256,7 @@ async function freezableRelay(): Promise<{ port: number; freeze(): void; close()
   };
 }
 
-test('a silent network (no FIN, no RST): keepalives end the link, pending calls reject', async (t) => {
+sshTest('a silent network (no FIN, no RST): keepalives end the link, pending calls reject', async (t) => {
   const relay = await freezableRelay();
   t.teardown(() => relay.close());
   const link = await transport({
@@ -272,7 +272,7 @@ test('a silent network (no FIN, no RST): keepalives end the link, pending calls 
   t.regex(exit.reason ?? '', /keepalive/);
 });
 
-test('ssh-agent (SSH_AUTH_SOCK) is tried first, before any key file', async (t) => {
+sshTest('ssh-agent (SSH_AUTH_SOCK) is tried first, before any key file', async (t) => {
   const socket = join(scratch.path('agent-dir'), 'agent.sock');
   mkdirSync(join(scratch.path('agent-dir')));
   const agent = execFileSync('ssh-agent', ['-a', socket, '-s'], { encoding: 'utf8' });

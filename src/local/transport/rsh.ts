@@ -92,6 +92,7 @@ export class RshTransport implements Transport {
     const tail = new TextTail();
     child.stdout.pipe(input);
     child.stderr.on('data', (data: Buffer) => { tail.push(data); stderr.write(data); });
+    const stderrDone = new Promise<void>((resolve) => child.stderr.once('end', resolve).once('close', resolve));
     child.stderr.on('end', () => stderr.end());
     child.stdin.on('error', () => undefined); // a dead child is reported through `exited`
 
@@ -108,7 +109,7 @@ export class RshTransport implements Transport {
 
     try {
       await awaitAgentStart(child.stdout, exited, {
-        host, remoteNode: this.connection.remoteNode, stderr: tail, timeoutMs: this.options.startTimeoutMs ?? AGENT_START_TIMEOUT_MS,
+        host, remoteNode: this.connection.remoteNode, stderr: tail, stderrDone, timeoutMs: this.options.startTimeoutMs ?? AGENT_START_TIMEOUT_MS,
       });
     } catch (error) {
       kill();

@@ -35,6 +35,7 @@ const HANDSHAKE_TIMEOUT_MS = 30_000;
 /** How long the agent may take to send its first byte once the command runs. */
 export const AGENT_START_TIMEOUT_MS = 30_000;
 const STDERR_TAIL_BYTES = 4096;
+const STDERR_GRACE_MS = 500;
 
 /** Single-quotes `text` for a POSIX shell (plain words stay as they are). */
 export function shellQuote(text: string): string {
@@ -70,7 +71,7 @@ export class TextTail {
 export function awaitAgentStart(
   stdout: Readable,
   exited: Promise<LinkExit>,
-  what: { host: string; remoteNode?: string; stderr: TextTail; timeoutMs: number },
+  what: { host: string; remoteNode?: string; stderr: TextTail; stderrDone: Promise<void>; timeoutMs: number },
 ): Promise<void> {
   return new Promise((resolve, reject) => {
     let settled = false;
@@ -87,7 +88,13 @@ export function awaitAgentStart(
     const timer = setTimeout(() => {
       settle(new SyncError(`the remote agent on ${what.host} did not start within ${what.timeoutMs / 1000} s`, 'ESTART'));
     }, what.timeoutMs);
-    void exited.then((exit) => settle(startFailure(exit, what.host, what.remoteNode, what.stderr)));
+    // The exit status may overtake the last stderr bytes, which hold the reason: wait for them briefly.
+    void exited
+      .then(async (exit) => {
+        await Promise.race([what.stderrDone, new Promise((resolve) => setTimeout(resolve, STDERR_GRACE_MS))]);
+        return exit;
+      })
+      .then((exit) => settle(startFailure(exit, what.host, what.remoteNode, what.stderr)));
   });
 }
 
@@ -433,6 +440,7 @@ export class SshTransport implements Transport {
     channel.pipe(input, { end: false });
     // Never backpressure stderr: the channel's window is shared with stdout, and nobody may read stderr yet.
     channel.stderr.on('data', (data: Buffer) => { tail.push(data); stderr.write(data); });
+    const stderrDone = new Promise<void>((resolve) => { channel.stderr.once('end', resolve).once('close', resolve); });
 
     let status: { code: number | null; signal: string | null } = { code: null, signal: null };
     let reason: string | undefined;
@@ -463,7 +471,7 @@ export class SshTransport implements Transport {
       closeAll();
     };
     try {
-      await awaitAgentStart(channel, exited, { host: target.alias, remoteNode: this.connection.remoteNode, stderr: tail, timeoutMs: startTimeoutMs });
+      await awaitAgentStart(channel, exited, { host: target.alias, remoteNode: this.connection.remoteNode, stderr: tail, stderrDone, timeoutMs: startTimeoutMs });
     } catch (error) {
       kill();
       throw error;
