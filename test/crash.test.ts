@@ -1,12 +1,12 @@
 // Crash tests for the bitmap invariant (bitmap-format.md §5): SIGKILL of the controller or of an
 // agent at a random moment of a bitmap SYNC, then random source changes (some back to the content
 // before the killed run), then a rerun: the destination must equal the source. 4 configurations ×
-// 6 chains × 9 trials = 216 trials per run (BASYN_CRASH_CHAINS / BASYN_CRASH_TRIALS change that).
+// 5 chains × 10 trials = 200 trials per run (BASYN_CRASH_CHAINS / BASYN_CRASH_TRIALS change that).
 import test from 'ava';
 import { limiter, runChain, type TrialConfig, type TrialOutcome } from './helpers/bitmap-crash';
 
-const CHAINS = Number(process.env.BASYN_CRASH_CHAINS ?? 6);
-const TRIALS = Number(process.env.BASYN_CRASH_TRIALS ?? 9);
+const CHAINS = Number(process.env.BASYN_CRASH_CHAINS ?? 5);
+const TRIALS = Number(process.env.BASYN_CRASH_TRIALS ?? 10);
 /** The kill lands up to this long after the run took the bitmap lock (runs here last ~20-150 ms). */
 const KILL_WINDOW_MS = Number(process.env.BASYN_CRASH_WINDOW_MS ?? 100);
 const pool = limiter(Number(process.env.BASYN_CRASH_PARALLEL ?? 3));
