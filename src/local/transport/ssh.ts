@@ -314,6 +314,7 @@ function sshConnect(target: SshTarget, sock: Duplex, context: ConnectContext): P
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      if (verifier.recorded) context.notice(verifier.recorded); // even if authentication fails next
       if (error) {
         client.end();
         sock.destroy();
@@ -328,10 +329,7 @@ function sshConnect(target: SshTarget, sock: Duplex, context: ConnectContext): P
     auth.onPrompt = (prompting) => { if (prompting) clearTimeout(timer); else armTimer(); };
     armTimer();
 
-    client.once('ready', () => {
-      if (verifier.recorded) context.notice(verifier.recorded);
-      finish();
-    });
+    client.once('ready', () => finish());
     client.on('error', (error: Error & { level?: string }) => {
       if (settled) return;
       if (verifier.failure) finish(verifier.failure);
