@@ -2,9 +2,9 @@
 // bitmaps, --recheck, --stat, and the ways a remote side fails. Both files are compared by digest
 // after every sync. `npm test` builds first.
 import test from 'ava';
-import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { basyn, type RunResult } from './helpers/cli';
+import { execFileSync, spawn } from 'node:child_process';
+import { appendFileSync, chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { BASYN, basyn, type RunResult } from './helpers/cli';
 import { patch, sha256File, tempDir, writeRandom } from './helpers/images';
 import { keygen, keygenFingerprint, SKIP_SSH, type Sshd, sshTest, startSshd } from './helpers/sshd';
 
@@ -188,4 +188,30 @@ sshTest('the connection dropped mid-run: exit 2 promptly', async (t) => {
   const parentOf = (pid: number): number => Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')[1]);
   const result = await killMidRun(t, 'connection', parentOf);
   failedOnce(t, result, /remote agent|connection/);
+});
+
+sshTest('an encrypted key asks for its passphrase on a terminal (script(1) gives basyn one)', async (t) => {
+  const key = scratch.path('cli_locked_key');
+  appendFileSync(`${sshd.dir}/authorized_keys`, `${keygen(key, 'ed25519', 'pass phrase')}\n`);
+  const { source, destination } = pair(MB);
+  const args = ['-l', source, '-r', destination, '-h', sshd.host, '-p', String(sshd.port), '-u', sshd.user, '--known-hosts', sshd.knownHostsPath, '-i', key, '-a', 'PUSH', '-m', 'SYNC'];
+  const command = [process.execPath, BASYN, ...args]
+    .map((word) => `'${word}'`).join(' ');
+  // The passphrase is typed a moment later; typed early, the terminal keeps it until basyn reads it.
+  const typed = `(sleep 1; printf 'pass phrase\\r'; sleep 30) | script -qec "${command}; echo exit=\\$?" /dev/null`;
+  const result = await new Promise<string>((resolve, reject) => {
+    const shell = spawn('sh', ['-c', typed], { env: { ...env, SSH_AUTH_SOCK: '' }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    const timer = setTimeout(() => { process.kill(-shell.pid!, 'SIGKILL'); reject(new Error(`no exit status: ${output}`)); }, 30_000);
+    shell.stdout.setEncoding('utf8').on('data', (text: string) => {
+      output += text;
+      if (!/exit=\d+/.test(output)) return;
+      clearTimeout(timer);
+      process.kill(-shell.pid!, 'SIGKILL'); // the typist's `sleep 30` is not worth waiting for
+      resolve(output);
+    });
+  });
+  t.regex(result, /Enter passphrase for key '.*cli_locked_key': /);
+  t.regex(result, /exit=0/);
+  await same(t, source, destination);
 });
