@@ -6,7 +6,8 @@ import { execFileSync, spawn } from 'node:child_process';
 import { appendFileSync, chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { BASYN, basyn, type RunResult } from './helpers/cli';
 import { patch, sha256File, tempDir, writeRandom } from './helpers/images';
-import { keygen, keygenFingerprint, SKIP_SSH, type Sshd, sshTest, startSshd } from './helpers/sshd';
+import { keygen, keygenFingerprint, type Sshd, startSshd } from './helpers/sshd';
+import { SKIP_SSH, sshTest } from './helpers/ssh-test';
 
 const scratch = tempDir('basyn-ssh-cli-');
 const home = scratch.path('home');

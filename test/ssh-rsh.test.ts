@@ -10,7 +10,8 @@ import { BasynError, EXIT_SYNC, UsageError } from '../src/shared/errors';
 import { MSG } from '../src/shared/protocol';
 import { RpcClient } from '../src/shared/rpc';
 import { tempDir } from './helpers/images';
-import { builtAgent, keygen, SKIP_SSH, type Sshd, sshTest, startSshd } from './helpers/sshd';
+import { builtAgent, keygen, type Sshd, startSshd } from './helpers/sshd';
+import { SKIP_SSH, sshTest } from './helpers/ssh-test';
 
 delete process.env.SSH_AUTH_SOCK;
 const bundle = builtAgent();

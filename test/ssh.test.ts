@@ -11,7 +11,8 @@ import { BasynError, EXIT_SYNC } from '../src/shared/errors';
 import { MSG } from '../src/shared/protocol';
 import { RpcClient } from '../src/shared/rpc';
 import { tempDir } from './helpers/images';
-import { builtAgent, keygen, keygenFingerprint, SKIP_SSH, type Sshd, sshTest, startSshd } from './helpers/sshd';
+import { builtAgent, keygen, keygenFingerprint, type Sshd, startSshd } from './helpers/sshd';
+import { SKIP_SSH, sshTest } from './helpers/ssh-test';
 
 const bundle = builtAgent();
 const scratch = tempDir('basyn-ssh-test-');

@@ -5,7 +5,6 @@
 //   const sshd = await startSshd();            // or startSshd({ noise: 'hello from .bashrc' })
 //   ... connect to sshd.host:sshd.port as sshd.user with sshd.keyPath, verifying with sshd.knownHostsPath
 //   await sshd.stop();
-import test from 'ava';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
@@ -54,15 +53,6 @@ export function sshdUnavailable(): string | undefined {
   if (process.getuid?.() !== 0) return 'sshd tests need root (sshd runs as the current user with privilege separation)';
   return undefined;
 }
-
-/**
- * Why the SSH tests are skipped on this machine (no sshd, not root), or undefined. Never in CI: there a
- * missing sshd makes startSshd() fail loudly instead of quietly skipping the tests.
- */
-export const SKIP_SSH = process.env.CI ? undefined : sshdUnavailable();
-if (SKIP_SSH) console.warn(`SSH tests skipped: ${SKIP_SSH}`);
-/** `test` for tests that need an sshd: skipped (see SKIP_SSH) where none can run. */
-export const sshTest = (SKIP_SSH ? test.skip : test) as typeof test;
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
