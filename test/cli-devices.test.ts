@@ -2,6 +2,7 @@
 // Each is exit 2 with one clear line naming the device, no stack trace, and nothing changed.
 // Without -a, basyn only checks that both devices can be opened.
 import test from 'ava';
+import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { basyn, hasStackTrace, NOBODY, type RunOptions } from './helpers/cli';
 import { sha256File, tempDir, writeRandom } from './helpers/images';
@@ -62,6 +63,18 @@ for (const side of ['source', 'destination'] as const) {
     const named = side === 'source' ? through : `${remote}/inside.img`;
     const pattern = new RegExp(`^Device ${named.replace(/[.]/g, '\\.')} is not found \\(part of its path is not a directory\\)$`);
     await expectDeviceError(t, [...args, '-a', 'PULL', '-m', 'COPY'], pattern, [local, remote]);
+  });
+}
+
+for (const side of ['source', 'destination'] as const) {
+  test(`PUSH SYNC: a FIFO (named pipe) as the ${side} is refused at once instead of waiting for a writer`, async (t) => {
+    const { dir, local, remote } = setup(t);
+    const fifo = dir.path('a-fifo');
+    execFileSync('mkfifo', [fifo]);
+    const args = side === 'source' ? ['-l', fifo, '-r', remote] : ['-l', local, '-r', fifo];
+    const started = Date.now();
+    await expectDeviceError(t, [...args, '-a', 'PUSH', '-m', 'SYNC'], new RegExp(`^Device ${fifo} is a FIFO`), [local, remote], { timeoutMs: 15_000 });
+    t.true(Date.now() - started < 10_000);
   });
 }
 

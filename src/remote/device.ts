@@ -15,11 +15,14 @@ export class Device {
 
   static async open(path: string, writable: boolean): Promise<Device> {
     // O_RDONLY for sources: a source is never opened in a way that could change it.
-    const flags = writable ? fsConstants.O_RDWR : fsConstants.O_RDONLY;
+    // O_NONBLOCK: opening a FIFO would otherwise wait forever for a writer (and keep the agent alive
+    // after the controller is gone); it is refused below. It changes nothing for files and block devices.
+    const flags = (writable ? fsConstants.O_RDWR : fsConstants.O_RDONLY) | fsConstants.O_NONBLOCK;
     const handle = await fs.open(path, flags);
     try {
       const stat = await handle.stat();
       if (stat.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+      if (stat.isFIFO()) throw Object.assign(new Error('is a FIFO'), { code: 'EFIFO' });
       const size = stat.isBlockDevice() ? blockDeviceSize(stat.rdev, handle) : stat.size;
       return new Device(path, handle, await size, writable);
     } catch (error) {

@@ -51,6 +51,7 @@ function describeOpenError(path: string, error: NodeJS.ErrnoException, writable:
     case 'EACCES':
     case 'EPERM': return `Device ${path} is not ${writable ? 'writable' : 'readable'}: permission denied`;
     case 'EISDIR': return `Device ${path} is a directory`;
+    case 'EFIFO': return `Device ${path} is a FIFO (named pipe), not a file or block device`;
     case 'EROFS': return `Device ${path} is on a read-only file system`;
     default: return `Device ${path} cannot be opened: ${error.message}`;
   }
