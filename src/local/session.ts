@@ -183,7 +183,7 @@ async function explain(error: unknown, sides: Side[]): Promise<unknown> {
     if (side.peer.rpc.failure !== error) continue;
     const exit = await Promise.race([side.peer.link.exited, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 1000))]);
     if (exit) {
-      const how = exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.code}`;
+      const how = exit.reason ?? (exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.code}`);
       return new SyncError(`${side.peer.role} agent (${side.peer.link.description}) ended unexpectedly (${how})`, 'ELINK');
     }
   }

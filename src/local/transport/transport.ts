@@ -11,6 +11,8 @@ import type { Readable, Writable } from 'node:stream';
 export interface AgentExit {
   readonly code: number | null;
   readonly signal: string | null;
+  /** Why the link ended when it was not the agent's own exit (connection lost, keepalive timeout, ...). */
+  readonly reason?: string;
 }
 
 export interface AgentLink {
