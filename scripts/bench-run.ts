@@ -2,7 +2,7 @@
 // and basyn itself, with its --stat line, the agents' peak RSS (the LOG line each agent sends before
 // CLOSED, printed under --debug) and the controller's own peak RSS and CPU time (a --require preload).
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface Timed {
@@ -58,23 +58,19 @@ export interface BasynRun {
   readonly controllerKiB?: number;
   readonly localAgentKiB?: number;
   readonly remoteAgentKiB?: number;
-  /** CPU seconds of the controller alone, and of the controller plus the agents it started (GNU time). */
+  /** CPU seconds of each process (the agents report theirs at close, with their peak RSS). */
   readonly controllerCpu?: number;
-  readonly treeCpu?: number;
+  readonly localAgentCpu?: number;
+  readonly remoteAgentCpu?: number;
   readonly error?: string;
 }
 
-const GNU_TIME = '/usr/bin/time';
-
-/** Starts basyn under GNU time (when there is one) with a preload that reports the controller's resources at exit. */
+/** Starts basyn with a preload that reports the controller's peak RSS and CPU time at exit. */
 export class BasynRunner {
   private readonly preload: string;
-  private readonly timeFile: string;
-  private readonly haveGnuTime = existsSync(GNU_TIME);
 
-  constructor(private readonly controller: string, private readonly workDir: string) {
+  constructor(private readonly controller: string, workDir: string) {
     this.preload = join(workDir, 'bench-preload.js');
-    this.timeFile = join(workDir, 'bench-time.txt');
     writeFileSync(
       this.preload,
       "process.on('exit',()=>{const u=process.resourceUsage();require('fs').writeSync(2," +
@@ -83,23 +79,14 @@ export class BasynRunner {
   }
 
   async run(args: string[]): Promise<BasynRun> {
-    rmSync(this.timeFile, { force: true });
-    const node = [process.execPath, '--require', this.preload, this.controller, ...args, '--stat', '--debug'];
-    const argv = this.haveGnuTime ? [GNU_TIME, '-o', this.timeFile, '-f', '%U %S', ...node] : node;
     // No ssh-agent: the key given with -i is the only identity, as on a fresh machine.
     const env = { ...process.env, SSH_AUTH_SOCK: '' };
-    const result = await timed(argv, env);
+    const result = await timed([process.execPath, '--require', this.preload, this.controller, ...args, '--stat', '--debug'], env);
     const stat = /Traffic: Rx:(\d+)B, Tx:(\d+)B.*Time: ([\d.]+)s/.exec(result.stdout) ?? /Time: ([\d.]+)s/.exec(result.stdout);
-    const agentKiB = (role: string) => {
-      const match = new RegExp(`debug: ${role} agent: peak RSS (\\d+) KiB`).exec(result.stderr);
-      return match ? Number(match[1]) : undefined;
-    };
+    const agent = (role: string) => new RegExp(`debug: ${role} agent: peak RSS (\\d+) KiB(?:, cpu ([\\d.]+) s)?`).exec(result.stderr);
+    const [local, remote] = [agent('local'), agent('remote')];
     const controller = /bench: controller peak RSS (\d+) KiB, cpu ([\d.]+) s/.exec(result.stderr);
-    let treeCpu: number | undefined;
-    if (this.haveGnuTime && existsSync(this.timeFile)) {
-      const fields = readFileSync(this.timeFile, 'utf8').trim().split('\n').pop()?.split(' ').map(Number) ?? [];
-      if (fields.length === 2 && fields.every(Number.isFinite)) treeCpu = fields[0] + fields[1];
-    }
+    const number = (text: string | undefined) => (text === undefined ? undefined : Number(text));
     // The message, not --debug's lines and stack trace.
     const errorLines = result.stderr.split('\n').filter((line) => line.trim() && !/^(debug|bench): /.test(line) && !/^\s+at /.test(line));
     return {
@@ -109,11 +96,12 @@ export class BasynRunner {
       statSeconds: stat ? Number(stat.length === 4 ? stat[3] : stat[1]) : undefined,
       rx: stat?.length === 4 ? Number(stat[1]) : undefined,
       tx: stat?.length === 4 ? Number(stat[2]) : undefined,
-      controllerKiB: controller ? Number(controller[1]) : undefined,
-      localAgentKiB: agentKiB('local'),
-      remoteAgentKiB: agentKiB('remote'),
-      controllerCpu: controller ? Number(controller[2]) : undefined,
-      treeCpu,
+      controllerKiB: number(controller?.[1]),
+      localAgentKiB: number(local?.[1]),
+      remoteAgentKiB: number(remote?.[1]),
+      controllerCpu: number(controller?.[2]),
+      localAgentCpu: number(local?.[2]),
+      remoteAgentCpu: number(remote?.[2]),
       error: result.code === 0 ? undefined : `exit code ${result.code}: ${errorLines.slice(0, 2).join(' / ') || '(no message)'}`,
     };
   }

@@ -9,13 +9,15 @@
 //   4. the cases over the local pipe, the sshd and the 50 ms RTT proxy, each checked by sha256 of both sides;
 //   5. peak RSS on two 64 GiB sparse files; the compression and digest micro-benchmarks;
 //   6. the report on stdout and in docs/benchmarks.md (between the bench markers; the rest is kept).
+// First: test/helpers/sshd.ts may declare AVA tests at load time; see bench-ava-stub.ts.
+import './bench-ava-stub';
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, closeSync, existsSync, fdatasyncSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { availableParallelism, cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { buildPrivateCopy } from './bench-build';
 import { runCompressionBench, runDigestBench } from './bench-compress';
-import { renderReport, type CaseResult, type Ceilings, type Report } from './bench-report';
+import { renderReport, type CaseResult, type CeilingKind, type Ceilings, type Report, type TransportName } from './bench-report';
 import { BasynRunner, bestOf, mustRun, timed, type BasynRun } from './bench-run';
 import { startDelayProxy, type DelayProxy } from './delay-proxy';
 import { patch, sha256File, tempDir, writeRandom, writeSparse } from '../test/helpers/images';
@@ -158,6 +160,23 @@ function gitDescription(commit?: string): string {
   return head ? `working tree at ${head}${dirty ? ' with uncommitted changes in src/' : ''}` : 'working tree';
 }
 
+/**
+ * The time of the work itself: --stat's Time (from the devices being open to the end of the sync, last flush
+ * included), measured inside the run; for a recheck alone, which has no such figure, the wall time less the
+ * transport's startup.
+ */
+function netTime(run: BasynRun, startupSeconds = 0, syncs = true): number {
+  return Math.max(0.001, syncs && run.statSeconds !== undefined ? run.statSeconds : run.wallSeconds - startupSeconds);
+}
+
+/** What a case is compared with (the proxy cases: the same case without the proxy, from the results). */
+function ceilingKind(id: string, transport: TransportName): CeilingKind | undefined {
+  if (transport === 'proxy') return undefined;
+  if (id === 'sync-bitmap') return 'sha1';
+  if (id.startsWith('copy-')) return transport === 'ssh' ? 'ssh' : 'write';
+  return 'sha1Twice';
+}
+
 function log(text: string): void {
   process.stderr.write(`${text}\n`);
 }
@@ -217,24 +236,41 @@ async function main(): Promise<void> {
 
     log('bench: ceilings...');
     const runs = args.ceilingRuns;
+    const ceilingFile = file('ceiling.img');
+    copyDurably(changed, ceilingFile);
+    /** The ceilings a case can be compared with, as commands: measured at the start, and again next to each case. */
+    const server = sshd;
+    const sshLogin = sshd ? await bestOf(runs, opensshCommand(sshd.port, sshd.knownHostsPath, 'true')) : 0;
+    const ceilingCommand: Record<CeilingKind, ((count: number) => Promise<number>) | undefined> = {
+      sha1Twice: (count) => bestOf(count, `openssl dgst -sha1 '${src}' > /dev/null & openssl dgst -sha1 '${same}' > /dev/null & wait`),
+      sha1: (count) => bestOf(count, ['openssl', 'dgst', '-sha1', src]),
+      write: (count) => bestOf(count, ['dd', `if=${src}`, `of=${ceilingFile}`, 'bs=4M', 'conv=notrunc,fdatasync', 'status=none']),
+      ssh: server ? (count) => bestOf(count, `${opensshCommand(server.port, server.knownHostsPath, 'cat > /dev/null')} < '${src}'`, sshLogin) : undefined,
+    };
     const ceilings: Ceilings = {
       read: await bestOf(runs, `cat '${src}' > /dev/null`),
-      sha1: await bestOf(runs, ['openssl', 'dgst', '-sha1', src]),
+      sha1: await (ceilingCommand.sha1 as (count: number) => Promise<number>)(runs),
       sha256: await bestOf(runs, ['openssl', 'dgst', '-sha256', src]),
-      sha1Twice: await bestOf(runs, `openssl dgst -sha1 '${src}' > /dev/null & openssl dgst -sha1 '${same}' > /dev/null & wait`),
-      write: 0,
+      sha1Twice: await (ceilingCommand.sha1Twice as (count: number) => Promise<number>)(runs),
+      write: await (ceilingCommand.write as (count: number) => Promise<number>)(Math.min(runs, 2)),
       cached,
     };
-    copyDurably(changed, work);
-    ceilings.write = await bestOf(Math.min(runs, 2), ['dd', `if=${src}`, `of=${work}`, 'bs=4M', 'conv=notrunc,fdatasync', 'status=none']);
     if (sshd && proxy) {
-      const login = await bestOf(runs, opensshCommand(sshd.port, sshd.knownHostsPath, 'true'));
-      ceilings.sshLogin = login;
-      ceilings.ssh = await bestOf(runs, `${opensshCommand(sshd.port, sshd.knownHostsPath, 'cat > /dev/null')} < '${src}'`, login);
+      ceilings.sshLogin = sshLogin;
+      ceilings.ssh = await ceilingCommand.ssh?.(runs);
       const proxyLogin = await bestOf(1, opensshCommand(proxy.port, file('known_hosts_proxy'), 'true'));
       ceilings.sshProxyLogin = proxyLogin;
       ceilings.sshProxy = await bestOf(1, `${opensshCommand(proxy.port, file('known_hosts_proxy'), 'cat > /dev/null')} < '${src}'`, proxyLogin);
     }
+    /** A case's ceiling is measured right before and right after it (under the same load), the better counts. */
+    let lastCeiling: { kind: CeilingKind; seconds: number } | undefined;
+    const adjacentCeiling = async (kind: CeilingKind): Promise<number | undefined> => {
+      const measure = ceilingCommand[kind];
+      if (!measure) return undefined;
+      const seconds = await measure(1);
+      lastCeiling = { kind, seconds };
+      return seconds;
+    };
     log(`bench: ceilings ${JSON.stringify(ceilings)}`);
 
     // Each transport's fixed cost (start, upload, handshake, close), from a recheck of two 1 MiB files.
@@ -262,10 +298,15 @@ async function main(): Promise<void> {
       check: { path: string; expect: string }, prepare?: () => void | Promise<void>,
     ): Promise<CaseResult> => {
       log(`bench: ${transport.name} ${title}...`);
+      const kind = ceilingKind(id, transport.name);
       let run: BasynRun;
+      let ceilingSeconds: number | undefined;
       try {
         await prepare?.();
+        const before = kind && (lastCeiling?.kind === kind ? lastCeiling.seconds : await adjacentCeiling(kind));
         run = await runner.run([...args, ...transport.args]);
+        const after = kind && (await adjacentCeiling(kind));
+        if (before && after) ceilingSeconds = Math.min(before, after);
       } catch (failure) {
         run = { ok: false, code: null, wallSeconds: 0, error: (failure as Error).message };
       }
@@ -275,8 +316,8 @@ async function main(): Promise<void> {
         const expect = digests.get(check.expect) as string;
         if (got !== expect) error = `WRONG RESULT: ${check.path} has sha256 ${got.slice(0, 16)}..., expected ${expect.slice(0, 16)}... (${check.expect})`;
       }
-      const netSeconds = Math.max(0.001, run.wallSeconds - (startup.get(transport.name) ?? 0));
-      const result: CaseResult = { id, title, transport: transport.name, run, netSeconds, size, error };
+      const netSeconds = netTime(run, startup.get(transport.name), id !== 'recheck');
+      const result: CaseResult = { id, title, transport: transport.name, run, netSeconds, size, error, ceiling: kind && ceilingSeconds ? { kind, seconds: ceilingSeconds } : undefined };
       results.push(result);
       log(`bench:   ${error ? `FAILED ${error}` : `${(size / MiB / netSeconds).toFixed(0)} MiB/s net, ${run.wallSeconds.toFixed(2)} s wall`}`);
       return result;
@@ -318,7 +359,7 @@ async function main(): Promise<void> {
         writeSparse(sparseB, sparseSize);
         log(`bench: pipe SYNC of two ${args.sparseGb} GiB sparse files in ${sparseDir}...`);
         const run = await runner.run(push(sparseA, sparseB, 'SYNC'));
-        const netSeconds = Math.max(0.001, run.wallSeconds - (startup.get('pipe') ?? 0));
+        const netSeconds = netTime(run, startup.get('pipe'));
         const title = `SYNC ${args.sparseGb} GiB sparse, identical${sparseDir.startsWith('/dev/shm') ? ' (tmpfs)' : ''}`;
         sparse = { id: 'sparse', title, transport: 'pipe', run, netSeconds, size: sparseSize, error: run.error };
         log(`bench:   ${run.error ? `FAILED ${run.error}` : `${(sparseSize / MiB / netSeconds).toFixed(0)} MiB/s net`}`);
