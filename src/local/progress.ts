@@ -58,6 +58,7 @@ function lineProgress(label: string, total: number, everyMs = 2000): ProgressDis
   const started = Date.now();
   let done = 0;
   let last = 0;
+  let stopped = false;
   const line = () => {
     const seconds = Math.max(0.001, (Date.now() - started) / 1000);
     const percent = total > 0 ? (100 * done) / total : 100;
@@ -68,7 +69,10 @@ function lineProgress(label: string, total: number, everyMs = 2000): ProgressDis
       done += bytes;
       if (Date.now() - last >= everyMs) { last = Date.now(); line(); }
     },
-    stop: () => line(),
+    stop: () => {
+      if (!stopped) line();
+      stopped = true;
+    },
   };
 }
 
