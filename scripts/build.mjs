@@ -4,7 +4,7 @@
 // Both get the same BUILD_ID so the handshake can tell a stale agent from the right one.
 import { build } from 'esbuild';
 import { createHash } from 'node:crypto';
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { readFileSync, readdirSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
@@ -29,7 +29,12 @@ const common = {
   define: { BASYN_BUILD_ID: JSON.stringify(buildId), BASYN_VERSION: JSON.stringify(pkg.version) },
 };
 
-await build({ ...common, entryPoints: ['src/remote/agent.ts'], outfile: 'dist/agent.js', minify: true });
+// Both bundles are built to temporary names and renamed into place only when both succeeded, so a
+// failed build never leaves a controller and an agent of different builds side by side.
+const tmp = `.${process.pid}.tmp`;
+await build({ ...common, entryPoints: ['src/remote/agent.ts'], outfile: `dist/agent.js${tmp}`, minify: true });
 // ssh2 has an optional native addon (cpu-features) that cannot be bundled; leave it to require at runtime.
-await build({ ...common, entryPoints: ['src/local/main.ts'], outfile: 'dist/basyn.js', external: ['cpu-features', '*.node'] });
+await build({ ...common, entryPoints: ['src/local/main.ts'], outfile: `dist/basyn.js${tmp}`, external: ['cpu-features', '*.node'] });
+renameSync(`dist/agent.js${tmp}`, 'dist/agent.js');
+renameSync(`dist/basyn.js${tmp}`, 'dist/basyn.js');
 console.log(`built dist/basyn.js and dist/agent.js (build ${buildId})`);

@@ -90,10 +90,10 @@ process.stdin.on('data', (chunk: Buffer) => {
   }
   for (const message of messages) accept(message);
 });
-// The controller went away: nothing more will come, and nobody is left to read our replies.
-process.stdin.on('end', () => {
-  void answered.finally(() => process.exit(0));
-});
+// The controller went away (it ends our stdin only after CLOSED, so this is a crash or a lost link):
+// stop at once. Queued writes are dropped on purpose: finishing them could land stale data after
+// the next run has started writing, and their bitmap entries are durably "unknown" anyway.
+process.stdin.on('end', () => process.exit(0));
 process.stdout.on('error', () => process.exit(EXIT_SYNC));
 process.stdin.resume();
 
