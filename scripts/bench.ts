@@ -199,7 +199,8 @@ async function main(): Promise<void> {
     const build = await buildPrivateCopy(join(temp.dir, 'build'), tree);
     const runner = new BasynRunner(build.controller, temp.dir);
     const fastHash = args.fastHash ?? (await detectFastHash(build.controller));
-    log(`bench: build ${build.buildId} (${gitDescription(args.commit)}) in ${temp.dir}`);
+    const code = `${gitDescription(args.commit)}, build ${build.buildId}`; // now: others may commit during the run
+    log(`bench: ${code}, in ${temp.dir}`);
 
     // 2. Test data.
     const file = (name: string) => join(temp.dir, name);
@@ -386,7 +387,7 @@ async function main(): Promise<void> {
         openssl: (await timed(['openssl', 'version'])).stdout.trim(),
         openssh: (await timed(['ssh', '-V'])).stderr.trim(),
       },
-      code: `${gitDescription(args.commit)}, build ${build.buildId}`,
+      code,
       sizeMb: args.sizeMb,
       regionCount,
       fastHash,
