@@ -62,7 +62,7 @@ const DEFAULT_INTRO = `# Benchmarks
 (issue 6). It needs OpenSSH's \`sshd\` and root for the ssh cases (as the test suite does); without them it runs the
 local-pipe cases only.
 
-    npm run bench                      # 1 GiB images, about 10 minutes on 2 cores
+    npm run bench                      # 1 GiB images, about 5 minutes on 2 cores
     npm run bench -- --size-mb 64      # a quick run while working on the code
     npm run bench -- --commit HEAD~3   # the same bench on a committed version, to compare
 
@@ -87,7 +87,8 @@ How it measures:
   failure, not a time. **Net time** is \`--stat\`'s Time: from the devices being open to the end of the sync, the
   last flush included; it leaves out the fixed cost of a run (process start, agent upload, handshake, close: the
   "startup" line below, measured as a recheck of two 1 MiB files). For a recheck alone, which prints no such time,
-  net time is the wall time less that startup. MB/s is 10^6 bytes per net second. "× ceiling" is net time / ceiling time: 1.00 is as fast as the ceiling, 2.00 twice as slow.
+  net time is the wall time less that startup. MB/s is 10^6 bytes per net second. "× ceiling" is net time /
+  ceiling time: 1.00 is as fast as the ceiling, 2.00 twice as slow.
 - Latency: a delaying TCP proxy (\`scripts/delay-proxy.ts\`, 25 ms each way, ~50 ms RTT) between basyn and the sshd.
 - Memory flat in device size: a SYNC of two identical 64 GiB sparse images over the local pipe, in \`/dev/shm\`
   (on tmpfs a hole reads as the shared zero page; on ext4 the kernel zero-fills a page-cache page for every hole
