@@ -9,7 +9,6 @@
 //   4. the cases over the local pipe, the sshd and the 50 ms RTT proxy, each checked by sha256 of both sides;
 //   5. peak RSS on two 64 GiB sparse files; the compression and digest micro-benchmarks;
 //   6. the report on stdout and in docs/benchmarks.md (between the bench markers; the rest is kept).
-import './bench-ava-stub';
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, closeSync, existsSync, fdatasyncSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { availableParallelism, cpus, totalmem } from 'node:os';

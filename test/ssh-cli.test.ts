@@ -2,10 +2,10 @@
 // bitmaps, --recheck, --stat, and the ways a remote side fails. Both files are compared by digest
 // after every sync. `npm test` builds first.
 import test from 'ava';
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { appendFileSync, chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { BASYN, basyn, type RunResult } from './helpers/cli';
-import { patch, sha256File, tempDir, writeRandom } from './helpers/images';
+import { patch, sha256File, tempDir, writeRandom, writeSparse } from './helpers/images';
 import { keygen, keygenFingerprint, type Sshd, startSshd } from './helpers/sshd';
 import { SKIP_SSH, sshTest } from './helpers/ssh-test';
 
@@ -159,20 +159,20 @@ sshTest('-F ssh config alias through the CLI', async (t) => {
 });
 
 /**
- * A remote "node" that records its pid; the remote device is a FIFO nobody writes to, so the agent
- * blocks in OPEN and the test can kill it (or its connection) at a known point.
+ * A remote "node" that records its pid; the devices are 8 GiB sparse images, so the sync (hashing
+ * zeros on both sides) is still running when the test kills the agent (or its connection).
  */
 async function killMidRun(t: import('ava').ExecutionContext, name: string, victim: (agentPid: number) => number): Promise<RunResult> {
   const node = scratch.path(`node-${name}`);
   writeFileSync(node, `#!/bin/sh\necho $$ > ${node}.pid\nexec ${process.execPath} "$@"\n`);
   chmodSync(node, 0o755);
-  const fifo = scratch.path(`fifo-${name}`);
-  execFileSync('mkfifo', [fifo]);
+  const remote = scratch.path(`remote-${name}.img`);
   const local = scratch.path(`local-${name}.img`);
-  writeRandom(local, MB);
-  const running = basyn(['-l', local, '-r', fifo, ...ssh('-a', 'PULL', '-m', 'SYNC', '--remote-node', node)], { env, timeoutMs: 20_000 });
+  writeSparse(remote, 8 * 1024 * MB);
+  writeSparse(local, 8 * 1024 * MB);
+  const running = basyn(['-l', local, '-r', remote, ...ssh('-a', 'PULL', '-m', 'SYNC', '--remote-node', node)], { env, timeoutMs: 20_000 });
   while (!existsSync(`${node}.pid`)) await new Promise((resolve) => setTimeout(resolve, 20));
-  await new Promise((resolve) => setTimeout(resolve, 300)); // the agent is now waiting in OPEN
+  await new Promise((resolve) => setTimeout(resolve, 500)); // the agent is now hashing
   const killedAt = Date.now();
   process.kill(victim(Number(readFileSync(`${node}.pid`, 'utf8'))), 'SIGKILL');
   const result = await running;
