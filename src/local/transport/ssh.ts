@@ -457,7 +457,14 @@ export class SshTransport implements Transport {
         closeAll();
         resolve({ ...status, reason });
       };
-      channel.once('close', () => end());
+      // ssh2 passes the exit status to 'close' too: an 'exit' event emitted before the exec callback
+      // attached our listener (a remote command that fails at once) is not lost that way.
+      channel.once('close', (code?: number | null, signal?: string) => {
+        if (status.code === null && status.signal === null && (typeof code === 'number' || signal)) {
+          status = { code: typeof code === 'number' ? code : null, signal: signal ?? null };
+        }
+        end();
+      });
       client.once('close', () => end('connection closed'));
     });
 
