@@ -90,7 +90,10 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   test(`${signal} during a bitmap SYNC: exit 2 with a clear message; the next run converges and says the last one was cut short`, async (t) => {
     const where = setup(t, 'PULL', 48 * 1024 * 1024);
     const run = await startHoldingLock(where.args('--buffer', '256'), where.bitmap);
-    await sleep(60);
+    // The lock comes first; the bitmap file itself is written once the destination is open.
+    const deadline = Date.now() + 20_000;
+    while (!existsSync(where.bitmap) && Date.now() < deadline) await sleep(1);
+    await sleep(30);
     run.child.kill(signal);
     const code = await run.exited;
     if (code === 0) {
