@@ -22,7 +22,8 @@ export interface BitmapSyncJob {
   readonly updateBitmap: boolean;
   /** Reads a range from the source and writes it to the destination; resolves after WRITTEN. */
   transfer(extent: Extent): Promise<EncodedBlock>;
-  debug(text: string): void;
+  /** Undefined unless --debug: `debug?.(...)` then skips building the text (it has hex digests). */
+  debug?: (text: string) => void;
 }
 
 /** Digest computed by the controller (bitmaps never use salted hashes, so node:crypto has it). */
@@ -45,7 +46,7 @@ export async function syncBufferWithBitmap(job: BitmapSyncJob, index: number, ex
   const sourceDigest = await source.hash(extent);
   const stored = bitmap.entry(index);
   if (stored && sourceDigest.equals(stored)) return [];
-  job.debug(`buffer ${index} at ${extent.offset}: source ${sourceDigest.toString('hex')}, bitmap ${stored?.toString('hex') ?? 'unknown'}`);
+  job.debug?.(`buffer ${index} at ${extent.offset}: source ${sourceDigest.toString('hex')}, bitmap ${stored?.toString('hex') ?? 'unknown'}`);
 
   if (chunkSize === 0) {
     if (!destination) {
@@ -96,7 +97,7 @@ async function updateBuffer(job: BitmapSyncJob, destination: Peer, index: number
     await stageDestination(destinationDigest);
     return [];
   }
-  job.debug(`buffer ${index} at ${extent.offset}: source ${sourceDigest.toString('hex')}, destination ${destinationDigest.toString('hex')} differ`);
+  job.debug?.(`buffer ${index} at ${extent.offset}: source ${sourceDigest.toString('hex')}, destination ${destinationDigest.toString('hex')} differ`);
 
   let changed = [extent];
   if (chunkSize > 0 && chunks.length > 1) {

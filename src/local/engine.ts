@@ -23,7 +23,8 @@ export interface EngineJob {
   /** --update-bitmap: compare against the destination itself and rewrite every entry. */
   readonly updateBitmap: boolean;
   readonly onProgress: (bytes: number) => void;
-  readonly debug: (text: string) => void;
+  /** Undefined unless --debug: `debug?.(...)` then skips building the text, once per buffer. */
+  readonly debug?: (text: string) => void;
 }
 
 export interface EngineResult {
@@ -34,8 +35,16 @@ export interface EngineResult {
   readonly sentBytes: number;
 }
 
-/** Buffers in progress at once. */
-const WORKERS = 8;
+/**
+ * Bytes of buffers in progress at once. Enough to keep both agents busy across a 50 ms round trip at
+ * about 1 GB/s; it also bounds memory (each agent holds at most this much read-ahead).
+ */
+const IN_FLIGHT_BYTES = 64 * 1024 * 1024;
+
+/** Buffers in progress at once for a buffer size (also used by the recheck). */
+export function workersFor(bufferSize: number): number {
+  return Math.max(2, Math.min(32, Math.floor(IN_FLIGHT_BYTES / bufferSize)));
+}
 /** The destination is flushed and the bitmap committed after this many bytes written... */
 const COMMIT_EVERY_BYTES = 64 * 1024 * 1024;
 /** ...or this many buffers with new digests, whichever comes first (bounds what a crash resends). */
@@ -59,6 +68,22 @@ export async function forEachBuffer(count: number, workers: number, work: (index
   const results = await Promise.allSettled(Array.from({ length: Math.min(workers, count) }, worker));
   const rejected = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
   if (rejected) throw rejected.reason;
+}
+
+/**
+ * The ranges of `extent` whose digests differ: the whole extent (chunkSize 0, one digest each), or
+ * its differing chunks with touching ones merged.
+ */
+export function differingExtents(extent: Extent, chunkSize: number, source: Buffer, destination: Buffer): Extent[] {
+  if (chunkSize === 0) return source.equals(destination) ? [] : [extent];
+  const chunks = chunkExtents(extent, chunkSize);
+  const length = source.length / chunks.length;
+  const differing: Extent[] = [];
+  chunks.forEach((chunk, index) => {
+    const start = index * length;
+    if (!source.subarray(start, start + length).equals(destination.subarray(start, start + length))) appendExtent(differing, chunk);
+  });
+  return differing;
 }
 
 export async function runEngine(job: EngineJob): Promise<EngineResult> {
@@ -87,25 +112,8 @@ export async function runEngine(job: EngineJob): Promise<EngineResult> {
     await destination.write(extent.offset, block);
     sentBytes += extent.length;
     uncommittedBytes += extent.length;
-    job.debug(`wrote ${extent.length} bytes at ${extent.offset} (${block.bytes.length} on the wire, encoding ${block.encoding})`);
+    job.debug?.(`wrote ${extent.length} bytes at ${extent.offset} (${block.bytes.length} on the wire, encoding ${block.encoding})`);
     return block;
-  };
-
-  /** Sends only the chunks whose digests differ (both sides hash the buffer chunk by chunk). */
-  const transferRefined = async (extent: Extent): Promise<void> => {
-    if (!destination) return;
-    const [sourceDigests, destinationDigests] = await Promise.all([
-      source.hash(extent, job.chunkSize),
-      destination.hash(extent, job.chunkSize),
-    ]);
-    const length = sourceDigests.length / chunkExtents(extent, job.chunkSize).length;
-    const chunks = chunkExtents(extent, job.chunkSize);
-    await Promise.all(
-      chunks.map((chunk, index) => {
-        const same = sourceDigests.subarray(index * length, (index + 1) * length).equals(destinationDigests.subarray(index * length, (index + 1) * length));
-        return same ? undefined : transfer(chunk).then(() => undefined);
-      }),
-    );
   };
 
   const syncBuffer = async (index: number): Promise<void> => {
@@ -124,17 +132,19 @@ export async function runEngine(job: EngineJob): Promise<EngineResult> {
       if (changed.length > 0) changedByIndex.set(index, changed);
       return;
     }
-    const [sourceDigest, destinationDigest] = await Promise.all([source.hash(extent), destination?.hash(extent)]);
-    const same = destinationDigest !== undefined && sourceDigest.equals(destinationDigest);
-    job.debug(`buffer ${index} at ${extent.offset}: source ${sourceDigest.toString('hex')}, destination ${destinationDigest?.toString('hex') ?? 'unknown'}${same ? '' : ' differ'}`);
-    if (!same) {
-      changedByIndex.set(index, [extent]);
-      if (job.chunkSize > 0 && job.chunkSize < extent.length) await transferRefined(extent);
-      else await transfer(extent);
-    }
+    if (!destination) throw new Error('internal: SYNC without a bitmap needs a destination');
+    // With chunks, both sides hash the buffer chunk by chunk in their first and only pass: a differing
+    // buffer needs no second read, and only its differing chunks travel (adjacent ones merged).
+    const chunkSize = job.chunkSize > 0 && job.chunkSize < extent.length ? job.chunkSize : 0;
+    const [sourceDigests, destinationDigests] = await Promise.all([source.hash(extent, chunkSize), destination.hash(extent, chunkSize)]);
+    const differing = differingExtents(extent, chunkSize, sourceDigests, destinationDigests);
+    job.debug?.(`buffer ${index} at ${extent.offset}: ${differing.length === 0 ? 'same' : `${differing.length} differing range(s)`}`);
+    if (differing.length === 0) return;
+    changedByIndex.set(index, differing);
+    await Promise.all(differing.map((range) => transfer(range)));
   };
 
-  await forEachBuffer(bufferCount(job.size, job.bufferSize), WORKERS, async (index) => {
+  await forEachBuffer(bufferCount(job.size, job.bufferSize), workersFor(job.bufferSize), async (index) => {
     await syncBuffer(index);
     job.onProgress(bufferExtent(index, job.size, job.bufferSize).length);
     if (uncommittedBytes >= COMMIT_EVERY_BYTES || (bitmap?.stagedCount ?? 0) >= COMMIT_EVERY_BUFFERS) void commit().catch(() => undefined);

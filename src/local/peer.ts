@@ -10,8 +10,11 @@ import type { Extent } from '../shared/geometry';
 
 declare const BASYN_BUILD_ID: string;
 
-/** Requests in flight per agent: enough to keep both sides busy, small enough to bound memory. */
-export const RPC_WINDOW = 16;
+/**
+ * Requests in flight per agent. The data in flight is bounded by the engine (workersFor); this only
+ * caps how many requests it may take, e.g. a changed buffer split into several chunk transfers.
+ */
+export const RPC_WINDOW = 64;
 
 export class Peer {
   private constructor(

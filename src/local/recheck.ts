@@ -2,10 +2,9 @@
 // On a mismatch it reports how much differs and where (the first few ranges), not just "differs".
 import { MismatchError } from '../shared/errors';
 import { appendExtent, bufferCount, bufferExtent, type Extent } from '../shared/geometry';
-import { forEachBuffer } from './engine';
+import { forEachBuffer, workersFor } from './engine';
 import type { Peer } from './peer';
 
-const WORKERS = 8;
 const RANGES_SHOWN = 5;
 
 export interface RecheckJob {
@@ -20,7 +19,7 @@ export interface RecheckJob {
 export async function recheck(job: RecheckJob): Promise<void> {
   const count = bufferCount(job.size, job.bufferSize);
   const differing = new Set<number>();
-  await forEachBuffer(count, WORKERS, async (index) => {
+  await forEachBuffer(count, workersFor(job.bufferSize), async (index) => {
     const extent = bufferExtent(index, job.size, job.bufferSize);
     const [local, remote] = await Promise.all([job.local.hash(extent), job.remote.hash(extent)]);
     if (!local.equals(remote)) differing.add(index);

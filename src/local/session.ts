@@ -117,7 +117,7 @@ async function run(options: Options, reporter: Reporter, sides: Side[], links: A
         bitmap,
         updateBitmap: options.updateBitmap,
         onProgress: (bytes) => progress.advance(bytes),
-        debug: (text) => reporter.debug(text),
+        debug: options.debug ? (text) => reporter.debug(text) : undefined,
       });
       // runEngine ends with a FLUSH of the destination: "finished" follows its acknowledgement.
       await bitmap?.finish();
