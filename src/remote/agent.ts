@@ -9,7 +9,7 @@
 // every WRITE before it. A WRITE's block is inflated as soon as it arrives.
 import { EXIT_SYNC } from '../shared/errors';
 import { FrameDecoder } from '../shared/frame';
-import { encode, MSG, PROTOCOL_VERSION, type Message } from '../shared/protocol';
+import { encodeParts, MSG, PROTOCOL_VERSION, type Message } from '../shared/protocol';
 import { AgentError, AgentState, handleClose, handleFlush, handleHash, handleOpen, handleRead, handleWrite, inflateWrite } from './handlers';
 
 declare const BASYN_BUILD_ID: string;
@@ -22,7 +22,7 @@ let answered: Promise<void> = Promise.resolve();
 let changed: Promise<unknown> = Promise.resolve();
 
 function send(message: Message): void {
-  process.stdout.write(encode(message));
+  for (const part of encodeParts(message)) process.stdout.write(part);
 }
 
 function errorReply(id: number, error: unknown): Message {

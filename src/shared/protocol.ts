@@ -75,6 +75,9 @@ export const MESSAGE_NAMES: Record<number, string> = Object.fromEntries(
 // ---------------------------------------------------------------------------------------------
 // Encoding
 
+/** Payloads at least this large are not copied into their frame (see Writer.frame). */
+const LARGE_PART = 64 * 1024;
+
 class Writer {
   private readonly parts: Buffer[] = [];
   private length = 0;
@@ -90,13 +93,22 @@ class Writer {
   }
   bytes(value: Buffer): this { return this.push(value); }
 
-  /** Prepends the frame header for `type` and `id`. */
-  frame(type: number, id: number): Buffer {
+  /**
+   * The frame for `type` and `id`, as pieces to write one after the other: the header and the small
+   * fields in one buffer, and a large data payload (the last part) by itself, so that a 2 MiB block
+   * is not copied just to be framed.
+   */
+  frame(type: number, id: number): Buffer[] {
     const header = Buffer.allocUnsafe(FRAME_HEADER_LENGTH);
     header.writeUInt32LE(5 + this.length, 0);
     header.writeUInt8(type, 4);
     header.writeUInt32LE(id, 5);
-    return Buffer.concat([header, ...this.parts], FRAME_HEADER_LENGTH + this.length);
+    const last = this.parts[this.parts.length - 1];
+    if (last && last.length >= LARGE_PART) {
+      const small = this.parts.slice(0, -1);
+      return [Buffer.concat([header, ...small], FRAME_HEADER_LENGTH + this.length - last.length), last];
+    }
+    return [Buffer.concat([header, ...this.parts], FRAME_HEADER_LENGTH + this.length)];
   }
 
   private push(part: Buffer): this {
@@ -113,6 +125,11 @@ function writeBlock(writer: Writer, block: EncodedBlock): Writer {
 
 /** One frame for one message. */
 export function encode(message: Message): Buffer {
+  return Buffer.concat(encodeParts(message));
+}
+
+/** One frame for one message, in pieces to be written in order (no copy of a large payload). */
+export function encodeParts(message: Message): Buffer[] {
   const writer = new Writer();
   switch (message.type) {
     case MSG.HELLO: // bytes[8] magic | u16 version | str buildId

@@ -3,7 +3,7 @@
 import type { Readable, Writable } from 'node:stream';
 import { ProtocolError, RemoteError, SyncError } from './errors';
 import { FrameDecoder } from './frame';
-import { encode, MESSAGE_NAMES, MSG, type Message, type MessageOf } from './protocol';
+import { encodeParts, MESSAGE_NAMES, MSG, type Message, type MessageOf } from './protocol';
 
 /** The reply type each request expects. */
 const REPLY_TO: Partial<Record<number, number>> = {
@@ -72,12 +72,14 @@ export class RpcClient {
     if (this.closedError) throw this.closedError;
     this.nextId = (this.nextId + 1) >>> 0 || 1; // id 0 is for messages that are not replies
     const id = this.nextId;
-    const frame = encode({ ...request, id } as Message);
+    const frame = encodeParts({ ...request, id } as Message);
     const reply = new Promise<Message>((resolve, reject) => {
       this.pending.set(id, { expects: REPLY_TO[request.type] as number, resolve, reject });
     });
-    this.bytesOut += frame.length;
-    this.output.write(frame);
+    for (const part of frame) {
+      this.bytesOut += part.length;
+      this.output.write(part);
+    }
     return (await reply) as ReplyOf<T>;
   }
 
