@@ -1,9 +1,9 @@
 // One function per request. A handler gets the decoded request and returns the reply message;
 // throwing reports an ERROR with the error's code to the controller. agent.ts decides when each
 // one runs (see its header comment).
-import { encodeBlock, decodeBlock } from '../shared/block-codec';
+import { encodeBlock, decodeBlock, isAllZero } from '../shared/block-codec';
 import { chunkDigests, createHasher, hashById, type Hasher } from '../shared/hash';
-import { MSG, type Message, type MessageOf } from '../shared/protocol';
+import { ENCODING, MSG, type Message, type MessageOf } from '../shared/protocol';
 import { Device } from './device';
 
 export class AgentError extends Error {
@@ -78,7 +78,11 @@ export async function handleWrite(state: AgentState, request: MessageOf<typeof M
   const { device } = state.opened();
   if (!device.writable) throw new AgentError('EROFS', `${device.path} is open read-only`);
   checkExtent(device, request.offset, request.block.rawLength);
-  await device.write(request.offset, await data);
+  // A zero block over a range that already reads as zeros (a fresh or sparse image, an unused area)
+  // is not written: reading is cheaper than writing, and holes stay holes.
+  const alreadyZero =
+    request.block.encoding === ENCODING.ZERO && (await device.readInto(request.offset, request.block.rawLength, isAllZero));
+  if (!alreadyZero) await device.write(request.offset, await data);
   return { type: MSG.WRITTEN, id: request.id };
 }
 

@@ -3,7 +3,7 @@
 // inflate run on libuv's thread pool (async zlib), so an agent compresses several blocks at once
 // while its main thread hashes.
 import { promisify } from 'node:util';
-import { deflateRaw, deflateRawSync, inflateRaw } from 'node:zlib';
+import { deflateRaw, inflateRaw } from 'node:zlib';
 import { ProtocolError } from './errors';
 import { ENCODING, type EncodedBlock } from './protocol';
 
@@ -27,18 +27,27 @@ export function isAllZero(data: Uint8Array): boolean {
 
 /**
  * Deflating random data costs 30-50 MB/s for nothing (encrypted volumes, compressed archives, media).
- * Three 16 KiB slices deflated at level 1 tell in well under a millisecond whether it is worth it.
+ * Three 16 KiB slices deflated at level 1 tell in well under a millisecond whether it is worth it
+ * (off the main thread, like the deflate itself).
  */
-export function looksIncompressible(data: Buffer): boolean {
+export async function looksIncompressible(data: Buffer): Promise<boolean> {
   if (data.length < PROBE_MIN_LENGTH) return false;
   const step = Math.floor((data.length - PROBE_SLICE) / 2);
   const sample = Buffer.concat([0, step, 2 * step].map((start) => data.subarray(start, start + PROBE_SLICE)));
-  return deflateRawSync(sample, { level: 1 }).length > sample.length * (1 - PROBE_MIN_SAVING);
+  return (await deflateRawAsync(sample, { level: 1 })).length > sample.length * (1 - PROBE_MIN_SAVING);
+}
+
+let zeros = Buffer.alloc(0);
+
+/** `length` zero bytes from one shared buffer (never written to): zero blocks cost no allocation. */
+export function zeroBytes(length: number): Buffer {
+  if (zeros.length < length) zeros = Buffer.alloc(length);
+  return zeros.subarray(0, length);
 }
 
 export async function encodeBlock(data: Buffer, level: number): Promise<EncodedBlock> {
   if (isAllZero(data)) return { encoding: ENCODING.ZERO, rawLength: data.length, bytes: Buffer.alloc(0) };
-  if (level > 0 && !looksIncompressible(data)) {
+  if (level > 0 && !(await looksIncompressible(data))) {
     const deflated = await deflateRawAsync(data, { level });
     if (deflated.length < data.length) return { encoding: ENCODING.DEFLATE, rawLength: data.length, bytes: deflated };
   }
@@ -50,7 +59,7 @@ export async function decodeBlock(block: EncodedBlock): Promise<Buffer> {
     case ENCODING.RAW:
       return block.bytes;
     case ENCODING.ZERO:
-      return Buffer.alloc(block.rawLength);
+      return zeroBytes(block.rawLength);
     case ENCODING.DEFLATE: {
       let data: Buffer;
       try {
