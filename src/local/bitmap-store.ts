@@ -28,6 +28,8 @@ export interface BitmapRun {
    * geometry is taken over with every entry unknown instead of being refused.
    */
   readonly update: boolean;
+  /** No --chunk was given: an existing version 2 bitmap keeps its own chunk size. */
+  readonly adoptChunkSize?: boolean;
 }
 
 /** How this run came by its bitmap: for --verbose. */
@@ -125,7 +127,8 @@ export class BitmapStore {
     }
 
     const decoded = decodeBitmapFile(path, bytes, damaged);
-    const mismatch = findMismatch(decoded.header, run.layout, run.destination);
+    const layout = run.adoptChunkSize ? { ...run.layout, chunkSize: decoded.header.layout.chunkSize } : run.layout;
+    const mismatch = findMismatch(decoded.header, layout, run.destination);
     if (mismatch) {
       if (run.update) return fresh('taken over', mismatch.what);
       throw new BitmapError(`Bitmap ${path} does not fit this run: ${mismatch.what}; ${mismatch.hint ? `${mismatch.hint}, or ` : ''}${doesNotFit}`, 'EBITMAPMISMATCH');

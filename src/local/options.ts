@@ -47,10 +47,12 @@ export interface Options {
   bufferSize: number;
   /**
    * Chunk size for refining a differing buffer. --chunk 0 turns refinement off; without --chunk a
-   * plain SYNC refines with DEFAULT_CHUNK_SIZE (so a changed byte costs 64 KiB, not a whole buffer),
-   * while a bitmap run keeps the bitmap's own geometry (no chunks unless asked for).
+   * SYNC refines with DEFAULT_CHUNK_SIZE (so a changed byte costs 64 KiB, not a whole buffer; none
+   * when the buffer is no larger), and a run on an existing bitmap keeps the bitmap's chunk size.
    */
   chunkSize: number;
+  /** No --chunk was given: chunkSize is the default, and an existing bitmap's own chunk size wins. */
+  chunkSizeDefaulted: boolean;
   zlevel: number;
   bitmap?: string;
   resetBitmap: boolean;
@@ -128,7 +130,8 @@ export function validateOptions(raw: RawOptions, interactive: boolean): Options 
   const hash = hashByName(raw.hash ?? 'SHA1');
   if (!hash) throw new UsageError(`Unsupported hash function: ${raw.hash} (one of ${HASH_NAMES.join(', ')})`);
   const bufferKb = integer(raw.buffer, '--buffer', 1, MAX_BUFFER_SIZE / 1024) ?? 2048;
-  const chunkKb = integer(raw.chunk, '--chunk', 0, MAX_BUFFER_SIZE / 1024) ?? (raw.bitmap === undefined ? Math.min(DEFAULT_CHUNK_SIZE / 1024, bufferKb) : 0);
+  const defaultChunkKb = DEFAULT_CHUNK_SIZE / 1024 < bufferKb ? DEFAULT_CHUNK_SIZE / 1024 : 0;
+  const chunkKb = integer(raw.chunk, '--chunk', 0, MAX_BUFFER_SIZE / 1024) ?? defaultChunkKb;
   if (chunkKb > bufferKb) throw new UsageError("--chunk can't be greater than --buffer");
   const zlevel = integer(raw.zlevel, '--zlevel', 0, 9) ?? 9;
   const port = integer(raw.port, '-p/--port', 1, 65535);
@@ -160,6 +163,7 @@ export function validateOptions(raw: RawOptions, interactive: boolean): Options 
     hash,
     bufferSize: bufferKb * 1024,
     chunkSize: chunkKb * 1024,
+    chunkSizeDefaulted: raw.chunk === undefined,
     zlevel,
     bitmap: raw.bitmap,
     resetBitmap: !!raw.resetBitmap,

@@ -95,6 +95,7 @@ async function run(options: Options, reporter: Reporter, sides: Side[], links: A
           ? await destinationIdentity({ path: destination.path, size: destination.size, ...(destination === remote ? { host: options.connection.host, port: options.connection.port } : {}) })
           : NO_DESTINATION,
         reset: options.resetBitmap,
+        adoptChunkSize: options.chunkSizeDefaulted,
         update: options.updateBitmap,
       })
       : undefined;
