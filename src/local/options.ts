@@ -6,7 +6,9 @@ import { MAX_BUFFER_SIZE } from '../shared/protocol';
 
 export type Action = 'PUSH' | 'PULL';
 
-/** Refinement chunk of a plain SYNC without --chunk (see Options.chunkSize). */
+export const DEFAULT_ZLEVEL = 6;
+
+/** Refinement chunk of a SYNC without --chunk (see Options.chunkSize). */
 export const DEFAULT_CHUNK_SIZE = 64 * 1024;
 export type Mode = 'SYNC' | 'COPY';
 
@@ -133,7 +135,9 @@ export function validateOptions(raw: RawOptions, interactive: boolean): Options 
   const defaultChunkKb = DEFAULT_CHUNK_SIZE / 1024 < bufferKb ? DEFAULT_CHUNK_SIZE / 1024 : 0;
   const chunkKb = integer(raw.chunk, '--chunk', 0, MAX_BUFFER_SIZE / 1024) ?? defaultChunkKb;
   if (chunkKb > bufferKb) throw new UsageError("--chunk can't be greater than --buffer");
-  const zlevel = integer(raw.zlevel, '--zlevel', 0, 9) ?? 9;
+  // Default 6, not Python basyn's 9: level 9 deflates text half as fast for 0.1 % fewer bytes
+  // (docs/benchmarks.md, compression table).
+  const zlevel = integer(raw.zlevel, '--zlevel', 0, 9) ?? DEFAULT_ZLEVEL;
   const port = integer(raw.port, '-p/--port', 1, 65535);
 
   if (raw.bitmap !== undefined && mode !== 'SYNC') throw new UsageError('--bitmap can be used with --mode==SYNC only');
