@@ -36,14 +36,16 @@ export interface EngineResult {
 }
 
 /**
- * Bytes of buffers in progress at once. Enough to keep both agents busy across a 50 ms round trip at
- * about 1 GB/s; it also bounds memory (each agent holds at most this much read-ahead).
+ * Bytes of buffers in progress at once. Comparing, enough to keep both agents busy across a 50 ms
+ * round trip at about 1 GB/s (only digests travel back). Copying, every byte in flight is also held
+ * by the controller and the transport, so half that keeps peak memory under 250 MB.
  */
-const IN_FLIGHT_BYTES = 64 * 1024 * 1024;
+const IN_FLIGHT_BYTES = { compare: 64 * 1024 * 1024, copy: 32 * 1024 * 1024 };
 
 /** Buffers in progress at once for a buffer size (also used by the recheck). */
-export function workersFor(bufferSize: number): number {
-  return Math.max(2, Math.min(32, Math.floor(IN_FLIGHT_BYTES / bufferSize)));
+export function workersFor(bufferSize: number, mode: 'SYNC' | 'COPY' = 'SYNC'): number {
+  const budget = mode === 'COPY' ? IN_FLIGHT_BYTES.copy : IN_FLIGHT_BYTES.compare;
+  return Math.max(2, Math.min(32, Math.floor(budget / bufferSize)));
 }
 /** The destination is flushed and the bitmap committed after this many bytes written... */
 const COMMIT_EVERY_BYTES = 64 * 1024 * 1024;
@@ -144,7 +146,7 @@ export async function runEngine(job: EngineJob): Promise<EngineResult> {
     await Promise.all(differing.map((range) => transfer(range)));
   };
 
-  await forEachBuffer(bufferCount(job.size, job.bufferSize), workersFor(job.bufferSize), async (index) => {
+  await forEachBuffer(bufferCount(job.size, job.bufferSize), workersFor(job.bufferSize, job.mode), async (index) => {
     await syncBuffer(index);
     job.onProgress(bufferExtent(index, job.size, job.bufferSize).length);
     if (uncommittedBytes >= COMMIT_EVERY_BYTES || (bitmap?.stagedCount ?? 0) >= COMMIT_EVERY_BUFFERS) void commit().catch(() => undefined);
