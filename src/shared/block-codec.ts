@@ -11,9 +11,11 @@ const deflateRawAsync = promisify(deflateRaw);
 const inflateRawAsync = promisify(inflateRaw);
 
 const ZERO_PAGE = Buffer.alloc(64 * 1024);
-/** Blocks at least this large are probed before being deflated whole. */
-const PROBE_MIN_LENGTH = 256 * 1024;
+/** Blocks at least this large are probed before being deflated whole (smaller ones: deflate decides). */
+const PROBE_MIN_LENGTH = 32 * 1024;
 const PROBE_SLICE = 16 * 1024;
+/** From this size on, three slices (start, middle, end) are probed; below it, the first one. */
+const PROBE_THREE_SLICES_LENGTH = 256 * 1024;
 /** A probe that saves less than this fraction marks the block as incompressible. */
 const PROBE_MIN_SAVING = 0.03;
 
@@ -27,13 +29,15 @@ export function isAllZero(data: Uint8Array): boolean {
 
 /**
  * Deflating random data costs 30-50 MB/s for nothing (encrypted volumes, compressed archives, media).
- * Three 16 KiB slices deflated at level 1 tell in well under a millisecond whether it is worth it
- * (off the main thread, like the deflate itself).
+ * One to three 16 KiB slices deflated at level 1 tell in well under a millisecond whether it is worth
+ * it (off the main thread, like the deflate itself). Changed 64 KiB chunks are probed too: in a SYNC
+ * they are most of what travels.
  */
 export async function looksIncompressible(data: Buffer): Promise<boolean> {
   if (data.length < PROBE_MIN_LENGTH) return false;
   const step = Math.floor((data.length - PROBE_SLICE) / 2);
-  const sample = Buffer.concat([0, step, 2 * step].map((start) => data.subarray(start, start + PROBE_SLICE)));
+  const starts = data.length >= PROBE_THREE_SLICES_LENGTH ? [0, step, 2 * step] : [0];
+  const sample = Buffer.concat(starts.map((start) => data.subarray(start, start + PROBE_SLICE)));
   return (await deflateRawAsync(sample, { level: 1 })).length > sample.length * (1 - PROBE_MIN_SAVING);
 }
 
