@@ -3,7 +3,8 @@
 // before the killed run), then a rerun: the destination must equal the source. 4 configurations ×
 // 5 chains × 10 trials = 200 trials per run (BASYN_CRASH_CHAINS / BASYN_CRASH_TRIALS change that).
 import test from 'ava';
-import { limiter, runChain, type TrialConfig, type TrialOutcome } from './helpers/bitmap-crash';
+import { runChain, type TrialConfig, type TrialOutcome } from './helpers/bitmap-crash';
+import { limiter } from './helpers/cli';
 
 const CHAINS = Number(process.env.BASYN_CRASH_CHAINS ?? 5);
 const TRIALS = Number(process.env.BASYN_CRASH_TRIALS ?? 10);

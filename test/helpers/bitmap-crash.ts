@@ -184,18 +184,3 @@ export async function runChain(config: TrialConfig, trials: number, killWindowMs
   }
 }
 
-/** A bound on trials running at once, shared by the tests of a file. */
-export function limiter(concurrency: number): <T>(work: () => Promise<T>) => Promise<T> {
-  let running = 0;
-  const waiting: Array<() => void> = [];
-  return async (work) => {
-    while (running >= concurrency) await new Promise<void>((resolve) => waiting.push(resolve));
-    running++;
-    try {
-      return await work();
-    } finally {
-      running--;
-      waiting.shift()?.();
-    }
-  };
-}

@@ -18,19 +18,24 @@ export interface RunResult {
  * file's tests concurrently, and dozens of node processes at once on a 2-core runner only thrash.
  */
 const MAX_RUNNING = Math.max(2, availableParallelism() * 2);
-let running = 0;
-const queued: Array<() => void> = [];
 
-async function slot<T>(work: () => Promise<T>): Promise<T> {
-  if (running >= MAX_RUNNING) await new Promise<void>((resolve) => queued.push(resolve));
-  running++;
-  try {
-    return await work();
-  } finally {
-    running--;
-    queued.shift()?.();
-  }
+/** A bound on how many `work`s run at once (the others wait their turn, in order). */
+export function limiter(concurrency: number): <T>(work: () => Promise<T>) => Promise<T> {
+  let running = 0;
+  const waiting: Array<() => void> = [];
+  return async (work) => {
+    while (running >= concurrency) await new Promise<void>((resolve) => waiting.push(resolve));
+    running++;
+    try {
+      return await work();
+    } finally {
+      running--;
+      waiting.shift()?.();
+    }
+  };
 }
+
+const slot = limiter(MAX_RUNNING);
 
 export interface RunOptions {
   env?: NodeJS.ProcessEnv;
