@@ -3,7 +3,7 @@
 // Nothing is opened for writing until every check that can fail with exit 1 has passed.
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
-import { SyncError, BasynError } from '../shared/errors';
+import { SyncError, BasynError, UsageError } from '../shared/errors';
 import type { Extent } from '../shared/geometry';
 import { BitmapStore } from './bitmap-store';
 import { describeBitmap, destinationIdentity, NO_DESTINATION } from './bitmap-identity';
@@ -75,62 +75,7 @@ async function run(options: Options, reporter: Reporter, sides: Side[], links: A
   }
 
   const started = Date.now();
-  if (options.action && options.mode) {
-    const push = options.action === 'PUSH';
-    const source = push ? local : remote;
-    const destination = push ? remote : local;
-    if (!source) throw new SyncError('internal: no source device');
-    if (source.size === 0) throw new SyncError('One of the devices is size 0. There is nothing to sync.', 'EEMPTY');
-    if (local && remote && push && remote.size < local.size) {
-      throw new SyncError(`Cannot PUSH because remote device size (${remote.size}) is smaller than local (${local.size})`, 'ESIZE');
-    }
-    if (local && remote && !push && remote.size > local.size) {
-      throw new SyncError(`Cannot PULL because remote device size (${remote.size}) is greater than local (${local.size})`, 'ESIZE');
-    }
-
-    const bitmap = options.bitmap
-      ? await BitmapStore.load(options.bitmap, {
-        layout: { deviceSize: source.size, bufferSize: options.bufferSize, chunkSize: options.chunkSize, hash: options.hash },
-        destination: destination
-          ? await destinationIdentity({ path: destination.path, size: destination.size, ...(destination === remote ? { host: options.connection.host, port: options.connection.port } : {}) })
-          : NO_DESTINATION,
-        reset: options.resetBitmap,
-        adoptChunkSize: options.chunkSizeDefaulted,
-        update: options.updateBitmap,
-      })
-      : undefined;
-
-    if (destination) destination.size = await destination.peer.open(destination.path, true, options.hash, seed);
-    await bitmap?.open();
-    if (bitmap) for (const line of describeBitmap(bitmap, Boolean(destination))) reporter.verbose(line);
-    reporter.verbose(`Starting to ${options.action} / ${options.mode} data with buffer size ${options.bufferSize}B`);
-
-    const progress = reporter.startProgress(bitmap && !destination ? 'BITMAP' : options.mode, source.size);
-    try {
-      const result = await runEngine({
-        mode: options.mode,
-        source: source.peer,
-        destination: destination?.peer,
-        size: source.size,
-        bufferSize: options.bufferSize,
-        chunkSize: options.chunkSize,
-        zlevel: options.zlevel,
-        bitmap,
-        updateBitmap: options.updateBitmap,
-        onProgress: (bytes) => progress.advance(bytes),
-        debug: options.debug ? (text) => reporter.debug(text) : undefined,
-      });
-      // runEngine ends with a FLUSH of the destination: "finished" follows its acknowledgement.
-      await bitmap?.finish();
-      await bitmap?.close();
-      progress.stop();
-      reporter.verbose(`${options.action} / ${options.mode} finished: ${result.changedBytes} bytes differed, ${result.sentBytes} bytes written`);
-      if (bitmap && !destination) await reportChanges(options, reporter, result.changed, result.changedBytes);
-    } finally {
-      progress.stop();
-      await bitmap?.close();
-    }
-  }
+  await syncDevices(options, reporter, seed, local, remote);
 
   if (options.stat) {
     const size = options.action === 'PULL' ? (remote?.size ?? 0) : (local?.size ?? remote?.size ?? 0);
@@ -139,20 +84,83 @@ async function run(options: Options, reporter: Reporter, sides: Side[], links: A
   }
 
   if (options.recheck) {
-    if (!local || !remote) throw new BasynError('--recheck needs both devices', 'EUSAGE', 1);
-    await Promise.all([local, remote].map((side) => side.peer.open(side.path, false, options.hash, seed)));
-    const size = Math.min(local.size, remote.size);
-    reporter.verbose(`Starting total re-check of ${size}B`);
-    const progress = reporter.startProgress('RECHECK', size);
-    try {
-      await recheck({ local: local.peer, remote: remote.peer, size, bufferSize: options.bufferSize, onProgress: (bytes) => progress.advance(bytes) });
-    } finally {
-      progress.stop();
-    }
-    reporter.verbose('Local and remote data MATCH');
+    if (!local || !remote) throw new UsageError('--recheck needs both devices');
+    await recheckDevices(options, reporter, seed, local, remote);
   }
 
   await Promise.all(sides.map((side) => side.peer.close()));
+}
+
+/** -a/-m: the sync itself, from the size checks to the destination's final flush. */
+async function syncDevices(options: Options, reporter: Reporter, seed: bigint, local?: Side, remote?: Side): Promise<void> {
+  if (!options.action || !options.mode) return; // no -a: only the checks above (and --recheck)
+  const push = options.action === 'PUSH';
+  const source = push ? local : remote;
+  const destination = push ? remote : local;
+  if (!source) throw new SyncError('internal: no source device');
+  if (source.size === 0) throw new SyncError('One of the devices is size 0. There is nothing to sync.', 'EEMPTY');
+  if (local && remote && push && remote.size < local.size) {
+    throw new SyncError(`Cannot PUSH because remote device size (${remote.size}) is smaller than local (${local.size})`, 'ESIZE');
+  }
+  if (local && remote && !push && remote.size > local.size) {
+    throw new SyncError(`Cannot PULL because remote device size (${remote.size}) is greater than local (${local.size})`, 'ESIZE');
+  }
+
+  const bitmap = options.bitmap
+    ? await BitmapStore.load(options.bitmap, {
+      layout: { deviceSize: source.size, bufferSize: options.bufferSize, chunkSize: options.chunkSize, hash: options.hash },
+      destination: destination
+        ? await destinationIdentity({ path: destination.path, size: destination.size, ...(destination === remote ? { host: options.connection.host, port: options.connection.port } : {}) })
+        : NO_DESTINATION,
+      reset: options.resetBitmap,
+      adoptChunkSize: options.chunkSizeDefaulted,
+      update: options.updateBitmap,
+    })
+    : undefined;
+
+  if (destination) destination.size = await destination.peer.open(destination.path, true, options.hash, seed);
+  await bitmap?.open();
+  if (bitmap) for (const line of describeBitmap(bitmap, Boolean(destination))) reporter.verbose(line);
+  reporter.verbose(`Starting to ${options.action} / ${options.mode} data with buffer size ${options.bufferSize}B`);
+
+  const progress = reporter.startProgress(bitmap && !destination ? 'BITMAP' : options.mode, source.size);
+  try {
+    const result = await runEngine({
+      mode: options.mode,
+      source: source.peer,
+      destination: destination?.peer,
+      size: source.size,
+      bufferSize: options.bufferSize,
+      chunkSize: options.chunkSize,
+      zlevel: options.zlevel,
+      bitmap,
+      updateBitmap: options.updateBitmap,
+      onProgress: (bytes) => progress.advance(bytes),
+      debug: options.debug ? (text) => reporter.debug(text) : undefined,
+    });
+    // runEngine ends with a FLUSH of the destination: "finished" follows its acknowledgement.
+    await bitmap?.finish();
+    progress.stop();
+    reporter.verbose(`${options.action} / ${options.mode} finished: ${result.changedBytes} bytes differed, ${result.sentBytes} bytes written`);
+    if (bitmap && !destination) await reportChanges(options, reporter, result.changed, result.changedBytes);
+  } finally {
+    progress.stop();
+    await bitmap?.close();
+  }
+}
+
+/** --recheck: both devices reopened read-only and compared in full. */
+async function recheckDevices(options: Options, reporter: Reporter, seed: bigint, local: Side, remote: Side): Promise<void> {
+  await Promise.all([local, remote].map((side) => side.peer.open(side.path, false, options.hash, seed)));
+  const size = Math.min(local.size, remote.size);
+  reporter.verbose(`Starting total re-check of ${size}B`);
+  const progress = reporter.startProgress('RECHECK', size);
+  try {
+    await recheck({ local: local.peer, remote: remote.peer, size, bufferSize: options.bufferSize, onProgress: (bytes) => progress.advance(bytes) });
+  } finally {
+    progress.stop();
+  }
+  reporter.verbose('Local and remote data MATCH');
 }
 
 /** Bitmap-only mode: what changed on the source since the bitmap was last updated. */
