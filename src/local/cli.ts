@@ -51,7 +51,8 @@ export function buildProgram(): Command {
 /** Runs basyn with `argv` (without node and script) and returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
-  let debug = argv.includes('--debug');
+  // Known before parsing, so that even an error while validating can show its stack.
+  const debug = argv.includes('--debug');
   try {
     program.parse(argv, { from: 'user' });
   } catch (error) {
@@ -63,7 +64,6 @@ export async function main(argv: string[]): Promise<number> {
   }
   try {
     const options = validateOptions(program.opts<RawOptions>(), Boolean(process.stdin.isTTY));
-    debug = options.debug;
     await runSession(options, createReporter(options));
     return EXIT_OK;
   } catch (error) {
