@@ -18,6 +18,8 @@ const PROBE_SLICE = 16 * 1024;
 const PROBE_THREE_SLICES_LENGTH = 256 * 1024;
 /** A probe that saves less than this fraction marks the block as incompressible. */
 const PROBE_MIN_SAVING = 0.03;
+/** A probe that deflates below this ratio at level 1 marks the block as nearly empty. */
+const NEARLY_EMPTY_RATIO = 0.05;
 
 export function isAllZero(data: Uint8Array): boolean {
   for (let start = 0; start < data.length; start += ZERO_PAGE.length) {
@@ -34,11 +36,17 @@ export function isAllZero(data: Uint8Array): boolean {
  * they are most of what travels.
  */
 export async function looksIncompressible(data: Buffer): Promise<boolean> {
-  if (data.length < PROBE_MIN_LENGTH) return false;
+  const ratio = await probeRatio(data);
+  return ratio !== undefined && ratio > 1 - PROBE_MIN_SAVING;
+}
+
+/** Compressed / raw size of the probe slices at level 1; undefined for blocks too small to probe. */
+async function probeRatio(data: Buffer): Promise<number | undefined> {
+  if (data.length < PROBE_MIN_LENGTH) return undefined;
   const step = Math.floor((data.length - PROBE_SLICE) / 2);
   const starts = data.length >= PROBE_THREE_SLICES_LENGTH ? [0, step, 2 * step] : [0];
   const sample = Buffer.concat(starts.map((start) => data.subarray(start, start + PROBE_SLICE)));
-  return (await deflateRawAsync(sample, { level: 1 })).length > sample.length * (1 - PROBE_MIN_SAVING);
+  return (await deflateRawAsync(sample, { level: 1 })).length / sample.length;
 }
 
 let zeros = Buffer.alloc(0);
@@ -51,8 +59,11 @@ export function zeroBytes(length: number): Buffer {
 
 export async function encodeBlock(data: Buffer, level: number): Promise<EncodedBlock> {
   if (isAllZero(data)) return { encoding: ENCODING.ZERO, rawLength: data.length, bytes: Buffer.alloc(0) };
-  if (level > 0 && !(await looksIncompressible(data))) {
-    const deflated = await deflateRawAsync(data, { level });
+  const ratio = level > 0 ? await probeRatio(data) : undefined;
+  if (level > 0 && !(ratio !== undefined && ratio > 1 - PROBE_MIN_SAVING)) {
+    // A nearly empty block (mostly zeros, a few records) deflates 4 x faster at level 1, to about the
+    // same size: the level is chosen per block.
+    const deflated = await deflateRawAsync(data, { level: ratio !== undefined && ratio < NEARLY_EMPTY_RATIO ? 1 : level });
     if (deflated.length < data.length) return { encoding: ENCODING.DEFLATE, rawLength: data.length, bytes: deflated };
   }
   return { encoding: ENCODING.RAW, rawLength: data.length, bytes: data };
