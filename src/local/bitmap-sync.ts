@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import { decodeBlock } from '../shared/block-codec';
 import { chunkExtents, type Extent } from '../shared/geometry';
-import type { HashAlgorithm } from '../shared/hash';
+import { splitDigests, type HashAlgorithm } from '../shared/hash';
 import type { EncodedBlock } from '../shared/protocol';
 import type { BitmapStore } from './bitmap-store';
 import type { Peer } from './peer';
@@ -32,12 +32,6 @@ function digest(algorithm: HashAlgorithm, data: Uint8Array): Buffer {
   return createHash(algorithm.nodeName).update(data).digest();
 }
 
-/** Digests of `digests` split in `count` equal entries. */
-function split(digests: Buffer, count: number): Buffer[] {
-  const length = digests.length / count;
-  return Array.from({ length: count }, (_, index) => digests.subarray(index * length, (index + 1) * length));
-}
-
 /** Syncs buffer `index` (`extent`) and returns the ranges found changed (sent, unless bitmap-only). */
 export async function syncBufferWithBitmap(job: BitmapSyncJob, index: number, extent: Extent): Promise<Extent[]> {
   if (job.updateBitmap && job.destination) return updateBuffer(job, job.destination, index, extent);
@@ -49,7 +43,7 @@ export async function syncBufferWithBitmap(job: BitmapSyncJob, index: number, ex
     // Every chunk entry is known and the source is on this machine: the chunk digests alone decide, in
     // one pass over the source. (From a remote source they would cost 32 digests per buffer on the
     // wire instead of one: there the buffer digest is asked first.)
-    return syncChunks(job, index, chunks, split(await source.hash(extent, chunkSize), chunks.length));
+    return syncChunks(job, index, chunks, splitDigests(await source.hash(extent, chunkSize), chunks.length));
   }
   const sourceDigest = await source.hash(extent);
   const stored = bitmap.entry(index);
@@ -67,7 +61,7 @@ export async function syncBufferWithBitmap(job: BitmapSyncJob, index: number, ex
     return [extent];
   }
 
-  return syncChunks(job, index, chunks, split(await source.hash(extent, chunkSize), chunks.length), sourceDigest);
+  return syncChunks(job, index, chunks, splitDigests(await source.hash(extent, chunkSize), chunks.length), sourceDigest);
 }
 
 /**
@@ -107,7 +101,7 @@ async function updateBuffer(job: BitmapSyncJob, destination: Peer, index: number
   const stageDestination = async (buffer: Buffer) => {
     bitmap.stage(index, 0, buffer);
     if (chunkSize === 0) return;
-    split(await destination.hash(extent, chunkSize), chunks.length).forEach((entry, chunk) => bitmap.stage(index, 1 + chunk, entry));
+    splitDigests(await destination.hash(extent, chunkSize), chunks.length).forEach((entry, chunk) => bitmap.stage(index, 1 + chunk, entry));
   };
   if (sourceDigest.equals(destinationDigest)) {
     await stageDestination(destinationDigest);
@@ -118,8 +112,8 @@ async function updateBuffer(job: BitmapSyncJob, destination: Peer, index: number
   let changed = [extent];
   if (chunkSize > 0 && chunks.length > 1) {
     const [sourceChunks, destinationChunks] = await Promise.all([source.hash(extent, chunkSize), destination.hash(extent, chunkSize)]);
-    const sourceList = split(sourceChunks, chunks.length);
-    const destinationList = split(destinationChunks, chunks.length);
+    const sourceList = splitDigests(sourceChunks, chunks.length);
+    const destinationList = splitDigests(destinationChunks, chunks.length);
     changed = chunks.filter((_, chunk) => !sourceList[chunk].equals(destinationList[chunk]));
   }
   await bitmap.markUnknown(index, chunks.map((_, chunk) => 1 + chunk));

@@ -3,6 +3,7 @@
 // digests are compared. Buffers are processed by a bounded pool of workers, so requests to both
 // agents stay pipelined (never one round trip per block) and memory stays flat.
 import { appendExtent, bufferCount, bufferExtent, chunkExtents, type Extent } from '../shared/geometry';
+import { splitDigests } from '../shared/hash';
 import type { BitmapStore } from './bitmap-store';
 import { syncBufferWithBitmap } from './bitmap-sync';
 import type { EncodedBlock } from '../shared/protocol';
@@ -79,11 +80,11 @@ export async function forEachBuffer(count: number, workers: number, work: (index
 export function differingExtents(extent: Extent, chunkSize: number, source: Buffer, destination: Buffer): Extent[] {
   if (chunkSize === 0) return source.equals(destination) ? [] : [extent];
   const chunks = chunkExtents(extent, chunkSize);
-  const length = source.length / chunks.length;
+  const sourceChunks = splitDigests(source, chunks.length);
+  const destinationChunks = splitDigests(destination, chunks.length);
   const differing: Extent[] = [];
   chunks.forEach((chunk, index) => {
-    const start = index * length;
-    if (!source.subarray(start, start + length).equals(destination.subarray(start, start + length))) appendExtent(differing, chunk);
+    if (!sourceChunks[index].equals(destinationChunks[index])) appendExtent(differing, chunk);
   });
   return differing;
 }

@@ -65,6 +65,12 @@ export async function createHasher(algorithm: HashAlgorithm, seed = 0n): Promise
   };
 }
 
+/** A DIGESTS payload of `count` concatenated digests, as one digest each. */
+export function splitDigests(digests: Buffer, count: number): Buffer[] {
+  const length = digests.length / count;
+  return Array.from({ length: count }, (_, index) => digests.subarray(index * length, (index + 1) * length));
+}
+
 /** Digests of consecutive `chunkSize` slices of `data` (the last one may be shorter), concatenated. */
 export function chunkDigests(hasher: Hasher, data: Uint8Array, chunkSize: number): Buffer {
   const count = Math.ceil(data.length / chunkSize);
