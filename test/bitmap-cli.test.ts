@@ -1,5 +1,4 @@
-// Bitmap v2 through the command line: --chunk with -b (only changed chunks travel, the destination is
-// never read) in PUSH and PULL, one run at a time, interrupted runs (exit 2, next run converges), the
+// Bitmap v2 through the command line: one run at a time, interrupted runs (exit 2, next run converges), the
 // upgrade of a Python basyn bitmap, and a bitmap refused for another destination.
 import test from 'ava';
 import { spawn } from 'node:child_process';
@@ -8,7 +7,7 @@ import { existsSync, readFileSync, renameSync, statSync, writeFileSync, copyFile
 import { createHash } from 'node:crypto';
 import { BASYN, basyn, parseStat } from './helpers/cli';
 import { bitmapV1 } from './helpers/bitmap-golden';
-import { patch, tempDir } from './helpers/images';
+import { tempDir } from './helpers/images';
 
 type Action = 'PUSH' | 'PULL';
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -30,38 +29,6 @@ async function ok(t: import('ava').ExecutionContext, args: string[]) {
   const result = await basyn(args);
   t.is(result.code, 0, result.stderr);
   return result;
-}
-
-for (const action of ['PUSH', 'PULL'] as Action[]) {
-  test(`${action} --chunk with a bitmap: only the changed chunks travel, the destination is never read`, async (t) => {
-    const where = setup(t, action, 16 * 65536 + 1000);
-    const sync = where.args('--buffer', '64', '--chunk', '4', '--stat');
-    await ok(t, sync);
-    t.true(where.synced());
-    const bitmap = readFileSync(where.bitmap);
-    t.is(bitmap.subarray(0, 8).toString('latin1'), 'BASYNBMP');
-
-    // One byte changes on the source; another chunk of the same buffer changes behind basyn's back
-    // on the destination: it survives, because the destination is not read.
-    patch(where.sourcePath, 5 * 65536 + 4096 * 3 + 7, Buffer.from([readFileSync(where.sourcePath)[5 * 65536 + 4096 * 3 + 7] ^ 0xff]));
-    patch(where.destinationPath, 5 * 65536 + 4096 * 9, Buffer.from('behind our back'));
-    const stat = parseStat((await ok(t, sync)).stdout);
-    const data = action === 'PUSH' ? stat.tx : stat.rx;
-    t.true(data >= 4096 && data < 2 * 4096, `one 4 KiB chunk travelled: ${JSON.stringify(stat)}`);
-    const destination = readFileSync(where.destinationPath);
-    t.is(destination.toString('latin1', 5 * 65536 + 4096 * 9, 5 * 65536 + 4096 * 9 + 15), 'behind our back');
-    patch(where.destinationPath, 5 * 65536 + 4096 * 9, readFileSync(where.sourcePath).subarray(5 * 65536 + 4096 * 9, 5 * 65536 + 4096 * 9 + 15));
-    t.true(where.synced());
-
-    // A second change in the same buffer: its buffer digest was left unknown by the partial write,
-    // so the chunk digests decide again.
-    patch(where.sourcePath, 5 * 65536 + 100, Buffer.from('second change'));
-    const again = parseStat((await ok(t, sync)).stdout);
-    t.true((action === 'PUSH' ? again.tx : again.rx) < 2 * 4096, JSON.stringify(again));
-    t.true(where.synced());
-    const unchanged = parseStat((await ok(t, sync)).stdout);
-    t.true(unchanged.both < 4096, JSON.stringify(unchanged));
-  });
 }
 
 /** Starts basyn and resolves once it holds the bitmap lock. */

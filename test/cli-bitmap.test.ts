@@ -1,5 +1,5 @@
-// -b/--bitmap as the command line sees it: created when missing, reused (the destination is not read,
-// so an unchanged source sends almost nothing), bitmap-only mode, --reset-bitmap, --update-bitmap, and
+// -b/--bitmap as the command line sees it (creating, reusing and bitmap-only runs are in the sync suite):
+// the destination is not read, --reset-bitmap, --update-bitmap, and
 // every kind of damaged bitmap refused with exit 1 before anything is written. The on-disk format has
 // its own tests (test/bitmap*.test.ts); here damaged files are made by editing files basyn wrote.
 import test from 'ava';
@@ -17,27 +17,7 @@ function syncArgs(where: Devices, action: Action, bitmap: string, extra: string[
   return [...where.args, '-a', action, '-m', 'SYNC', '--buffer', '64', '-b', bitmap, '--stat', ...extra];
 }
 
-for (const action of ['PUSH', 'PULL'] as Action[]) {
-  test(`${action}: a missing bitmap is created, then reused: only what changed on the source travels`, async (t) => {
-    let source = random(SIZE);
-    const where = devices(t, action, source, random(SIZE));
-    const bitmap = where.dir.path('bitmap');
-
-    const first = parseStat((await run(t, syncArgs(where, action, bitmap))).stdout);
-    t.true(existsSync(bitmap));
-    t.true(first.both >= SIZE, 'a new bitmap knows nothing: everything is sent');
-    await assertSynced(t, where, source);
-
-    const unchanged = parseStat((await run(t, syncArgs(where, action, bitmap))).stdout);
-    t.true(unchanged.both < SIZE / 50, `unchanged source: ${JSON.stringify(unchanged)}`);
-
-    source = edited(source, [5 * BUFFER + 17]);
-    writeFileSync(where.source, source);
-    const changed = parseStat((await run(t, syncArgs(where, action, bitmap))).stdout);
-    t.true(changed.both >= BUFFER && changed.both < 2 * BUFFER, `one changed buffer: ${JSON.stringify(changed)}`);
-    await assertSynced(t, where, source);
-  });
-}
+// Created, reused, --chunk and bitmap-only runs are in the sync suite (test/helpers/sync-suite.ts).
 
 test('with a bitmap the destination is not read: an independent change there survives, --update-bitmap repairs it', async (t) => {
   const source = random(SIZE);
@@ -82,28 +62,6 @@ test('--reset-bitmap rebuilds the bitmap: everything is sent once, then nothing'
   const next = parseStat((await run(t, syncArgs(where, 'PUSH', bitmap))).stdout);
   t.true(next.both < SIZE / 50);
 });
-
-for (const action of ['PUSH', 'PULL'] as Action[]) {
-  test(`${action} bitmap-only mode (no destination): reports what changed since the last run`, async (t) => {
-    const source = random(SIZE);
-    const where = devices(t, action, source, Buffer.alloc(0));
-    const bitmap = where.dir.path('bitmap');
-    const changes = where.dir.path('changes.txt');
-    const onlySource = action === 'PUSH' ? ['-l', where.source] : ['-r', where.source];
-    const args = [...onlySource, '-a', action, '-m', 'SYNC', '--buffer', '64', '-b', bitmap];
-
-    const first = await run(t, args);
-    t.is(first.stdout, `Changed since last run: ${SIZE} bytes in 1 range\n`);
-    t.is((await run(t, args)).stdout, 'Changed since last run: 0 bytes in 0 ranges\n');
-
-    patch(where.source, 3 * BUFFER + 1, Buffer.from([0xff ^ source[3 * BUFFER + 1]]));
-    patch(where.source, SIZE - 1, Buffer.from([0xff ^ source[SIZE - 1]]));
-    const second = await run(t, [...args, '--changes', changes]);
-    t.is(second.stdout, `Changed since last run: ${BUFFER + 333} bytes in 2 ranges\n`);
-    t.is(readFileSync(changes, 'utf8'), `${3 * BUFFER} ${BUFFER}\n${8 * BUFFER} 333\n`);
-    t.is(readFileSync(where.destination).length, 0, 'the destination file was not touched');
-  });
-}
 
 // ---------------------------------------------------------------------------------------------
 // Damaged bitmaps: exit 1, a message naming what does not match, destination and bitmap unchanged.

@@ -1,6 +1,7 @@
-// The CLI over SSH (bin/basyn -h ...) against a private OpenSSH sshd: every action and mode, chunks,
-// bitmaps, --recheck, --stat, and the ways a remote side fails. Both files are compared by digest
-// after every sync. `npm test` builds first.
+// The CLI over SSH (bin/basyn -h ...) against a private OpenSSH sshd: --recheck, --stat, host keys,
+// authentication, and the ways a remote side fails. Both files are compared by digest after every
+// sync. The sync cases themselves (actions, modes, sizes, bitmaps) run over ssh and --rsh in
+// test/sync-ssh.test.ts. `npm test` builds first.
 import test from 'ava';
 import { spawn } from 'node:child_process';
 import { appendFileSync, chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -55,16 +56,7 @@ function failedOnce(t: import('ava').ExecutionContext, result: RunResult, patter
   t.notRegex(result.stderr, /\n\s+at /, 'no stack trace');
 }
 
-for (const action of ['PUSH', 'PULL'] as const) {
-  for (const mode of ['SYNC', 'COPY'] as const) {
-    sshTest(`${action} ${mode} over ssh`, async (t) => {
-      const { source, destination } = pair(3 * MB + 4321, mode === 'SYNC');
-      const [local, remote] = action === 'PUSH' ? [source, destination] : [destination, source];
-      ok(t, await basyn(['-l', local, '-r', remote, ...ssh('-a', action, '-m', mode)], { env }));
-      await same(t, source, destination);
-    });
-  }
-}
+// Every action and mode, chunks, sizes, zero blocks and bitmaps over ssh and --rsh: test/sync-ssh.test.ts.
 
 sshTest('--chunk, --stat and --recheck over ssh', async (t) => {
   const { source, destination } = pair(5 * MB);
@@ -76,42 +68,6 @@ sshTest('--chunk, --stat and --recheck over ssh', async (t) => {
   t.is(Number(stat?.[1]), 5 * MB);
   t.true(Number(stat?.[3]) < MB, 'only the changed chunks travel');
   t.regex(result.stdout, /MATCH/);
-});
-
-sshTest('bitmap over ssh: the first run creates it, later runs sync from it', async (t) => {
-  const { source, destination } = pair(4 * MB);
-  const bitmap = scratch.path('push.bitmap');
-  ok(t, await basyn(['-l', source, '-r', destination, ...ssh('-a', 'PUSH', '-m', 'SYNC', '-b', bitmap)], { env }));
-  await same(t, source, destination);
-  t.true(existsSync(bitmap));
-  patch(source, 3 * MB + 5, Buffer.alloc(3000, 9));
-  ok(t, await basyn(['-l', source, '-r', destination, ...ssh('-a', 'PUSH', '-m', 'SYNC', '-b', bitmap)], { env }));
-  await same(t, source, destination);
-});
-
-sshTest('bitmap-only over ssh (PULL without a local device) reports what changed on the remote source', async (t) => {
-  const { source, destination } = pair(4 * MB);
-  const bitmap = scratch.path('pull.bitmap');
-  const changes = scratch.path('pull.changes');
-  const bitmapOnly = ['-r', source, ...ssh('-a', 'PULL', '-m', 'SYNC', '-b', bitmap, '--changes', changes)];
-  const first = await basyn(bitmapOnly, { env });
-  ok(t, first);
-  t.regex(first.stdout, new RegExp(`Changed since last run: ${4 * MB} bytes`), 'a new bitmap knows nothing yet');
-  patch(source, 2 * MB + 100, Buffer.alloc(10, 5));
-  const second = await basyn(bitmapOnly, { env });
-  ok(t, second);
-  t.regex(second.stdout, /Changed since last run: \d+ bytes in 1 range\n/);
-  const [offset, length] = readFileSync(changes, 'utf8').trim().split(' ').map(Number);
-  t.true(offset <= 2 * MB + 100 && offset + length >= 2 * MB + 110 && length < 4 * MB, `${offset} ${length}`);
-  ok(t, await basyn(['-l', destination, '-r', source, ...ssh('-a', 'PULL', '-m', 'SYNC')], { env }));
-  await same(t, source, destination);
-});
-
-sshTest('--rsh with the system ssh client', async (t) => {
-  const { source, destination } = pair(2 * MB);
-  const rsh = `ssh -i ${sshd.keyPath} -o UserKnownHostsFile=${sshd.knownHostsPath} -o BatchMode=yes`;
-  ok(t, await basyn(['-l', destination, '-r', source, '-h', sshd.host, '-p', String(sshd.port), '-u', sshd.user, '--rsh', rsh, '-a', 'PULL', '-m', 'SYNC'], { env }));
-  await same(t, source, destination);
 });
 
 sshTest('remote device missing, or not a device: exit 2, one line', async (t) => {

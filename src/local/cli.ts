@@ -2,19 +2,20 @@
 // session.ts does the work. Errors become one line on stderr and an exit code (0 ok, 1 usage, 2 sync);
 // stack traces only with --debug.
 import { Command, CommanderError, Option } from 'commander';
+import { VERSION } from '../shared/build-info';
 import { BasynError, EXIT_OK, EXIT_SYNC, EXIT_USAGE } from '../shared/errors';
 import { validateOptions, type RawOptions } from './options';
-import { createReporter } from './progress';
+import { createReporter, PROCESS_IO, type Io } from './progress';
 import { runSession } from './session';
+import type { TransportFor } from './transport/index';
 
-declare const BASYN_VERSION: string;
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
-export function buildProgram(): Command {
+export function buildProgram(io: Io = PROCESS_IO): Command {
   return new Command('basyn')
     .description('Block device Advanced SYNchronization: keeps two block devices or image files identical,\nlocally or over SSH, moving only what changed.')
-    .version(BASYN_VERSION, '--version')
+    .version(VERSION, '--version')
     .helpOption('--help', 'display help') // -h is the host, as in Python basyn
     .option('-l, --local <device>', 'local device (e.g. /dev/sda1)')
     .option('-r, --remote <device>', 'remote device (e.g. /dev/vg_backups/copy-sda1)')
@@ -45,12 +46,19 @@ export function buildProgram(): Command {
     .addOption(new Option('-o, --option <key=value>', 'OpenSSH-style option, e.g. -o UserKnownHostsFile=FILE (repeatable)').argParser(collect))
     .allowExcessArguments(false)
     .exitOverride()
-    .configureOutput({ writeErr: (text) => process.stderr.write(text) });
+    .configureOutput({ writeOut: (text) => io.stdout(text), writeErr: (text) => io.stderr(text) });
+}
+
+/** What a test may replace: where the text goes, and how each side's agent is started. */
+export interface Seams {
+  readonly io?: Io;
+  readonly transports?: TransportFor;
 }
 
 /** Runs basyn with `argv` (without node and script) and returns the exit code. */
-export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
+export async function main(argv: string[], seams: Seams = {}): Promise<number> {
+  const io = seams.io ?? PROCESS_IO;
+  const program = buildProgram(io);
   // Known before parsing, so that even an error while validating can show its stack.
   const debug = argv.includes('--debug');
   try {
@@ -64,17 +72,17 @@ export async function main(argv: string[]): Promise<number> {
   }
   try {
     const options = validateOptions(program.opts<RawOptions>(), Boolean(process.stdin.isTTY));
-    await runSession(options, createReporter(options));
+    await runSession(options, createReporter(options, io), seams.transports);
     return EXIT_OK;
   } catch (error) {
     if (error instanceof BasynError) {
-      process.stderr.write(`${error.message}\n`);
-      if (debug) process.stderr.write(`${error.stack}\n`);
+      io.stderr(`${error.message}\n`);
+      if (debug) io.stderr(`${error.stack}\n`);
       return error.exitCode;
     }
     const err = error as Error;
-    process.stderr.write(`Unexpected error: ${err?.message ?? String(error)}\n`);
-    if (debug) process.stderr.write(`${err?.stack}\n`);
+    io.stderr(`Unexpected error: ${err?.message ?? String(error)}\n`);
+    if (debug) io.stderr(`${err?.stack}\n`);
     return EXIT_SYNC;
   }
 }

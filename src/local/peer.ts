@@ -3,12 +3,11 @@
 // PUSH and PULL only swap which peer is the source.
 import { PROTOCOL_VERSION, MSG, type EncodedBlock } from '../shared/protocol';
 import { RpcClient } from '../shared/rpc';
+import { BUILD_ID } from '../shared/build-info';
 import { SyncError } from '../shared/errors';
 import type { HashAlgorithm } from '../shared/hash';
 import type { AgentLink } from './transport/transport';
 import type { Extent } from '../shared/geometry';
-
-declare const BASYN_BUILD_ID: string;
 
 /**
  * Requests in flight per agent. The data in flight is bounded by the engine (workersFor); this only
@@ -31,8 +30,8 @@ export class Peer {
     if (hello.version !== PROTOCOL_VERSION) {
       throw new SyncError(`${role} agent speaks protocol version ${hello.version}, this basyn speaks ${PROTOCOL_VERSION}`, 'EVERSION');
     }
-    if (hello.buildId !== BASYN_BUILD_ID) {
-      throw new SyncError(`${role} agent is build ${hello.buildId}, this basyn is build ${BASYN_BUILD_ID}`, 'EVERSION');
+    if (hello.buildId !== BUILD_ID) {
+      throw new SyncError(`${role} agent is build ${hello.buildId}, this basyn is build ${BUILD_ID}`, 'EVERSION');
     }
     return new Peer(role, link, rpc);
   }

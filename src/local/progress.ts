@@ -2,7 +2,22 @@
 // otherwise), --verbose lines on stdout, --debug lines on stderr, and Python basyn's --stat line.
 import { SingleBar } from 'cli-progress';
 
+/** Where a run's text goes: the process's stdout and stderr, or a test's buffers. */
+export interface Io {
+  stdout(text: string): void;
+  stderr(text: string): void;
+}
+
+export const PROCESS_IO: Io = {
+  stdout: (text) => { process.stdout.write(text); },
+  stderr: (text) => { process.stderr.write(text); },
+};
+
 export interface Reporter {
+  /** Results for stdout, always shown (the --stat line, bitmap-only changes); `text` ends with \n. */
+  print(text: string): void;
+  /** The agents' stderr, passed on as text; `text` ends with \n. */
+  remoteText(text: string): void;
   verbose(text: string): void;
   debug(text: string): void;
   /** Starts a progress display for `total` bytes of the phase `label` (SYNC, COPY, RECHECK...). */
@@ -22,13 +37,15 @@ function timestamp(now = new Date()): string {
   return `${two(now.getMonth() + 1)}/${two(now.getDate())}/${two(now.getFullYear() % 100)} ${two(now.getHours())}:${two(now.getMinutes())}:${two(now.getSeconds())}`;
 }
 
-export function createReporter(flags: { verbose: boolean; debug: boolean; progress: boolean }): Reporter {
+export function createReporter(flags: { verbose: boolean; debug: boolean; progress: boolean }, io: Io = PROCESS_IO): Reporter {
   return {
-    verbose: (text) => { if (flags.verbose) process.stdout.write(`${timestamp()}: ${text}\n`); },
-    debug: (text) => { if (flags.debug) process.stderr.write(`debug: ${text}\n`); },
+    print: (text) => io.stdout(text),
+    remoteText: (text) => io.stderr(text),
+    verbose: (text) => { if (flags.verbose) io.stdout(`${timestamp()}: ${text}\n`); },
+    debug: (text) => { if (flags.debug) io.stderr(`debug: ${text}\n`); },
     startProgress: (label, total) => {
       if (!flags.progress) return NO_PROGRESS;
-      return process.stderr.isTTY ? barProgress(label, total) : lineProgress(label, total);
+      return io === PROCESS_IO && process.stderr.isTTY ? barProgress(label, total) : lineProgress(label, total, io);
     },
   };
 }
@@ -54,7 +71,7 @@ function barProgress(label: string, total: number): ProgressDisplay {
 }
 
 /** Without a TTY (cron, logs): one plain line every few seconds and one at the end. */
-function lineProgress(label: string, total: number, everyMs = 2000): ProgressDisplay {
+function lineProgress(label: string, total: number, io: Io, everyMs = 2000): ProgressDisplay {
   const started = Date.now();
   let done = 0;
   let last = 0;
@@ -62,7 +79,7 @@ function lineProgress(label: string, total: number, everyMs = 2000): ProgressDis
   const line = () => {
     const seconds = Math.max(0.001, (Date.now() - started) / 1000);
     const percent = total > 0 ? (100 * done) / total : 100;
-    process.stderr.write(`${label} progress: ${percent.toFixed(2)}% (${done} of ${total} bytes, ${(done / seconds / 1e6).toFixed(1)} MB/s)\n`);
+    io.stderr(`${label} progress: ${percent.toFixed(2)}% (${done} of ${total} bytes, ${(done / seconds / 1e6).toFixed(1)} MB/s)\n`);
   };
   return {
     advance: (bytes) => {

@@ -12,8 +12,7 @@ import type { Options } from './options';
 import { Peer } from './peer';
 import { statLine, type Reporter } from './progress';
 import { recheck } from './recheck';
-import { LocalTransport } from './transport/local';
-import { remoteTransport } from './transport/index';
+import { transportsFor, type TransportFor } from './transport/index';
 import type { AgentLink } from './transport/transport';
 
 interface Side {
@@ -22,7 +21,11 @@ interface Side {
   size: number;
 }
 
-export async function runSession(options: Options, reporter: Reporter): Promise<void> {
+/**
+ * Runs one sync (or check, or recheck) as `options` say. `transports` starts each side's agent: by
+ * default what the options say (transport/index.ts); tests hand in others, e.g. the in-process agent.
+ */
+export async function runSession(options: Options, reporter: Reporter, transports: TransportFor = transportsFor(options.connection)): Promise<void> {
   const sides: Side[] = [];
   const links: AgentLink[] = [];
   const interrupt = (signal: NodeJS.Signals) => {
@@ -32,7 +35,7 @@ export async function runSession(options: Options, reporter: Reporter): Promise<
   };
   process.on('SIGINT', interrupt).on('SIGTERM', interrupt).on('SIGHUP', interrupt);
   try {
-    await run(options, reporter, sides, links);
+    await run(options, reporter, transports, sides, links);
   } catch (error) {
     for (const link of links) link.kill();
     throw await explain(error, sides);
@@ -41,14 +44,13 @@ export async function runSession(options: Options, reporter: Reporter): Promise<
   }
 }
 
-async function run(options: Options, reporter: Reporter, sides: Side[], links: AgentLink[]): Promise<void> {
+async function run(options: Options, reporter: Reporter, transports: TransportFor, sides: Side[], links: AgentLink[]): Promise<void> {
   // A salted hash gets a fresh random seed each run, shared by both sides.
   const seed = options.hash.salted ? randomBytes(8).readBigUInt64LE(0) : 0n;
   const connect = async (role: 'local' | 'remote', path: string): Promise<Side> => {
-    const transport = role === 'local' ? new LocalTransport() : remoteTransport(options.connection);
-    const link = await transport.start();
+    const link = await transports(role).start();
     links.push(link);
-    forwardStderr(link, role);
+    forwardStderr(link, role, reporter);
     const peer = await Peer.connect(role, link, (text) => reporter.debug(`${role} agent: ${text}`));
     const side: Side = { peer, path, size: 0 };
     sides.push(side);
@@ -80,7 +82,7 @@ async function run(options: Options, reporter: Reporter, sides: Side[], links: A
   if (options.stat) {
     const size = options.action === 'PULL' ? (remote?.size ?? 0) : (local?.size ?? remote?.size ?? 0);
     const traffic = remote ? { received: remote.peer.rpc.bytesIn, sent: remote.peer.rpc.bytesOut } : undefined;
-    process.stdout.write(`${statLine(size, (Date.now() - started) / 1000, traffic)}\n`);
+    reporter.print(`${statLine(size, (Date.now() - started) / 1000, traffic)}\n`);
   }
 
   if (options.recheck) {
@@ -165,7 +167,7 @@ async function recheckDevices(options: Options, reporter: Reporter, seed: bigint
 
 /** Bitmap-only mode: what changed on the source since the bitmap was last updated. */
 async function reportChanges(options: Options, reporter: Reporter, changed: Extent[], bytes: number): Promise<void> {
-  process.stdout.write(`Changed since last run: ${bytes} bytes in ${changed.length} range${changed.length === 1 ? '' : 's'}\n`);
+  reporter.print(`Changed since last run: ${bytes} bytes in ${changed.length} range${changed.length === 1 ? '' : 's'}\n`);
   for (const range of changed) reporter.verbose(`changed: offset ${range.offset} length ${range.length}`);
   if (options.changes) {
     const text = changed.map((range) => `${range.offset} ${range.length}\n`).join('');
@@ -174,15 +176,15 @@ async function reportChanges(options: Options, reporter: Reporter, changed: Exte
 }
 
 /** Agent stderr is never protocol: it is shown as text, line by line, with where it came from. */
-function forwardStderr(link: AgentLink, role: string): void {
+function forwardStderr(link: AgentLink, role: string, reporter: Reporter): void {
   let partial = '';
   link.stderr.setEncoding('utf8');
   link.stderr.on('data', (text: string) => {
     const lines = (partial + text).split('\n');
     partial = lines.pop() ?? '';
-    for (const line of lines) if (line.trim()) process.stderr.write(`${role}: ${line}\n`);
+    for (const line of lines) if (line.trim()) reporter.remoteText(`${role}: ${line}\n`);
   });
-  link.stderr.on('end', () => { if (partial.trim()) process.stderr.write(`${role}: ${partial}\n`); });
+  link.stderr.on('end', () => { if (partial.trim()) reporter.remoteText(`${role}: ${partial}\n`); });
 }
 
 /** Turns "the stream ended" into why the agent ended, when it is known. */

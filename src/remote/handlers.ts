@@ -1,5 +1,5 @@
 // One function per request. A handler gets the decoded request and returns the reply message;
-// throwing reports an ERROR with the error's code to the controller. agent.ts decides when each
+// throwing reports an ERROR with the error's code to the controller. serve.ts decides when each
 // one runs (see its header comment).
 import { encodeBlock, decodeBlock, isAllZero } from '../shared/block-codec';
 import { chunkDigests, createHasher, hashById, type Hasher } from '../shared/hash';
