@@ -1,12 +1,15 @@
-// -b/--bitmap as the command line sees it (creating, reusing and bitmap-only runs are in the sync suite):
-// the destination is not read, --reset-bitmap, --update-bitmap, and
-// every kind of damaged bitmap refused with exit 1 before anything is written. The on-disk format has
-// its own tests (test/bitmap*.test.ts); here damaged files are made by editing files basyn wrote.
+// -b/--bitmap as the command line sees it: the destination is not read, --reset-bitmap, --update-bitmap,
+// every kind of damaged bitmap refused with exit 1 before anything is written, a bitmap of another
+// destination, Python basyn's bitmaps read and upgraded, one run at a time, interrupted runs (exit 2,
+// the next run converges). Creating, reusing, --chunk and bitmap-only runs are in the sync suite
+// (test/helpers/sync-suite.ts); the on-disk format has its own tests (test/bitmap*.test.ts). Damaged
+// files are made by editing files basyn wrote.
 import test from 'ava';
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
-import { basyn, hasStackTrace, parseStat } from './helpers/cli';
-import { bitmapV1Header } from './helpers/golden';
+import { copyFileSync, existsSync, readFileSync, renameSync, statSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
+import { bitmapV1 } from './helpers/bitmap-golden';
+import { BASYN, basyn, hasStackTrace, parseStat } from './helpers/cli';
 import { patch, sha256File } from './helpers/images';
 import { assertSynced, devices, edited, random, run, sha256, type Action, type Devices } from './helpers/scenario';
 
@@ -16,8 +19,6 @@ const SIZE = 8 * BUFFER + 333;
 function syncArgs(where: Devices, action: Action, bitmap: string, extra: string[] = []): string[] {
   return [...where.args, '-a', action, '-m', 'SYNC', '--buffer', '64', '-b', bitmap, '--stat', ...extra];
 }
-
-// Created, reused, --chunk and bitmap-only runs are in the sync suite (test/helpers/sync-suite.ts).
 
 test('with a bitmap the destination is not read: an independent change there survives, --update-bitmap repairs it', async (t) => {
   const source = random(SIZE);
@@ -135,19 +136,116 @@ function pythonBitmap(source: Buffer, unknown: number[] = []): Buffer {
     const digest = createHash('sha1').update(source.subarray(offset, offset + BUFFER)).digest();
     digests.push(unknown.includes(index) ? Buffer.alloc(digest.length) : digest);
   }
-  return Buffer.concat([bitmapV1Header(source.length, BUFFER, 0), ...digests]);
+  return bitmapV1(source.length, BUFFER, 0, digests);
 }
 
-test('a Python basyn bitmap is read: buffers it records are trusted, its all-zero entries are sent', async (t) => {
+test('a Python basyn bitmap is read and upgraded: buffers it records are trusted, its all-zero entries are sent', async (t) => {
   const source = random(SIZE);
   const destination = random(SIZE);
   const where = devices(t, 'PUSH', source, destination);
   const bitmap = where.dir.path('bitmap');
   writeFileSync(bitmap, pythonBitmap(source, [2]));
 
-  const stat = parseStat((await run(t, syncArgs(where, 'PUSH', bitmap))).stdout);
+  const upgrade = await run(t, syncArgs(where, 'PUSH', bitmap, ['--verbose']));
+  t.regex(upgrade.stdout, /upgraded from version 1/);
+  const stat = parseStat(upgrade.stdout);
   t.true(stat.tx >= BUFFER && stat.tx < 2 * BUFFER, `only buffer 2 is sent: ${JSON.stringify(stat)}`);
   const now = readFileSync(where.destination);
   t.is(sha256(now.subarray(2 * BUFFER, 3 * BUFFER)), sha256(source.subarray(2 * BUFFER, 3 * BUFFER)), 'buffer 2 synced');
   t.is(sha256(now.subarray(0, 2 * BUFFER)), sha256(destination.subarray(0, 2 * BUFFER)), 'trusted buffers not touched');
+
+  t.is(readFileSync(bitmap).subarray(0, 8).toString('latin1'), 'BASYNBMP', 'now version 2');
+  t.is(statSync(bitmap).mode & 0o777, 0o600);
+  const next = parseStat((await run(t, syncArgs(where, 'PUSH', bitmap))).stdout);
+  t.true(next.both < 4096, `the upgraded bitmap keeps its digests: ${JSON.stringify(next)}`);
 });
+
+// ---------------------------------------------------------------------------------------------
+// Another destination, one run at a time, interrupted runs.
+
+test('a bitmap made for another destination is refused (exit 1, nothing written); --update-bitmap takes it over', async (t) => {
+  const source = random(4 * BUFFER);
+  const where = devices(t, 'PUSH', source, random(4 * BUFFER));
+  const bitmap = where.dir.path('bitmap');
+  await run(t, syncArgs(where, 'PUSH', bitmap));
+  const other = where.dir.path('other.img');
+  writeFileSync(other, random(4 * BUFFER));
+  const before = readFileSync(other);
+  const args = ['-l', where.source, '-r', other, '-a', 'PUSH', '-m', 'SYNC', '--buffer', '64', '-b', bitmap];
+  const refused = await run(t, args, 1);
+  t.regex(refused.stderr, /does not fit this run: it describes .*remote\.img on this machine .*, but this run's destination is .*other\.img.*--update-bitmap/);
+  t.deepEqual(readFileSync(other), before);
+  await run(t, [...args, '--update-bitmap']);
+  t.deepEqual(readFileSync(other), source);
+
+  // The destination file replaced by another one at the same path: its inode changed.
+  const fresh = where.dir.path('fresh');
+  renameSync(where.destination, where.dir.path('old.img'));
+  copyFileSync(where.dir.path('old.img'), where.destination);
+  unlinkSync(where.dir.path('old.img'));
+  const pair = [...where.args, '-a', 'PUSH', '-m', 'SYNC', '--buffer', '64', '-b', fresh];
+  await run(t, pair);
+  copyFileSync(where.source, where.dir.path('copy.img'));
+  renameSync(where.dir.path('copy.img'), where.destination);
+  const swapped = await run(t, pair, 1);
+  t.regex(swapped.stderr, /destination file was replaced/);
+});
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Starts basyn and resolves once it holds the bitmap lock. */
+async function startHoldingLock(args: string[], bitmap: string) {
+  const child = spawn(process.execPath, [BASYN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (text: string) => { stderr += text; });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const deadline = Date.now() + 20_000;
+  while (!existsSync(`${bitmap}.lock`) && Date.now() < deadline) await sleep(1);
+  return { child, exited, stderr: () => stderr };
+}
+
+test('two runs on one bitmap: the second refuses with exit 1, naming the first one\'s pid', async (t) => {
+  const source = random(48 * 1024 * 1024);
+  const where = devices(t, 'PUSH', source, random(source.length));
+  const bitmap = where.dir.path('bitmap');
+  // 16 KiB buffers: thousands of marks and commits keep the first run busy for a while.
+  const args = [...where.args, '-a', 'PUSH', '-m', 'SYNC', '-b', bitmap, '--buffer', '16'];
+  const first = await startHoldingLock(args, bitmap);
+  // Started at once (not through basyn()'s queue of runs), while the first run holds the lock.
+  const second = await startHoldingLock(args, bitmap);
+  t.is(await second.exited, 1, 'the first run had already finished: the machine was too fast for this test');
+  t.regex(second.stderr(), new RegExp(`in use by another basyn run \\(pid ${first.child.pid}\\)`));
+  t.is(await first.exited, 0, first.stderr());
+  await assertSynced(t, where, source);
+  t.false(existsSync(`${bitmap}.lock`));
+});
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  test(`${signal} during a bitmap SYNC: exit 2 with a clear message; the next run converges and says the last one was cut short`, async (t) => {
+    // The signal must land while the run is busy: a run that ends first is retried on a larger image.
+    for (let megabytes = 48; ; megabytes *= 2) {
+      const source = random(megabytes * 1024 * 1024);
+      const where = devices(t, 'PULL', source, random(source.length));
+      const bitmap = where.dir.path('bitmap');
+      const args = [...where.args, '-a', 'PULL', '-m', 'SYNC', '-b', bitmap, '--buffer', '256'];
+      const running = await startHoldingLock(args, bitmap);
+      // The lock comes first; the bitmap file itself is written once the destination is open.
+      const deadline = Date.now() + 20_000;
+      while (!existsSync(bitmap) && Date.now() < deadline) await sleep(1);
+      await sleep(30);
+      running.child.kill(signal);
+      const code = await running.exited;
+      if (code === 0 && megabytes < 192) {
+        t.log(`the run on ${megabytes} MiB ended before the signal; again on a larger image`);
+        continue;
+      }
+      t.is(code, 2, `the run ended before the signal even on ${megabytes} MiB`);
+      t.regex(running.stderr(), signal === 'SIGINT' ? /Interrupted by user/ : /Interrupted by SIGTERM/);
+      t.false(existsSync(`${bitmap}.lock`), 'the lock is released');
+      const next = await run(t, [...args, '--verbose', '--recheck']);
+      t.regex(next.stdout, /previous run did not end cleanly/);
+      await assertSynced(t, where, source);
+      return;
+    }
+  });
+}

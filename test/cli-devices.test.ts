@@ -2,9 +2,9 @@
 // Each is exit 2 with one clear line naming the device, no stack trace, and nothing changed.
 // Without -a, basyn only checks that both devices can be opened.
 import test from 'ava';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
-import { basyn, hasStackTrace, NOBODY, type RunOptions } from './helpers/cli';
+import { BASYN, basyn, hasStackTrace, NOBODY, type RunOptions } from './helpers/cli';
 import { sha256File, tempDir, writeRandom } from './helpers/images';
 
 function setup(t: import('ava').ExecutionContext) {
@@ -79,33 +79,28 @@ for (const side of ['source', 'destination'] as const) {
 
 /**
  * Permission bits do not stop root, so as root basyn runs as `nobody` for these tests (the temp
- * directory is opened up for it to reach the images). Undefined when that is impossible here (e.g. the
- * checkout lives under a directory `nobody` cannot enter): the test then says why and passes.
+ * directory is opened up for it to reach the images). Where that is impossible (e.g. the checkout
+ * lives under a directory `nobody` cannot enter) the tests are skipped, with the reason in the title.
  */
-let nobodyWorks: Promise<boolean> | undefined;
-async function unprivileged(t: import('ava').ExecutionContext, dir: string): Promise<RunOptions | undefined> {
-  if (process.getuid?.() !== 0) return {};
-  nobodyWorks ??= basyn(['--version'], NOBODY).then((result) => result.code === 0, () => false);
-  if (!(await nobodyWorks)) {
-    t.log('running as root and `nobody` cannot run bin/basyn here: permission case not testable');
-    return undefined;
-  }
-  chmodSync(dir, 0o755);
-  return NOBODY;
-}
+const AS_ROOT = process.getuid?.() === 0;
+const NO_NOBODY = AS_ROOT && spawnSync(process.execPath, [BASYN, '--version'], { ...NOBODY, stdio: 'ignore' }).status !== 0
+  ? 'running as root and `nobody` cannot run bin/basyn here (npm run build first?)'
+  : undefined;
+const permissionTest = (title: string, body: (t: import('ava').ExecutionContext, options: RunOptions) => Promise<void>): void => {
+  if (NO_NOBODY) test.skip(`${title} (skipped: ${NO_NOBODY})`, () => undefined);
+  else test(title, (t) => body(t, AS_ROOT ? NOBODY : {}));
+};
 
-test('an unreadable source (chmod 000) is exit 2', async (t) => {
+permissionTest('an unreadable source (chmod 000) is exit 2', async (t, options) => {
   const { dir, local, remote } = setup(t);
-  const options = await unprivileged(t, dir.dir);
-  if (!options) return t.pass();
+  chmodSync(dir.dir, 0o755);
   chmodSync(local, 0o000);
   await expectDeviceError(t, ['-l', local, '-r', remote, '-a', 'PUSH', '-m', 'SYNC'], new RegExp(`${local}.*not readable: permission denied`), [], options);
 });
 
-test('a read-only destination (chmod 444) is exit 2 and is not changed', async (t) => {
+permissionTest('a read-only destination (chmod 444) is exit 2 and is not changed', async (t, options) => {
   const { dir, local, remote } = setup(t);
-  const options = await unprivileged(t, dir.dir);
-  if (!options) return t.pass();
+  chmodSync(dir.dir, 0o755);
   chmodSync(remote, 0o444);
   await expectDeviceError(t, ['-l', local, '-r', remote, '-a', 'PUSH', '-m', 'SYNC'], new RegExp(`${remote}.*not writable: permission denied`), [remote], options);
 });

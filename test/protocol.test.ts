@@ -1,6 +1,7 @@
 // The wire codec against its spec: every message round-trips, a few frames equal golden bytes built
 // independently from docs/protocol.md (test/helpers/golden.ts), and malformed payloads are rejected.
 import test from 'ava';
+import { decodeBlock } from '../src/shared/block-codec';
 import { ProtocolError } from '../src/shared/errors';
 import { decode, encode, ENCODING, MAX_BUFFER_SIZE, MSG, type Message } from '../src/shared/protocol';
 import { EVERY_MESSAGE } from './helpers/messages';
@@ -31,6 +32,13 @@ for (const message of EVERY_MESSAGE) {
 
 // ---------------------------------------------------------------------------------------------
 // Golden bytes: the encoder's output must equal frames built from the spec table alone.
+
+const SHA1_ABC = 'a9993e364706816aba3e25717850c26c9cd0d89d';
+/**
+ * "hello" as a raw deflate stream written from RFC 1951 §3.2.4, not by zlib: one final stored block,
+ * header byte 0x01 (BFINAL 1, BTYPE 00), then LEN and its one's complement NLEN (u16 LE), then the bytes.
+ */
+const STORED_HELLO = Buffer.from([0x01, ...u16(5), ...u16(0xffff ^ 5), ...ascii('hello')]);
 
 const GOLDEN: Array<{ name: string; message: Message; bytes: Buffer }> = [
   {
@@ -74,6 +82,22 @@ const GOLDEN: Array<{ name: string; message: Message; bytes: Buffer }> = [
     bytes: frame(TYPE.DATA, 10, block(BLOCK.RAW, 2, [0xaa, 0xbb])),
   },
   {
+    // SHA-1("abc") from FIPS 180-2, appendix A.1: digests travel as the bare concatenated bytes.
+    name: 'DIGESTS of one SHA-1',
+    message: { type: MSG.DIGESTS, id: 13, digests: Buffer.from(SHA1_ABC, 'hex') },
+    bytes: frame(TYPE.DIGESTS, 13, [...Buffer.from(SHA1_ABC, 'hex')]),
+  },
+  {
+    name: 'LOG with UTF-8 text',
+    message: { type: MSG.LOG, id: 0, level: 2, text: 'héllo' },
+    bytes: frame(TYPE.LOG, 0, [...u8(2), ...u16(6), 0x68, 0xc3, 0xa9, 0x6c, 0x6c, 0x6f]),
+  },
+  {
+    name: 'DATA deflate block (one stored RFC 1951 block)',
+    message: { type: MSG.DATA, id: 14, block: { encoding: ENCODING.DEFLATE, rawLength: 5, bytes: STORED_HELLO } },
+    bytes: frame(TYPE.DATA, 14, block(BLOCK.DEFLATE, 5, STORED_HELLO)),
+  },
+  {
     name: 'FLUSHED (empty payload)',
     message: { type: MSG.FLUSHED, id: 11 },
     bytes: frame(TYPE.FLUSHED, 11),
@@ -91,6 +115,10 @@ for (const { name, message, bytes } of GOLDEN) {
     t.deepEqual(decodeFrame(bytes), message);
   });
 }
+
+test('golden bytes: the hand-made deflate block inflates to its raw bytes (block codec)', async (t) => {
+  t.is((await decodeBlock({ encoding: ENCODING.DEFLATE, rawLength: 5, bytes: STORED_HELLO })).toString('latin1'), 'hello');
+});
 
 test('golden bytes: a HELLO spelled out byte by byte', (t) => {
   // length 17 = 5 + 8 (magic) + 2 (version) + 2 (str length) + 0

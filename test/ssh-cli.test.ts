@@ -73,9 +73,10 @@ sshTest('--chunk, --stat and --recheck over ssh', async (t) => {
 sshTest('remote device missing, or not a device: exit 2, one line', async (t) => {
   const local = scratch.path('local-for-missing.img');
   writeRandom(local, MB);
+  const before = await sha256File(local);
   failedOnce(t, await basyn(['-l', local, '-r', scratch.path('nope.img'), ...ssh('-a', 'PUSH', '-m', 'SYNC')], { env }), /nope\.img.*(no such file|not found)/i);
   failedOnce(t, await basyn(['-l', local, '-r', scratch.dir, ...ssh('-a', 'PULL', '-m', 'SYNC')], { env }), /directory/i);
-  t.is(await sha256File(local), await sha256File(local));
+  t.is(await sha256File(local), before, 'the local device (the PULL destination) is unchanged');
 });
 
 sshTest('unknown host: exit 2 with the fingerprint; --accept-new records it', async (t) => {

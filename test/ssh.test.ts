@@ -160,14 +160,19 @@ sshTest('an ssh config alias (-F) supplies HostName, Port, User, IdentityFile an
   await closeAgent(link, await openAgent(link));
 });
 
-sshTest('ProxyJump: the target is reached through a jump host (forwardOut)', async (t) => {
+sshTest('ProxyJump: the target is reached through the jump host (forwardOut), not directly', async (t) => {
+  // The jump host is sshd behind a relay that counts its connections: a ProxyJump that was ignored
+  // (a direct connection to the target) leaves the relay untouched and fails the count.
+  const relay = await freezableRelay();
+  t.teardown(() => relay.close());
   const config = scratch.path('ssh_config_jump');
   writeFileSync(config, [
-    'Host inner', `  HostName ${sshd.host}`, `  Port ${sshd.port}`, `  ProxyJump ${sshd.user}@${sshd.host}:${sshd.port}`, '',
+    'Host jump', `  HostName ${sshd.host}`, `  Port ${relay.port}`, `  HostKeyAlias [${sshd.host}]:${sshd.port}`, '',
+    'Host inner', `  HostName ${sshd.host}`, `  Port ${sshd.port}`, `  ProxyJump ${sshd.user}@jump`, '',
   ].join('\n'));
   const link = await transport({ host: 'inner', port: undefined, sshConfig: config }).start();
   await closeAgent(link, await openAgent(link));
-  t.pass();
+  t.is(relay.connections(), 1, 'one connection to the jump host, and the target reached through it');
 });
 
 sshTest('a missing remote node gives the one-line hint', async (t) => {
@@ -236,11 +241,13 @@ sshTest('nothing listening: a one-line connection error', async (t) => {
 });
 
 /** A TCP relay to sshd that can go silent (a cable pulled: no FIN, no RST, nothing). */
-async function freezableRelay(): Promise<{ port: number; freeze(): void; close(): void }> {
+async function freezableRelay(): Promise<{ port: number; freeze(): void; close(): void; connections(): number }> {
   const { createServer, connect } = await import('node:net');
   let frozen = false;
+  let connections = 0;
   const sockets: import('node:net').Socket[] = [];
   const server = createServer((client) => {
+    connections += 1;
     const upstream = connect({ host: sshd.host, port: sshd.port });
     sockets.push(client, upstream);
     client.on('data', (data) => { if (!frozen) upstream.write(data); });
@@ -253,6 +260,7 @@ async function freezableRelay(): Promise<{ port: number; freeze(): void; close()
   return {
     port: typeof address === 'object' && address ? address.port : 0,
     freeze: () => { frozen = true; },
+    connections: () => connections,
     close: () => { for (const socket of sockets) socket.destroy(); server.close(); },
   };
 }

@@ -41,7 +41,7 @@ export interface EngineResult {
  * round trip at about 1 GB/s (only digests travel back). Copying, every byte in flight is also held
  * by the controller and the transport, so half that keeps peak memory under 250 MB.
  */
-const IN_FLIGHT_BYTES = { compare: 64 * 1024 * 1024, copy: 32 * 1024 * 1024 };
+export const IN_FLIGHT_BYTES = { compare: 64 * 1024 * 1024, copy: 32 * 1024 * 1024 };
 
 /** Buffers in progress at once for a buffer size (also used by the recheck). */
 export function workersFor(bufferSize: number, mode: 'SYNC' | 'COPY' = 'SYNC'): number {
@@ -49,9 +49,9 @@ export function workersFor(bufferSize: number, mode: 'SYNC' | 'COPY' = 'SYNC'): 
   return Math.max(2, Math.min(32, Math.floor(budget / bufferSize)));
 }
 /** The destination is flushed and the bitmap committed after this many bytes written... */
-const COMMIT_EVERY_BYTES = 64 * 1024 * 1024;
+export const COMMIT_EVERY_BYTES = 64 * 1024 * 1024;
 /** ...or this many buffers with new digests, whichever comes first (bounds what a crash resends). */
-const COMMIT_EVERY_BUFFERS = 64;
+export const COMMIT_EVERY_BUFFERS = 64;
 
 /** Runs `work` over every buffer index with at most `workers` in flight; stops at the first error. */
 export async function forEachBuffer(count: number, workers: number, work: (index: number) => Promise<void>): Promise<void> {

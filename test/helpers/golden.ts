@@ -66,11 +66,3 @@ export function block(encoding: number, rawLength: number, bytes: number[] | Uin
 export function helloPayload(version: number, buildId: string): number[] {
   return [...ascii('BASYNAGT'), ...u16(version), ...str(buildId)];
 }
-
-/**
- * Python basyn's bitmap header, struct `<QQQB`: magic 239840023593485091, device size, buffer size,
- * hash id (SHA1=0 ... MD5=7). 25 bytes; one digest per buffer follows.
- */
-export function bitmapV1Header(deviceSize: number, bufferSize: number, hashId: number): Buffer {
-  return Buffer.from([...u64(239840023593485091n), ...u64(deviceSize), ...u64(bufferSize), ...u8(hashId)]);
-}

@@ -1,12 +1,12 @@
 // What the bitmap's durability costs (bitmap-format.md §7): a bitmap SYNC of an image in which half
 // the buffers changed, with the bitmap's fsyncs as shipped, and with them turned into no-ops (a
 // preload that patches FileHandle.sync in the controller only: the destination's FLUSH still runs in
-// the agent), next to a plain SYNC without bitmap. Run: npm run build && npx tsx test/helpers/bitmap-bench.ts
+// the agent), next to a plain SYNC without bitmap. Run: npm run build && npx tsx scripts/bench-bitmap.ts
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, openSync, readFileSync, writeFileSync, writeSync, closeSync } from 'node:fs';
-import { BASYN } from './cli';
-import { tempDir, writeRandom } from './images';
+import { BASYN } from '../test/helpers/cli';
+import { tempDir, writeRandom } from '../test/helpers/images';
 
 const SIZE = Number(process.env.BENCH_MB ?? 256) * 1024 * 1024;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
