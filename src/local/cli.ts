@@ -31,7 +31,7 @@ export function buildProgram(io: Io = PROCESS_IO): Command {
     .option('--debug', 'print debug details (and stack traces) on stderr')
     .option('--hash <name>', 'SHA1 (default), SHA224, SHA256, SHA384, SHA512, BLAKE2B, BLAKE2S, MD5, or XXH128 (fast, salted per run, not with -b)')
     .option('--buffer <KB>', 'buffer size in KB for sequential comparison (default: 2048)')
-    .option('--chunk <KB>', 'chunk size in KB: a differing buffer is compared chunk by chunk; 0 = off (default: 64, off with -b)')
+    .option('--chunk <KB>', 'chunk size in KB: a differing buffer is compared chunk by chunk; 0 = off (default: 64, or none when the buffer is no larger; an existing bitmap keeps its own)')
     .option('--zlevel <0-9>', 'compression level, 0 = none (default: 6)')
     .option('-b, --bitmap <file>', 'bitmap file of source digests: the destination is not read (SYNC only)')
     .option('--reset-bitmap', 'rebuild the bitmap from scratch: every buffer is sent')
