@@ -3,7 +3,8 @@
 import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { COMMIT_EVERY_BUFFERS, COMMIT_EVERY_BYTES, IN_FLIGHT_BYTES } from '../src/local/engine';
+import { COMMIT_EVERY_BUFFERS, COMMIT_EVERY_BYTES } from '../src/local/bitmap-sync';
+import { IN_FLIGHT_BYTES } from '../src/local/engine';
 import { RPC_WINDOW } from '../src/local/peer';
 import { MAX_BUFFER_SIZE, MAX_FRAME_LENGTH, MSG, PROTOCOL_VERSION } from '../src/shared/protocol';
 

@@ -1,8 +1,8 @@
-// The bitmap file on disk, as the engine uses it (bitmap-format.md §4-5): locked for one run, checked
-// against the run before anything is written, upgraded from version 1 or (re)created through a new
-// file renamed into place, "run in progress" set at the start and cleared at a clean end, durable
-// "unknown" marks before a destination write is issued, and new digests committed only after the
-// destination has flushed the data they describe.
+// The bitmap file on disk (bitmap-format.md §4): locked for one run, checked against the run before
+// anything is written, upgraded from version 1 or (re)created through a new file renamed into place,
+// "run in progress" set at the start and cleared at a clean end, durable "unknown" marks, staged
+// digests committed in batches. When each of these happens relative to the destination's writes and
+// FLUSH is decided in one place: bitmap-sync.ts.
 //
 // Entries are addressed as (buffer index, slot): slot 0 is the buffer digest, slot 1 + j chunk j.
 import { promises as fs, constants as fsConstants } from 'node:fs';

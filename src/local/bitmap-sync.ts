@@ -1,124 +1,175 @@
-// One buffer of a SYNC with a bitmap (bitmap-format.md §5): decide from the stored digests what to
-// send, mark those entries unknown durably before any destination write, and stage the digests of
-// what the destination now holds. The engine owns the loop and the FLUSH-then-commit batches.
+// A SYNC with a bitmap (bitmap-format.md §5). This module owns the order that keeps the bitmap true
+// after any crash, for every destination write:
+//
+//   1. mark unknown   the entries the write touches, durably (BitmapStore.markUnknown resolves after fsync)
+//   2. write          read from the source, write to the destination, wait for WRITTEN
+//   3. stage          the digests of the bytes written (in memory only)
+//   4. flush          FLUSH the destination, covering every write whose digests were staged before it
+//   5. commit         write the staged digests to the bitmap and fsync (BitmapStore.commit)
+//
+// The engine calls buffer() for each buffer, afterBuffer() after each, and finish() at the end; it
+// never touches the bitmap itself. The store does the file I/O, in the order this module asks.
 //
 //   plain bitmap SYNC   the destination is never read; a staged digest is computed by the controller
 //                       from the very bytes it forwarded
 //   --update-bitmap     both sides are hashed; staged digests are read back from the destination
 //   bitmap-only         no destination: entries describe the source as seen (nothing to protect)
-import { createHash } from 'node:crypto';
 import { decodeBlock } from '../shared/block-codec';
 import { chunkExtents, type Extent } from '../shared/geometry';
-import { splitDigests, type HashAlgorithm } from '../shared/hash';
+import { splitDigests, unsaltedHasher, type Hasher } from '../shared/hash';
 import type { EncodedBlock } from '../shared/protocol';
 import type { BitmapStore } from './bitmap-store';
+import { differingChunks } from './compare';
 import type { Peer } from './peer';
+
+/** The destination is flushed and the bitmap committed after this many bytes written... */
+export const COMMIT_EVERY_BYTES = 64 * 1024 * 1024;
+/** ...or this many buffers with new digests, whichever comes first (bounds what a crash resends). */
+export const COMMIT_EVERY_BUFFERS = 64;
 
 export interface BitmapSyncJob {
   readonly source: Peer;
   /** Absent in bitmap-only mode. */
   readonly destination?: Peer;
   readonly bitmap: BitmapStore;
+  /** The run's chunk size (the session's one decision: the bitmap's own, 0 = none). */
+  readonly chunkSize: number;
   readonly updateBitmap: boolean;
-  /** Reads a range from the source and writes it to the destination; resolves after WRITTEN. */
-  transfer(extent: Extent): Promise<EncodedBlock>;
+  /** Reads a range from the source and writes it to `destination`; resolves after WRITTEN. */
+  transfer(destination: Peer, extent: Extent): Promise<EncodedBlock>;
   /** Undefined unless --debug: `debug?.(...)` then skips building the text (it has hex digests). */
   debug?: (text: string) => void;
 }
 
-/** Digest computed by the controller (bitmaps never use salted hashes, so node:crypto has it). */
-function digest(algorithm: HashAlgorithm, data: Uint8Array): Buffer {
-  if (!algorithm.nodeName) throw new Error(`${algorithm.name} cannot be used with a bitmap`);
-  return createHash(algorithm.nodeName).update(data).digest();
-}
+export class BitmapSync {
+  private readonly hasher: Hasher;
+  private uncommittedBytes = 0;
+  private committing: Promise<void> = Promise.resolve();
 
-/** Syncs buffer `index` (`extent`) and returns the ranges found changed (sent, unless bitmap-only). */
-export async function syncBufferWithBitmap(job: BitmapSyncJob, index: number, extent: Extent): Promise<Extent[]> {
-  if (job.updateBitmap && job.destination) return updateBuffer(job, job.destination, index, extent);
-  const { source, destination, bitmap } = job;
-  const chunkSize = bitmap.layout.chunkSize;
-  const chunks = chunkSize > 0 ? chunkExtents(extent, chunkSize) : [];
-  const chunksDecide = source.role === 'local' && chunks.length > 1 && chunks.every((_, chunk) => bitmap.entry(index, 1 + chunk) !== undefined);
-  if (chunksDecide) {
-    // Every chunk entry is known and the source is on this machine: the chunk digests alone decide, in
-    // one pass over the source. (From a remote source they would cost 32 digests per buffer on the
-    // wire instead of one: there the buffer digest is asked first.)
-    return syncChunks(job, index, chunks, splitDigests(await source.hash(extent, chunkSize), chunks.length));
+  constructor(private readonly job: BitmapSyncJob) {
+    // Bitmaps never hold salted digests (options.ts refuses them), so node:crypto computes them.
+    this.hasher = unsaltedHasher(job.bitmap.layout.hash);
   }
-  const sourceDigest = await source.hash(extent);
-  const stored = bitmap.entry(index);
-  if (stored && sourceDigest.equals(stored)) return [];
-  job.debug?.(`buffer ${index} at ${extent.offset}: source ${sourceDigest.toString('hex')}, bitmap ${stored?.toString('hex') ?? 'unknown'}`);
 
-  if (chunkSize === 0) {
-    if (!destination) {
-      bitmap.stage(index, 0, sourceDigest);
+  /** Syncs buffer `index` (`extent`) and returns the ranges found changed (sent, unless bitmap-only). */
+  async buffer(index: number, extent: Extent): Promise<Extent[]> {
+    const { source, destination, bitmap, chunkSize } = this.job;
+    if (this.job.updateBitmap && destination) return this.updateBuffer(destination, index, extent);
+    const chunks = chunkSize > 0 ? chunkExtents(extent, chunkSize) : [];
+    const chunksDecide = source.role === 'local' && chunks.length > 1 && chunks.every((_, chunk) => bitmap.entry(index, 1 + chunk) !== undefined);
+    if (chunksDecide) {
+      // Every chunk entry is known and the source is on this machine: the chunk digests alone decide, in
+      // one pass over the source. (From a remote source they would cost 32 digests per buffer on the
+      // wire instead of one: there the buffer digest is asked first.)
+      return this.syncChunks(index, chunks, splitDigests(await source.hash(extent, chunkSize), chunks.length));
+    }
+    const sourceDigest = await source.hash(extent);
+    const stored = bitmap.entry(index);
+    if (stored && sourceDigest.equals(stored)) return [];
+    this.job.debug?.(`buffer ${index} at ${extent.offset}: source ${sourceDigest.toString('hex')}, bitmap ${stored?.toString('hex') ?? 'unknown'}`);
+
+    if (chunkSize === 0) {
+      if (!destination) {
+        bitmap.stage(index, 0, sourceDigest);
+        return [extent];
+      }
+      const [written] = await this.write(destination, index, [], [extent]);
+      bitmap.stage(index, 0, await this.digestOf(written));
       return [extent];
     }
-    await bitmap.markUnknown(index);
-    const data = await decodeBlock(await job.transfer(extent));
-    bitmap.stage(index, 0, digest(bitmap.layout.hash, data));
-    return [extent];
+    return this.syncChunks(index, chunks, splitDigests(await source.hash(extent, chunkSize), chunks.length), sourceDigest);
   }
 
-  return syncChunks(job, index, chunks, splitDigests(await source.hash(extent, chunkSize), chunks.length), sourceDigest);
-}
+  /** After each buffer: flushes the destination and commits, when enough is staged or written. */
+  afterBuffer(): void {
+    if (this.uncommittedBytes >= COMMIT_EVERY_BYTES || this.job.bitmap.stagedCount >= COMMIT_EVERY_BUFFERS) void this.commit().catch(() => undefined);
+  }
 
-/**
- * The chunks of buffer `index` whose stored digest is unknown or differs from the source's travel.
- * `sourceDigest` is the buffer's own digest when it was computed (it then replaces the stored one in
- * bitmap-only mode; otherwise that entry is staged unknown there, as it may no longer describe the source).
- */
-async function syncChunks(job: BitmapSyncJob, index: number, chunks: Extent[], sourceChunks: Buffer[], sourceDigest?: Buffer): Promise<Extent[]> {
-  const { destination, bitmap } = job;
-  const changed = chunks.map((_, chunk) => chunk).filter((chunk) => {
-    const entry = bitmap.entry(index, 1 + chunk);
-    return !entry || !entry.equals(sourceChunks[chunk]);
-  });
-  if (!destination) {
-    if (changed.length === 0 && !sourceDigest) return [];
-    bitmap.stage(index, 0, sourceDigest ?? Buffer.alloc(bitmap.layout.hash.digestLength));
-    for (const chunk of changed) bitmap.stage(index, 1 + chunk, sourceChunks[chunk]);
+  /** The last commit; resolves once every staged digest is durable (after the destination's FLUSH). */
+  finish(): Promise<void> {
+    return this.commit();
+  }
+
+  /**
+   * Steps 1-2 for the `ranges` of buffer `index` (chunk entries `chunkSlots`, the buffer entry always):
+   * marks them unknown durably, then writes them; resolves with the blocks written, once acknowledged.
+   */
+  private async write(destination: Peer, index: number, chunkSlots: number[], ranges: Extent[]): Promise<EncodedBlock[]> {
+    await this.job.bitmap.markUnknown(index, chunkSlots);
+    return Promise.all(ranges.map(async (range) => {
+      const block = await this.job.transfer(destination, range);
+      this.uncommittedBytes += range.length;
+      return block;
+    }));
+  }
+
+  /** Step 3 for plain bitmap SYNCs: the digest of the very bytes forwarded. */
+  private async digestOf(block: EncodedBlock): Promise<Buffer> {
+    return this.hasher.digest(await decodeBlock(block));
+  }
+
+  /** Steps 4-5: FLUSH, then the staged digests are committed; never the other way round. */
+  private commit(): Promise<void> {
+    const { bitmap, destination } = this.job;
+    this.uncommittedBytes = 0;
+    this.committing = this.committing.then(async () => {
+      if (bitmap.stagedCount === 0) return;
+      const batch = bitmap.takeStaged(); // before FLUSH is sent: the FLUSH covers every write they describe
+      if (destination) await destination.flush();
+      await bitmap.commit(batch);
+    });
+    return this.committing;
+  }
+
+  /**
+   * The chunks of buffer `index` whose stored digest is unknown or differs from the source's travel.
+   * `sourceDigest` is the buffer's own digest when it was computed (it then replaces the stored one in
+   * bitmap-only mode; otherwise that entry is staged unknown there, as it may no longer describe the source).
+   */
+  private async syncChunks(index: number, chunks: Extent[], sourceChunks: Buffer[], sourceDigest?: Buffer): Promise<Extent[]> {
+    const { destination, bitmap } = this.job;
+    const changed = differingChunks(sourceChunks, chunks.map((_, chunk) => bitmap.entry(index, 1 + chunk)));
+    if (!destination) {
+      if (changed.length === 0 && !sourceDigest) return [];
+      bitmap.stage(index, 0, sourceDigest ?? Buffer.alloc(bitmap.layout.hash.digestLength));
+      for (const chunk of changed) bitmap.stage(index, 1 + chunk, sourceChunks[chunk]);
+      return changed.map((chunk) => chunks[chunk]);
+    }
+    // Every chunk already matches (the buffer entry was left unknown by an earlier partial write).
+    if (changed.length === 0) return [];
+    const blocks = await this.write(destination, index, changed.map((chunk) => 1 + chunk), changed.map((chunk) => chunks[chunk]));
+    const written = await Promise.all(blocks.map((block) => decodeBlock(block)));
+    changed.forEach((chunk, position) => bitmap.stage(index, 1 + chunk, this.hasher.digest(written[position])));
+    // The buffer digest is known only when this run forwarded every byte of the buffer (§5.4).
+    if (changed.length === chunks.length) bitmap.stage(index, 0, this.hasher.digest(Buffer.concat(written)));
     return changed.map((chunk) => chunks[chunk]);
   }
-  // Every chunk already matches (the buffer entry was left unknown by an earlier partial write).
-  if (changed.length === 0) return [];
-  await bitmap.markUnknown(index, changed.map((chunk) => 1 + chunk));
-  const written = await Promise.all(changed.map(async (chunk) => decodeBlock(await job.transfer(chunks[chunk]))));
-  changed.forEach((chunk, position) => bitmap.stage(index, 1 + chunk, digest(bitmap.layout.hash, written[position])));
-  // The buffer digest is known only when this run forwarded every byte of the buffer (§5.4).
-  if (changed.length === chunks.length) bitmap.stage(index, 0, digest(bitmap.layout.hash, Buffer.concat(written)));
-  return changed.map((chunk) => chunks[chunk]);
-}
 
-/** --update-bitmap: compare with the destination itself; stage the destination's own digests. */
-async function updateBuffer(job: BitmapSyncJob, destination: Peer, index: number, extent: Extent): Promise<Extent[]> {
-  const { source, bitmap } = job;
-  const chunkSize = bitmap.layout.chunkSize;
-  const chunks = chunkSize > 0 ? chunkExtents(extent, chunkSize) : [];
-  const [sourceDigest, destinationDigest] = await Promise.all([source.hash(extent), destination.hash(extent)]);
+  /** --update-bitmap: compare with the destination itself; stage the destination's own digests. */
+  private async updateBuffer(destination: Peer, index: number, extent: Extent): Promise<Extent[]> {
+    const { source, bitmap, chunkSize } = this.job;
+    const chunks = chunkSize > 0 ? chunkExtents(extent, chunkSize) : [];
+    const [sourceDigest, destinationDigest] = await Promise.all([source.hash(extent), destination.hash(extent)]);
 
-  const stageDestination = async (buffer: Buffer) => {
-    bitmap.stage(index, 0, buffer);
-    if (chunkSize === 0) return;
-    splitDigests(await destination.hash(extent, chunkSize), chunks.length).forEach((entry, chunk) => bitmap.stage(index, 1 + chunk, entry));
-  };
-  if (sourceDigest.equals(destinationDigest)) {
-    await stageDestination(destinationDigest);
-    return [];
+    const stageDestination = async (buffer: Buffer) => {
+      bitmap.stage(index, 0, buffer);
+      if (chunkSize === 0) return;
+      splitDigests(await destination.hash(extent, chunkSize), chunks.length).forEach((entry, chunk) => bitmap.stage(index, 1 + chunk, entry));
+    };
+    if (sourceDigest.equals(destinationDigest)) {
+      await stageDestination(destinationDigest);
+      return [];
+    }
+    this.job.debug?.(`buffer ${index} at ${extent.offset}: source ${sourceDigest.toString('hex')}, destination ${destinationDigest.toString('hex')} differ`);
+
+    let changed = [extent];
+    if (chunkSize > 0 && chunks.length > 1) {
+      const [sourceChunks, destinationChunks] = await Promise.all([source.hash(extent, chunkSize), destination.hash(extent, chunkSize)]);
+      changed = differingChunks(splitDigests(sourceChunks, chunks.length), splitDigests(destinationChunks, chunks.length)).map((chunk) => chunks[chunk]);
+    }
+    await this.write(destination, index, chunks.map((_, chunk) => 1 + chunk), changed);
+    // Read back what the destination holds now; committed only after the FLUSH that makes it durable.
+    await stageDestination(await destination.hash(extent));
+    return changed;
   }
-  job.debug?.(`buffer ${index} at ${extent.offset}: source ${sourceDigest.toString('hex')}, destination ${destinationDigest.toString('hex')} differ`);
-
-  let changed = [extent];
-  if (chunkSize > 0 && chunks.length > 1) {
-    const [sourceChunks, destinationChunks] = await Promise.all([source.hash(extent, chunkSize), destination.hash(extent, chunkSize)]);
-    const sourceList = splitDigests(sourceChunks, chunks.length);
-    const destinationList = splitDigests(destinationChunks, chunks.length);
-    changed = chunks.filter((_, chunk) => !sourceList[chunk].equals(destinationList[chunk]));
-  }
-  await bitmap.markUnknown(index, chunks.map((_, chunk) => 1 + chunk));
-  await Promise.all(changed.map((range) => job.transfer(range)));
-  // Read back what the destination holds now; committed only after the FLUSH that makes it durable.
-  await stageDestination(await destination.hash(extent));
-  return changed;
 }

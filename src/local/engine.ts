@@ -2,11 +2,11 @@
 // peers swapped (the session decides which peer is the source); COPY and SYNC differ only in whether
 // digests are compared. Buffers are processed by a bounded pool of workers, so requests to both
 // agents stay pipelined (never one round trip per block) and memory stays flat.
-import { appendExtent, bufferCount, bufferExtent, chunkExtents, type Extent } from '../shared/geometry';
-import { splitDigests } from '../shared/hash';
-import type { BitmapStore } from './bitmap-store';
-import { syncBufferWithBitmap } from './bitmap-sync';
+import { appendExtent, bufferCount, bufferExtent, refinementChunkSize, type Extent } from '../shared/geometry';
 import type { EncodedBlock } from '../shared/protocol';
+import type { BitmapStore } from './bitmap-store';
+import { BitmapSync } from './bitmap-sync';
+import { differingExtents } from './compare';
 import type { Peer } from './peer';
 
 export interface EngineJob {
@@ -17,9 +17,10 @@ export interface EngineJob {
   /** Bytes to sync: the source size. */
   readonly size: number;
   readonly bufferSize: number;
+  /** The run's chunk size, decided once by the session (a bitmap's own when there is one); 0 = none. */
   readonly chunkSize: number;
   readonly zlevel: number;
-  /** With a bitmap, the destination is never read: its stored digests stand in for it. */
+  /** With a bitmap, the destination is never read: its stored digests stand in for it (bitmap-sync.ts). */
   readonly bitmap?: BitmapStore;
   /** --update-bitmap: compare against the destination itself and rewrite every entry. */
   readonly updateBitmap: boolean;
@@ -48,10 +49,6 @@ export function workersFor(bufferSize: number, mode: 'SYNC' | 'COPY' = 'SYNC'): 
   const budget = mode === 'COPY' ? IN_FLIGHT_BYTES.copy : IN_FLIGHT_BYTES.compare;
   return Math.max(2, Math.min(32, Math.floor(budget / bufferSize)));
 }
-/** The destination is flushed and the bitmap committed after this many bytes written... */
-export const COMMIT_EVERY_BYTES = 64 * 1024 * 1024;
-/** ...or this many buffers with new digests, whichever comes first (bounds what a crash resends). */
-export const COMMIT_EVERY_BUFFERS = 64;
 
 /** Runs `work` over every buffer index with at most `workers` in flight; stops at the first error. */
 export async function forEachBuffer(count: number, workers: number, work: (index: number) => Promise<void>): Promise<void> {
@@ -73,86 +70,54 @@ export async function forEachBuffer(count: number, workers: number, work: (index
   if (rejected) throw rejected.reason;
 }
 
-/**
- * The ranges of `extent` whose digests differ: the whole extent (chunkSize 0, one digest each), or
- * its differing chunks with touching ones merged.
- */
-export function differingExtents(extent: Extent, chunkSize: number, source: Buffer, destination: Buffer): Extent[] {
-  if (chunkSize === 0) return source.equals(destination) ? [] : [extent];
-  const chunks = chunkExtents(extent, chunkSize);
-  const sourceChunks = splitDigests(source, chunks.length);
-  const destinationChunks = splitDigests(destination, chunks.length);
-  const differing: Extent[] = [];
-  chunks.forEach((chunk, index) => {
-    if (!sourceChunks[index].equals(destinationChunks[index])) appendExtent(differing, chunk);
-  });
-  return differing;
-}
-
 export async function runEngine(job: EngineJob): Promise<EngineResult> {
-  const { source, destination, bitmap } = job;
+  const { source, destination } = job;
   const changedByIndex = new Map<number, Extent[]>();
   let sentBytes = 0;
-  let uncommittedBytes = 0;
-  let committing: Promise<void> = Promise.resolve();
-
-  /** Flushes the destination, then makes the staged bitmap digests durable: never the other way round. */
-  const commit = (): Promise<void> => {
-    uncommittedBytes = 0;
-    committing = committing.then(async () => {
-      if (!bitmap || bitmap.stagedCount === 0) return;
-      const batch = bitmap.takeStaged(); // before FLUSH is sent: the FLUSH covers every write they describe
-      if (destination) await destination.flush();
-      await bitmap.commit(batch);
-    });
-    return committing;
-  };
 
   /** Forwards a range; resolves with the block written, once the destination acknowledged it. */
-  const transfer = async (extent: Extent): Promise<EncodedBlock | undefined> => {
-    if (!destination) return undefined;
+  const transfer = async (to: Peer, extent: Extent): Promise<EncodedBlock> => {
     const block = await source.read(extent, job.zlevel);
-    await destination.write(extent.offset, block);
+    await to.write(extent.offset, block);
     sentBytes += extent.length;
-    uncommittedBytes += extent.length;
     job.debug?.(`wrote ${extent.length} bytes at ${extent.offset} (${block.bytes.length} on the wire, encoding ${block.encoding})`);
     return block;
   };
+  // Marks, transfers, staged digests and FLUSH-then-commit batches: one module (bitmap-sync.ts).
+  const bitmap = job.bitmap && new BitmapSync({
+    source, destination, bitmap: job.bitmap, chunkSize: job.chunkSize, updateBitmap: job.updateBitmap, transfer, debug: job.debug,
+  });
 
   const syncBuffer = async (index: number): Promise<void> => {
     const extent = bufferExtent(index, job.size, job.bufferSize);
     if (job.mode === 'COPY') {
-      await transfer(extent);
+      if (destination) await transfer(destination, extent);
       changedByIndex.set(index, [extent]);
       return;
     }
     if (bitmap) {
-      // Marks, transfers and staged digests per bitmap-format.md §5 (src/local/bitmap-sync.ts).
-      const changed = await syncBufferWithBitmap({
-        source, destination, bitmap, updateBitmap: job.updateBitmap, debug: job.debug,
-        transfer: async (range) => (await transfer(range)) as EncodedBlock,
-      }, index, extent);
+      const changed = await bitmap.buffer(index, extent);
       if (changed.length > 0) changedByIndex.set(index, changed);
       return;
     }
     if (!destination) throw new Error('internal: SYNC without a bitmap needs a destination');
     // With chunks, both sides hash the buffer chunk by chunk in their first and only pass: a differing
     // buffer needs no second read, and only its differing chunks travel (adjacent ones merged).
-    const chunkSize = job.chunkSize > 0 && job.chunkSize < extent.length ? job.chunkSize : 0;
+    const chunkSize = refinementChunkSize(extent, job.chunkSize);
     const [sourceDigests, destinationDigests] = await Promise.all([source.hash(extent, chunkSize), destination.hash(extent, chunkSize)]);
     const differing = differingExtents(extent, chunkSize, sourceDigests, destinationDigests);
     job.debug?.(`buffer ${index} at ${extent.offset}: ${differing.length === 0 ? 'same' : `${differing.length} differing range(s)`}`);
     if (differing.length === 0) return;
     changedByIndex.set(index, differing);
-    await Promise.all(differing.map((range) => transfer(range)));
+    await Promise.all(differing.map((range) => transfer(destination, range)));
   };
 
   await forEachBuffer(bufferCount(job.size, job.bufferSize), workersFor(job.bufferSize, job.mode), async (index) => {
     await syncBuffer(index);
     job.onProgress(bufferExtent(index, job.size, job.bufferSize).length);
-    if (uncommittedBytes >= COMMIT_EVERY_BYTES || (bitmap?.stagedCount ?? 0) >= COMMIT_EVERY_BUFFERS) void commit().catch(() => undefined);
+    bitmap?.afterBuffer();
   });
-  await commit();
+  await bitmap?.finish();
   if (destination) await destination.flush();
 
   const changed: Extent[] = [];

@@ -133,7 +133,8 @@ async function syncDevices(options: Options, reporter: Reporter, seed: bigint, l
       destination: destination?.peer,
       size: source.size,
       bufferSize: options.bufferSize,
-      chunkSize: options.chunkSize,
+      // The one decision on the chunk size: an existing bitmap's own (it may differ from a defaulted --chunk).
+      chunkSize: bitmap ? bitmap.layout.chunkSize : options.chunkSize,
       zlevel: options.zlevel,
       bitmap,
       updateBitmap: options.updateBitmap,

@@ -46,13 +46,15 @@ export function serveAgent(input: Readable, output: Writable): AgentService {
     if (stopped) return;
     stopped = true;
     input.removeListener('data', onData);
+    void state.device?.close().catch(() => undefined);
     output.end(() => finish(code));
   };
-  /** Stops without another byte: the controller is gone. */
+  /** Stops without another byte: the controller is gone. The device is closed (it matters in-process). */
   const stop = (): void => {
     if (stopped) return;
     stopped = true;
     input.removeListener('data', onData);
+    void state.device?.close().catch(() => undefined);
     finish(EXIT_OK);
   };
 

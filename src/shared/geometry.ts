@@ -25,6 +25,14 @@ export function chunkExtents(buffer: Extent, chunkSize: number): Extent[] {
   return extents;
 }
 
+/**
+ * The chunk size a buffer without bitmap is refined with: the run's chunk size when the buffer is
+ * larger than one chunk, else 0 (one digest for the whole buffer: a single chunk would only repeat it).
+ */
+export function refinementChunkSize(buffer: Extent, chunkSize: number): number {
+  return chunkSize > 0 && chunkSize < buffer.length ? chunkSize : 0;
+}
+
 /** Adds an extent to a sorted list, merging it with the last one when they touch. */
 export function appendExtent(extents: Extent[], next: Extent): void {
   const last = extents[extents.length - 1];

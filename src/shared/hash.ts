@@ -50,10 +50,16 @@ export interface Hasher {
   digest(data: Uint8Array): Buffer;
 }
 
+/** A hasher of an unsalted algorithm (node:crypto), ready at once: what bitmaps use. */
+export function unsaltedHasher(algorithm: HashAlgorithm): Hasher {
+  const nodeName = algorithm.nodeName;
+  if (!nodeName) throw new Error(`internal: ${algorithm.name} is salted`);
+  return { algorithm, digest: (data) => createHash(nodeName).update(data).digest() };
+}
+
 /** `seed` only matters for salted algorithms (a 64-bit value; 0 for the others). */
 export async function createHasher(algorithm: HashAlgorithm, seed = 0n): Promise<Hasher> {
-  const nodeName = algorithm.nodeName;
-  if (nodeName) return { algorithm, digest: (data) => createHash(nodeName).update(data).digest() };
+  if (algorithm.nodeName) return unsaltedHasher(algorithm);
   const wasm = await createXXHash128(Number(seed & 0xffffffffn), Number((seed >> 32n) & 0xffffffffn));
   return {
     algorithm,
