@@ -1,6 +1,7 @@
 // A device: a regular file or a block device, opened read-only (source, recheck) or read-write
 // (destination). Block devices report size 0 in stat(), so their size comes from sysfs.
 import { promises as fs, constants as fsConstants, readFileSync } from 'node:fs';
+import { AgentError, deviceError } from '../shared/errors';
 
 /** Most bytes kept in spare read buffers (about a window of 2 MiB buffers). */
 const MAX_SPARE_BYTES = 64 * 1024 * 1024;
@@ -21,8 +22,8 @@ export class Device {
     const handle = await fs.open(path, flags);
     try {
       const stat = await handle.stat();
-      if (stat.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
-      if (stat.isFIFO()) throw Object.assign(new Error('is a FIFO'), { code: 'EFIFO' });
+      if (stat.isDirectory()) throw deviceError(path, { code: 'EISDIR' }, writable);
+      if (stat.isFIFO()) throw deviceError(path, { code: 'EFIFO' }, writable);
       const size = stat.isBlockDevice() ? blockDeviceSize(stat.rdev, handle) : stat.size;
       return new Device(path, handle, await size, writable);
     } catch (error) {
@@ -59,7 +60,7 @@ export class Device {
     let done = 0;
     while (done < length) {
       const { bytesRead } = await this.handle.read(buffer, done, length - done, offset + done);
-      if (bytesRead === 0) throw Object.assign(new Error(`unexpected end of device at ${offset + done}`), { code: 'EEOF' });
+      if (bytesRead === 0) throw new AgentError('EEOF', `unexpected end of device at ${offset + done}`);
       done += bytesRead;
     }
     return buffer;

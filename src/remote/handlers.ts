@@ -4,13 +4,8 @@
 import { encodeBlock, decodeBlock, isAllZero } from '../shared/block-codec';
 import { chunkDigests, createHasher, hashById, type Hasher } from '../shared/hash';
 import { ENCODING, MSG, type Message, type MessageOf } from '../shared/protocol';
+import { AgentError, deviceError } from '../shared/errors';
 import { Device } from './device';
-
-export class AgentError extends Error {
-  constructor(readonly code: string, message: string) {
-    super(message);
-  }
-}
 
 export class AgentState {
   device?: Device;
@@ -36,25 +31,10 @@ export async function handleOpen(state: AgentState, request: MessageOf<typeof MS
   try {
     state.device = await Device.open(request.path, request.writable);
   } catch (error) {
-    const err = error as NodeJS.ErrnoException;
-    throw new AgentError(err.code ?? 'EOPEN', describeOpenError(request.path, err, request.writable));
+    throw deviceError(request.path, error, request.writable);
   }
   state.hasher = await createHasher(algorithm, request.seed);
   return { type: MSG.OPENED, id: request.id, size: state.device.size };
-}
-
-function describeOpenError(path: string, error: NodeJS.ErrnoException, writable: boolean): string {
-  switch (error.code) {
-    case 'ENOENT': return `Device ${path} is not found`;
-    // e.g. /dev/sda1/x, or an image path through a regular file: node's text repeats the path and errno.
-    case 'ENOTDIR': return `Device ${path} is not found (part of its path is not a directory)`;
-    case 'EACCES':
-    case 'EPERM': return `Device ${path} is not ${writable ? 'writable' : 'readable'}: permission denied`;
-    case 'EISDIR': return `Device ${path} is a directory`;
-    case 'EFIFO': return `Device ${path} is a FIFO (named pipe), not a file or block device`;
-    case 'EROFS': return `Device ${path} is on a read-only file system`;
-    default: return `Device ${path} cannot be opened: ${error.message}`;
-  }
 }
 
 export async function handleHash(state: AgentState, request: MessageOf<typeof MSG.HASH>): Promise<Message> {

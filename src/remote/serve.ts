@@ -10,10 +10,10 @@
 // every WRITE before it. A WRITE's block is inflated as soon as it arrives.
 import type { Readable, Writable } from 'node:stream';
 import { BUILD_ID } from '../shared/build-info';
-import { EXIT_OK, EXIT_SYNC } from '../shared/errors';
+import { AgentError, BasynError, EXIT_OK, EXIT_SYNC } from '../shared/errors';
 import { FrameDecoder } from '../shared/frame';
 import { encodeParts, MSG, PROTOCOL_VERSION, type Message } from '../shared/protocol';
-import { AgentError, AgentState, handleClose, handleFlush, handleHash, handleOpen, handleRead, handleWrite, inflateWrite } from './handlers';
+import { AgentState, handleClose, handleFlush, handleHash, handleOpen, handleRead, handleWrite, inflateWrite } from './handlers';
 
 export interface AgentService {
   /**
@@ -127,7 +127,7 @@ export function serveAgent(input: Readable, output: Writable): AgentService {
 }
 
 function errorReply(id: number, error: unknown): Message {
-  if (error instanceof AgentError) return { type: MSG.ERROR, id, code: error.code, message: error.message };
+  if (error instanceof BasynError) return { type: MSG.ERROR, id, code: error.code, message: error.message };
   const err = error as NodeJS.ErrnoException;
   return { type: MSG.ERROR, id, code: err.code ?? 'EAGENT', message: err.message ?? String(error) };
 }

@@ -60,16 +60,48 @@ export class MismatchError extends BasynError {
   }
 }
 
+/**
+ * An error the agent reports over the wire as ERROR(code, message): the controller raises it as a
+ * RemoteError with the same code (exit 2). Device errors carry their errno code (ENOENT, EACCES, ...)
+ * or one of the agent's own: ENOTOPEN, ERANGE, EHASH, EROFS, EFIFO, EEOF, EPROTO, ESTOPPED.
+ */
+export class AgentError extends BasynError {
+  constructor(code: string, message: string) {
+    super(message, code, EXIT_SYNC);
+  }
+}
+
+/** What node's system errors (errno codes) mean, in the words of basyn's messages: the one table. */
+const SYSTEM_ERROR_TEXT: Readonly<Record<string, string>> = {
+  ENOENT: 'no such file or device',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  EISDIR: 'is a directory',
+  EROFS: 'read-only file system',
+  ENOSPC: 'no space left on device',
+};
+
 /** Node's system errors (ENOENT, EACCES, ...) as one readable line. */
 export function describeSystemError(error: unknown, what: string): string {
   const err = error as NodeJS.ErrnoException;
-  switch (err?.code) {
-    case 'ENOENT': return `${what}: no such file or device`;
+  const text = err?.code !== undefined ? SYSTEM_ERROR_TEXT[err.code] : undefined;
+  return `${what}: ${text ?? err?.message ?? String(error)}`;
+}
+
+/** Why a device cannot be used, as the agent reports it (exit 2 at the controller). */
+export function deviceError(path: string, error: unknown, writable: boolean): AgentError {
+  if (error instanceof AgentError) return error;
+  const err = error as NodeJS.ErrnoException;
+  const code = err?.code ?? 'EOPEN';
+  switch (code) {
+    case 'ENOENT': return new AgentError(code, `Device ${path} is not found`);
+    // e.g. /dev/sda1/x, or an image path through a regular file: node's text repeats the path and errno.
+    case 'ENOTDIR': return new AgentError(code, `Device ${path} is not found (part of its path is not a directory)`);
     case 'EACCES':
-    case 'EPERM': return `${what}: permission denied`;
-    case 'EISDIR': return `${what}: is a directory`;
-    case 'EROFS': return `${what}: read-only file system`;
-    case 'ENOSPC': return `${what}: no space left on device`;
-    default: return `${what}: ${err?.message ?? String(error)}`;
+    case 'EPERM': return new AgentError(code, `Device ${path} is not ${writable ? 'writable' : 'readable'}: ${SYSTEM_ERROR_TEXT[code]}`);
+    case 'EISDIR': return new AgentError(code, `Device ${path} ${SYSTEM_ERROR_TEXT[code]}`);
+    case 'EFIFO': return new AgentError(code, `Device ${path} is a FIFO (named pipe), not a file or block device`);
+    case 'EROFS': return new AgentError(code, `Device ${path} is on a ${SYSTEM_ERROR_TEXT[code]}`);
+    default: return new AgentError(code, `Device ${path} cannot be opened: ${err?.message ?? String(error)}`);
   }
 }

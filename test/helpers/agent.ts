@@ -48,9 +48,9 @@ export class AgentProcess {
     this.child.stdin.write(bytes);
   }
 
-  /** Waits for the first message matching `match` (from the start of the stream), 10 s at most. */
+  /** Waits for the first message matching `match` (from the start of the stream), 60 s at most (a loaded machine starts node slowly). */
   async waitFor(match: (message: Message) => boolean, what = 'a message'): Promise<Message> {
-    const deadline = Date.now() + 10_000;
+    const deadline = Date.now() + 60_000;
     for (;;) {
       const found = this.received.find(match);
       if (found) return found;
