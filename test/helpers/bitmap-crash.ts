@@ -68,7 +68,7 @@ function scribble(data: Buffer, count: number, maxLength: number): Array<{ offse
  * or one of its agents after `delayMs`, and waits until every process of the run is gone (an orphaned
  * local agent finishes its queued writes first, as it would after a real crash).
  */
-async function interruptedRun(args: string[], lockPath: string, delayMs: number, victim: 'controller' | 'agent'): Promise<TrialOutcome['killed']> {
+export async function interruptedRun(args: string[], lockPath: string, delayMs: number, victim: 'controller' | 'agent'): Promise<TrialOutcome['killed']> {
   const child = spawn(process.execPath, [BASYN, ...args], { stdio: 'ignore' });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const pid = child.pid as number;

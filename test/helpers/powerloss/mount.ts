@@ -116,7 +116,7 @@ export class PowerLossFs {
     let stderr = '';
     daemon.stderr.setEncoding('utf8').on('data', (text: string) => { stderr += text; });
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`power-loss file system did not mount in 30 s: ${stderr}`)), 30_000);
+      const timer = setTimeout(() => reject(new Error(`power-loss file system did not mount in 120 s: ${stderr}`)), 120_000);
       daemon.stdout.setEncoding('utf8').on('data', (text: string) => {
         if (text.includes('ready')) {
           clearTimeout(timer);
