@@ -4,7 +4,7 @@
 // leave the destination byte-identical to the source.
 import { spawn } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { decodeBitmapFile, FLAG_RUN_IN_PROGRESS } from '../../src/shared/bitmap';
 import { BASYN, basyn } from './cli';
 import { tempDir } from './images';
@@ -64,6 +64,18 @@ function scribble(data: Buffer, count: number, maxLength: number): Array<{ offse
 }
 
 /**
+ * Whether the lock file names `pid` (`pid host start-time`): a lock left by a killed run (or brought
+ * back by a power cut) exists before this run starts, so its mere existence says nothing.
+ */
+function holdsLock(lockPath: string, pid: number): boolean {
+  try {
+    return readFileSync(lockPath, 'utf8').startsWith(`${pid} `);
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Runs the interrupted SYNC: waits until the run holds the bitmap lock, then SIGKILLs the controller
  * or one of its agents after `delayMs`, and waits until every process of the run is gone (an orphaned
  * local agent finishes its queued writes first, as it would after a real crash).
@@ -76,7 +88,7 @@ export async function interruptedRun(args: string[], lockPath: string, delayMs: 
   void exited.then(() => { done = true; });
   const agents = new Set<number>();
   const deadline = Date.now() + 20_000;
-  while (!done && !existsSync(lockPath) && Date.now() < deadline) {
+  while (!done && !holdsLock(lockPath, pid) && Date.now() < deadline) {
     for (const agent of children(pid)) agents.add(agent);
     await sleep(1);
   }

@@ -6,7 +6,7 @@
 // killCutRerun() is the reusable part: it knows nothing of bitmaps. To add a trial for another durable
 // state (a resume checkpoint, the patch journal):
 //   1. mount a PowerLossFs and put the destination and the state file on it (fs.sync() after setup);
-//   2. call killCutRerun() with the command, the file whose appearance means the run is under way,
+//   2. call killCutRerun() with the command, the lock file the run writes its pid into (the kill is timed from there),
 //      a `checkDurable` that reads the state file after a cut and says what it wrongly claims (for a
 //      checkpoint: every range it calls done must already equal the source on the destination), and a
 //      `checkResult` for after the rerun (destination equal to the source, byte for byte);
@@ -29,9 +29,12 @@ export interface PowerCutStep {
   readonly args: string[];
   /** The command that finishes the job after the cut (default: `args` again). */
   readonly rerunArgs?: string[];
-  /** A file whose appearance means the run is under way (e.g. the bitmap's lock): the kill is timed from there. */
+  /**
+   * The lock file the run writes its pid into (`pid host start-time`, e.g. the bitmap's): the kill is
+   * timed from when it names this run (a lock left by a kill or brought back by a cut is there before).
+   */
   readonly startedWhen: string;
-  /** The kill lands 0 to this many ms after `startedWhen` appeared (or never, if the run ends first). */
+  /** The kill lands 0 to this many ms after the run took `startedWhen` (or never, if the run ends first). */
   readonly killWindowMs: number;
   /** False: no rerun (the next step then starts from the state a kill and a cut left). */
   readonly rerun?: boolean;
