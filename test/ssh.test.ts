@@ -5,8 +5,8 @@ import { execFileSync } from 'node:child_process';
 import { appendFileSync, chmodSync, copyFileSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ConnectionOptions } from '../src/local/options';
-import { SshTransport, type LinkExit, type SshTransportOptions } from '../src/local/transport/ssh';
-import type { AgentLink } from '../src/local/transport/transport';
+import { SshTransport, type SshTransportOptions } from '../src/local/transport/ssh';
+import type { AgentExit, AgentLink } from '../src/local/transport/transport';
 import { BasynError, EXIT_SYNC } from '../src/shared/errors';
 import { MSG } from '../src/shared/protocol';
 import { RpcClient } from '../src/shared/rpc';
@@ -52,7 +52,7 @@ async function openAgent(link: AgentLink, size = 4096): Promise<RpcClient> {
   return rpc;
 }
 
-async function closeAgent(link: AgentLink, rpc: RpcClient): Promise<LinkExit> {
+async function closeAgent(link: AgentLink, rpc: RpcClient): Promise<AgentExit> {
   await rpc.call({ type: MSG.CLOSE });
   link.output.end();
   return link.exited;
@@ -223,7 +223,7 @@ sshTest('the connection dropped mid-run (sshd session killed): pending calls rej
   t.regex(readFileSync(`/proc/${parent}/cmdline`, 'utf8'), /^sshd/);
   process.kill(parent, 'SIGKILL');
   await rejectsWithin(t, rpc.call({ type: MSG.HASH, offset: 0, length: 4096, chunkSize: 0 }), 5000);
-  const exit: LinkExit = await link.exited;
+  const exit: AgentExit = await link.exited;
   t.is(exit.code, null);
   t.regex(exit.reason ?? '', /connection/);
 });
@@ -277,7 +277,7 @@ sshTest('a silent network (no FIN, no RST): keepalives end the link, pending cal
   relay.freeze();
   const error = await rejectsWithin(t, rpc.call({ type: MSG.HASH, offset: 0, length: 4096, chunkSize: 0 }), 8000);
   t.regex(error.message, /agent closed the connection/);
-  const exit: LinkExit = await link.exited;
+  const exit: AgentExit = await link.exited;
   t.regex(exit.reason ?? '', /keepalive/);
 });
 

@@ -10,6 +10,7 @@ import { createHash, createHmac } from 'node:crypto';
 import { appendFileSync, closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { SyncError } from '../../shared/errors';
+import { globMatches } from './glob';
 
 export interface KnownHostEntry {
   readonly file: string;
@@ -87,11 +88,6 @@ export function readKnownHosts(files: readonly string[]): KnownHostEntry[] {
   return entries;
 }
 
-function globToRegExp(pattern: string): RegExp {
-  const body = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-  return new RegExp(`^${body}$`);
-}
-
 function hashedMatches(hashed: string, name: string): boolean {
   const parts = hashed.split('|'); // ['', '1', salt, hash]
   if (parts.length !== 4 || parts[1] !== '1') return false;
@@ -106,7 +102,7 @@ export function entryMatches(entry: KnownHostEntry, name: string): boolean {
   let matched = false;
   for (const pattern of entry.patterns) {
     const negated = pattern.startsWith('!');
-    if (!globToRegExp(negated ? pattern.slice(1) : pattern).test(name)) continue;
+    if (!globMatches(negated ? pattern.slice(1) : pattern, name)) continue;
     if (negated) return false;
     matched = true;
   }

@@ -10,8 +10,8 @@ import { PassThrough } from 'node:stream';
 import { SyncError, UsageError } from '../../shared/errors';
 import type { ConnectionOptions } from '../options';
 import { uploadPayload } from './loader';
-import { AGENT_START_TIMEOUT_MS, awaitAgentStart, remoteLoaderCommand, TextTail, type LinkExit } from './ssh';
-import type { AgentLink, Transport } from './transport';
+import { AGENT_START_TIMEOUT_MS, awaitAgentStart, remoteLoaderCommand, TextTail } from './agent-start';
+import type { AgentExit, AgentLink, Transport } from './transport';
 
 /**
  * Splits a command line into words the way a POSIX shell would, without expanding anything:
@@ -96,7 +96,7 @@ export class RshTransport implements Transport {
     child.stderr.on('end', () => stderr.end());
     child.stdin.on('error', () => undefined); // a dead child is reported through `exited`
 
-    const exited = new Promise<LinkExit>((resolve) => {
+    const exited = new Promise<AgentExit>((resolve) => {
       child.once('error', (error: NodeJS.ErrnoException) => {
         stderr.end();
         input.end();

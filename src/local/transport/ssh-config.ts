@@ -13,6 +13,7 @@ import SSHConfig from 'ssh-config';
 import { UsageError } from '../../shared/errors';
 import type { ConnectionOptions } from '../options';
 import type { StrictHostKeyChecking } from './known-hosts';
+import { globMatches } from './glob';
 
 export interface JumpHost {
   readonly host: string;
@@ -129,10 +130,9 @@ function readWithIncludes(file: string, home: string, depth: number): string {
       else if (!isAbsolute(path)) path = join(home, '.ssh', path);
       const name = basename(path);
       if (!/[*?]/.test(name)) return existsSync(path) ? [readWithIncludes(path, home, depth + 1)] : [];
-      const matcher = new RegExp(`^${name.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
       let names: string[];
       try {
-        names = readdirSync(dirname(path)).filter((entry) => matcher.test(entry)).sort();
+        names = readdirSync(dirname(path)).filter((entry) => globMatches(name, entry)).sort();
       } catch {
         names = [];
       }

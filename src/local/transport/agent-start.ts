@@ -1,0 +1,86 @@
+// Starting the agent on the far side of a remote shell, shared by ssh.ts (ssh2 exec) and rsh.ts (an
+// external command): the command line that finds node and runs the loader under any login shell, the
+// tail of the remote stderr for messages, and the wait for the agent's first byte, which turns "node
+// missing", "node too old" or a corrupted upload into an error with a hint instead of an early EOF.
+import type { Readable } from 'node:stream';
+import { SyncError } from '../../shared/errors';
+import { LOADER_EXIT_BAD_BUNDLE, LOADER_EXIT_OLD_NODE, LOADER_SOURCE, MIN_REMOTE_NODE_MAJOR } from './loader';
+import type { AgentExit } from './transport';
+
+/** How long the agent may take to send its first byte once the command runs. */
+export const AGENT_START_TIMEOUT_MS = 30_000;
+const STDERR_TAIL_BYTES = 4096;
+const STDERR_GRACE_MS = 500;
+
+/** Single-quotes `text` for a POSIX shell (plain words stay as they are). */
+export function shellQuote(text: string): string {
+  if (/^[A-Za-z0-9_/.,:@%+=-]+$/.test(text)) return text;
+  return `'${text.replace(/'/g, `'\\''`)}'`;
+}
+
+/** The command line that starts the loader on the remote host, for its login shell (any Bourne-like or csh-like shell). */
+export function remoteLoaderCommand(remoteNode?: string): string {
+  const loader = shellQuote(LOADER_SOURCE);
+  const script = remoteNode !== undefined
+    ? `exec ${shellQuote(remoteNode)} -e ${loader}`
+    : `N=$(command -v node || command -v nodejs) || { echo "basyn: node not found in PATH" >&2; exit 127; }; exec "$N" -e ${loader}`;
+  return `exec sh -c ${shellQuote(script)}`;
+}
+
+/** Keeps the last few KB of a stream's text, for error messages. */
+export class TextTail {
+  private text = '';
+  push(data: Buffer | string): void {
+    this.text = (this.text + data.toString()).slice(-STDERR_TAIL_BYTES);
+  }
+  /** The last non-empty line. */
+  lastLine(): string {
+    return this.text.split('\n').map((line) => line.trim()).filter(Boolean).pop() ?? '';
+  }
+}
+
+/**
+ * Waits until the agent's side sends its first byte on `stdout` (the HELLO frame). If the process or
+ * channel ends first, the exit code says why: the loader's own codes, or 126/127 from the shell.
+ */
+export function awaitAgentStart(
+  stdout: Readable,
+  exited: Promise<AgentExit>,
+  what: { host: string; remoteNode?: string; stderr: TextTail; stderrDone: Promise<void>; timeoutMs: number },
+): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const settle = (error?: Error): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      stdout.removeListener('data', onData);
+      if (error) reject(error);
+      else resolve();
+    };
+    const onData = (): void => settle();
+    stdout.on('data', onData);
+    const timer = setTimeout(() => {
+      settle(new SyncError(`the remote agent on ${what.host} did not start within ${what.timeoutMs / 1000} s`, 'ESTART'));
+    }, what.timeoutMs);
+    // The exit status may overtake the last stderr bytes, which hold the reason: wait for them briefly.
+    void exited
+      .then(async (exit) => {
+        await Promise.race([what.stderrDone, new Promise((resolve) => setTimeout(resolve, STDERR_GRACE_MS))]);
+        return exit;
+      })
+      .then((exit) => settle(startFailure(exit, what.host, what.remoteNode, what.stderr)));
+  });
+}
+
+function startFailure(exit: AgentExit, host: string, remoteNode: string | undefined, stderr: TextTail): SyncError {
+  const said = stderr.lastLine();
+  const at = remoteNode !== undefined ? ` at ${remoteNode}` : '';
+  if (exit.code === 126 || exit.code === 127 || exit.code === LOADER_EXIT_OLD_NODE) {
+    const detail = exit.code === LOADER_EXIT_OLD_NODE && said ? ` (${said.replace(/^basyn: /, '')})` : '';
+    return new SyncError(`node >= ${MIN_REMOTE_NODE_MAJOR} not found on ${host}${at}${detail}; install it or pass --remote-node PATH`, 'ENONODE');
+  }
+  if (exit.code === LOADER_EXIT_BAD_BUNDLE) return new SyncError(`the agent upload to ${host} arrived corrupted`, 'EUPLOAD');
+  const how = exit.reason ?? (exit.code !== null ? `exited with code ${exit.code}` : exit.signal ? `was killed by ${exit.signal}` : 'ended');
+  return new SyncError(`the remote agent on ${host} ${how} before starting${said ? `: ${said}` : ''}`, 'ESTART');
+}
