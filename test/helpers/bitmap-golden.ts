@@ -6,10 +6,8 @@ import { join } from 'node:path';
 import * as zlib from 'node:zlib';
 import { ascii, u16, u32, u64, u8 } from './golden';
 
-/** §1: basyn version 1, struct `<QQQB` then one digest per buffer. */
-export function bitmapV1(deviceSize: number, bufferSize: number, hashId: number, digests: Buffer[]): Buffer {
-  return Buffer.from([...u64(239840023593485091n), ...u64(deviceSize), ...u64(bufferSize), ...u8(hashId), ...digests.flatMap((digest) => [...digest])]);
-}
+/** §1: version 1 files come from the one builder in golden.ts. */
+export { bitmapV1 } from './golden';
 
 export interface GoldenSlot {
   flags: number;

@@ -66,3 +66,15 @@ export function block(encoding: number, rawLength: number, bytes: number[] | Uin
 export function helloPayload(version: number, buildId: string): number[] {
   return [...ascii('BASYNAGT'), ...u16(version), ...str(buildId)];
 }
+
+/**
+ * bitmap-format.md §1, Python basyn's bitmap (version 1), the one builder of it: struct `<QQQB` (magic
+ * 239840023593485091, device size, buffer size, hash id SHA1=0 ... MD5=7), then one digest per buffer.
+ */
+export function bitmapV1(deviceSize: number, bufferSize: number, hashId: number, digests: Buffer[] = []): Buffer {
+  return Buffer.from([...u64(239840023593485091n), ...u64(deviceSize), ...u64(bufferSize), ...u8(hashId), ...digests.flatMap((digest) => [...digest])]);
+}
+
+/** The 25-byte version 1 header alone (a file whose digests a test appends itself). */
+export const bitmapV1Header = (deviceSize: number, bufferSize: number, hashId: number): Buffer => bitmapV1(deviceSize, bufferSize, hashId);
+
