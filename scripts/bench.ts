@@ -169,7 +169,7 @@ function netTime(run: BasynRun, startupSeconds = 0, syncs = true): number {
 
 /** What a case is compared with (the proxy cases: the same case without the proxy, from the results). */
 function ceilingKind(id: string, transport: TransportName): CeilingKind | undefined {
-  if (transport === 'proxy') return undefined;
+  if (transport === 'proxy' || id === 'bwlimit') return undefined; // --bwlimit is compared with its own limit
   if (id === 'sync-bitmap') return 'sha1';
   if (id.startsWith('copy-')) return transport === 'ssh' ? 'ssh' : 'write';
   return 'sha1Twice';
@@ -341,6 +341,12 @@ async function main(): Promise<void> {
       await runCase('sync-bitmap', 'SYNC 1 % changed, with bitmap', transport, push(changed, work, 'SYNC', '-b', file('bitmap')), { path: work, expect: changed }, freshBitmap(transport.args));
       if (delayed) continue;
       await runCase('copy-random', 'COPY random data', transport, push(src, work, 'COPY'), { path: work, expect: src });
+      if (transport.name === 'ssh') {
+        // --bwlimit set so that the copy should last 30 s: the rate over the link must be within 10 % of the limit.
+        const limit = Math.round(size / 30);
+        const limited = await runCase('bwlimit', `COPY random data, --bwlimit ${limit} (30 s)`, transport, push(src, work, 'COPY', '--bwlimit', String(limit)), { path: work, expect: src });
+        if (!limited.error) log(`bench:   --bwlimit: ${((100 * size) / limited.netSeconds / limit).toFixed(1)} % of the limit (target 90-110 %)`);
+      }
       await runCase('copy-zero', 'COPY mostly-zero file', transport, push(zero, work, 'COPY'), { path: work, expect: zero });
       await runCase('recheck', 'recheck (identical)', transport, ['-l', src, '-r', same, '--recheck'], { path: same, expect: src });
     }

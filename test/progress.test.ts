@@ -1,4 +1,4 @@
-// --progress: a cli-progress bar (percent, rate, ETA) when stderr is a terminal, plain lines otherwise.
+// --progress: a cli-progress bar (percent, rate, ETA, changed bytes) when stderr is a terminal, plain lines otherwise.
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
 import { BASYN, basyn } from './helpers/cli';
@@ -14,14 +14,14 @@ test('without a terminal, --progress prints plain lines ending at 100% on stderr
   const result = await basyn(['-l', temp.path('a'), '-r', temp.path('b'), '-a', 'PUSH', '-m', 'SYNC', '--buffer', '64', '--progress']);
   t.is(result.code, 0, result.stderr);
   t.is(result.stdout, '');
-  t.regex(result.stderr, new RegExp(`^SYNC progress: 100\\.00% \\(${SIZE} of ${SIZE} bytes, \\d+\\.\\d MB/s\\)$`, 'm'));
+  t.regex(result.stderr, new RegExp(`^SYNC progress: 100\\.00% \\(${SIZE} of ${SIZE} bytes, \\d+\\.\\d MB/s, ETA 0s, ${SIZE} bytes changed\\)$`, 'm'));
   t.is(await sha256File(temp.path('a')), await sha256File(temp.path('b')));
 });
 
 /** script(1) (util-linux) gives basyn a pseudo-terminal; without it the bar cannot be tested. */
 const NO_SCRIPT = spawnSync('script', ['--version']).error ? 'util-linux script(1) is missing: no pseudo-terminal to test with' : undefined;
 
-(NO_SCRIPT ? test.skip : test)(`on a terminal, --progress draws a bar with percent, rate and ETA${NO_SCRIPT ? ` (skipped: ${NO_SCRIPT})` : ''}`, async (t) => {
+(NO_SCRIPT ? test.skip : test)(`on a terminal, --progress draws a bar with percent, rate, ETA and the changed bytes found so far${NO_SCRIPT ? ` (skipped: ${NO_SCRIPT})` : ''}`, async (t) => {
   const temp = tempDir();
   t.teardown(temp.cleanup);
   writeRandom(temp.path('a'), SIZE);
@@ -32,6 +32,6 @@ const NO_SCRIPT = spawnSync('script', ['--version']).error ? 'util-linux script(
   // script(1) gives the command a pseudo-terminal and copies what it draws to our stdout.
   const result = spawnSync('script', ['-qec', command, '/dev/null'], { encoding: 'utf8', timeout: 60_000 });
   t.is(result.status, 0, result.stdout);
-  t.regex(result.stdout, /COPY \[[=-]+\] 100% \| \d+\.\d MB\/s \| ETA \d+s/);
+  t.regex(result.stdout, /COPY \[[=-]+\] 100% \| \d+\.\d MB\/s \| ETA \d+s \| changed 4\.0 MiB/);
   t.is(await sha256File(temp.path('a')), await sha256File(temp.path('b')));
 });

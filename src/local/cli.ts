@@ -5,6 +5,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { VERSION } from '../shared/build-info';
 import { BasynError, EXIT_OK, EXIT_SYNC, EXIT_USAGE } from '../shared/errors';
 import { validateOptions, type RawOptions } from './options';
+import { JsonEvents } from './json-output';
 import { createReporter, PROCESS_IO, type Io } from './progress';
 import { runSession } from './session';
 import type { TransportFor } from './transport/index';
@@ -24,15 +25,19 @@ export function buildProgram(io: Io = PROCESS_IO): Command {
     .option('-u, --user <user>', 'remote SSH user (default: the ssh config, or the current user)')
     .option('-a, --action <action>', 'PUSH (local -> remote) or PULL (remote -> local); omitted: only check the devices')
     .option('-m, --mode <mode>', 'SYNC (send only changed blocks) or COPY (send everything)')
-    .option('--recheck', 'compare both devices after the sync (or alone, without -a)')
+    .option('--recheck', 'compare both devices after the sync (or alone; with -a -b and no -m, invalidate the bitmap entries found different)')
+    .option('--repair', 'with --recheck and -a: send the differing ranges, flush, and compare them again')
+    .option('--verify-bitmap', 'hash the destination only and compare it with the bitmap (-a PUSH -r DEST -b FILE, or -a PULL -l DEST -b FILE)')
     .option('--stat', 'print transfer statistics at the end')
     .option('--verbose', 'say what is being done, on stdout')
-    .option('--progress', 'show progress on stderr')
+    .option('--progress', 'show progress on stderr (rate, ETA, changed bytes found so far)')
+    .option('--json', 'one JSON object per line on stdout (start, progress, warnings, ranges, end; see docs/json.md); human output goes to stderr')
     .option('--debug', 'print debug details (and stack traces) on stderr')
     .option('--hash <name>', 'SHA1 (default), SHA224, SHA256, SHA384, SHA512, BLAKE2B, BLAKE2S, MD5, or XXH128 (fast, salted per run, not with -b)')
     .option('--buffer <KB>', 'buffer size in KB for sequential comparison (default: 2048)')
     .option('--chunk <KB>', 'chunk size in KB: a differing buffer is compared chunk by chunk; 0 = off (default: 64, or none when the buffer is no larger; an existing bitmap keeps its own)')
     .option('--zlevel <0-9>', 'compression level, 0 = none (default: 6)')
+    .option('--bwlimit <rate>', 'cap the bytes over the link to the remote side, per second (e.g. 10M = 10 MiB/s, 500kB; 0 = no limit)')
     .option('-b, --bitmap <file>', 'bitmap file of source digests: the destination is not read (SYNC only)')
     .option('--reset-bitmap', 'rebuild the bitmap from scratch: every buffer is sent')
     .option('--update-bitmap', 'compare with the destination itself, and rewrite the bitmap')
@@ -59,30 +64,39 @@ export interface Seams {
 export async function main(argv: string[], seams: Seams = {}): Promise<number> {
   const io = seams.io ?? PROCESS_IO;
   const program = buildProgram(io);
-  // Known before parsing, so that even an error while validating can show its stack.
+  // Known before parsing, so that even an error while validating can show its stack (or end the JSON).
   const debug = argv.includes('--debug');
+  let json = argv.includes('--json') ? new JsonEvents(io) : undefined;
+  const fail = (code: number, error: { code: string; message: string }): number => {
+    json?.end(code, error);
+    return code;
+  };
   try {
     program.parse(argv, { from: 'user' });
   } catch (error) {
     if (error instanceof CommanderError) {
       // --help and --version "fail" with exit code 0; commander has already printed what it had to.
-      return error.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
+      return error.exitCode === 0 ? EXIT_OK : fail(EXIT_USAGE, { code: 'EUSAGE', message: error.message.replace(/^error: /, '') });
     }
     throw error;
   }
   try {
-    const options = validateOptions(program.opts<RawOptions>(), Boolean(process.stdin.isTTY));
-    await runSession(options, createReporter(options, io), seams.transports);
+    const raw = program.opts<RawOptions>();
+    const reporter = createReporter({ verbose: !!raw.verbose, debug, progress: !!raw.progress, json: !!raw.json }, io);
+    json = reporter.json;
+    const options = validateOptions(raw, Boolean(process.stdin.isTTY));
+    await runSession(options, reporter, seams.transports);
+    json?.end(EXIT_OK);
     return EXIT_OK;
   } catch (error) {
     if (error instanceof BasynError) {
       io.stderr(`${error.message}\n`);
       if (debug) io.stderr(`${error.stack}\n`);
-      return error.exitCode;
+      return fail(error.exitCode, { code: error.code, message: error.message });
     }
     const err = error as Error;
     io.stderr(`Unexpected error: ${err?.message ?? String(error)}\n`);
     if (debug) io.stderr(`${err?.stack}\n`);
-    return EXIT_SYNC;
+    return fail(EXIT_SYNC, { code: 'EUNEXPECTED', message: err?.message ?? String(error) });
   }
 }

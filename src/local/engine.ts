@@ -25,6 +25,8 @@ export interface EngineJob {
   /** --update-bitmap: compare against the destination itself and rewrite every entry. */
   readonly updateBitmap: boolean;
   readonly onProgress: (bytes: number) => void;
+  /** Bytes of a buffer found different (sent, unless bitmap-only), as each buffer is done: progress and --json. */
+  readonly onChanged?: (bytes: number) => void;
   /** Undefined unless --debug: `debug?.(...)` then skips building the text, once per buffer. */
   readonly debug?: (text: string) => void;
 }
@@ -33,6 +35,8 @@ export interface EngineResult {
   /** Source ranges found different (and sent, unless bitmap-only), merged. */
   readonly changed: Extent[];
   readonly changedBytes: number;
+  /** Buffers with at least one changed range. */
+  readonly changedBuffers: number;
   /** Bytes written to the destination (after refinement). */
   readonly sentBytes: number;
 }
@@ -114,6 +118,8 @@ export async function runEngine(job: EngineJob): Promise<EngineResult> {
 
   await forEachBuffer(bufferCount(job.size, job.bufferSize), workersFor(job.bufferSize, job.mode), async (index) => {
     await syncBuffer(index);
+    const changed = changedByIndex.get(index);
+    if (changed) job.onChanged?.(changed.reduce((sum, extent) => sum + extent.length, 0));
     job.onProgress(bufferExtent(index, job.size, job.bufferSize).length);
     bitmap?.afterBuffer();
   });
@@ -128,5 +134,5 @@ export async function runEngine(job: EngineJob): Promise<EngineResult> {
       changedBytes += extent.length;
     }
   }
-  return { changed, changedBytes, sentBytes };
+  return { changed, changedBytes, changedBuffers: changedByIndex.size, sentBytes };
 }

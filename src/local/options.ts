@@ -3,6 +3,7 @@
 import { UsageError } from '../shared/errors';
 import { hashByName, HASH_NAMES, type HashAlgorithm } from '../shared/hash';
 import { MAX_BUFFER_SIZE } from '../shared/protocol';
+import { parseSize } from '../shared/size';
 
 export type Action = 'PUSH' | 'PULL';
 
@@ -41,9 +42,15 @@ export interface Options {
   action?: Action;
   mode?: Mode;
   recheck: boolean;
+  /** --repair (with --recheck and -a): send the differing ranges, flush, compare them again. */
+  repair: boolean;
+  /** --verify-bitmap: hash the destination only and compare it with the bitmap's digests. */
+  verifyBitmap: boolean;
   stat: boolean;
   verbose: boolean;
   progress: boolean;
+  /** --json: events on stdout (json-output.ts); human output on stderr. */
+  json: boolean;
   debug: boolean;
   hash: HashAlgorithm;
   bufferSize: number;
@@ -56,6 +63,8 @@ export interface Options {
   /** No --chunk was given: chunkSize is the default, and an existing bitmap's own chunk size wins. */
   chunkSizeDefaulted: boolean;
   zlevel: number;
+  /** --bwlimit: bytes per second over the link to the remote agent, both directions; 0 = no limit. */
+  bwlimit: number;
   bitmap?: string;
   resetBitmap: boolean;
   updateBitmap: boolean;
@@ -74,14 +83,18 @@ export interface RawOptions {
   action?: string;
   mode?: string;
   recheck?: boolean;
+  repair?: boolean;
+  verifyBitmap?: boolean;
   stat?: boolean;
   verbose?: boolean;
   progress?: boolean;
+  json?: boolean;
   debug?: boolean;
   hash?: string;
   buffer?: string;
   chunk?: string;
   zlevel?: string;
+  bwlimit?: string;
   bitmap?: string;
   resetBitmap?: boolean;
   updateBitmap?: boolean;
@@ -113,16 +126,36 @@ function sshOptions(pairs: string[] = []): Record<string, string> {
   return result;
 }
 
+/** --verify-bitmap: `-a PUSH -r DEST -b FILE` or `-a PULL -l DEST -b FILE`, and no sync. */
+function validateVerifyBitmap(raw: RawOptions, action: string | undefined, mode: string | undefined): void {
+  if (!action || raw.bitmap === undefined) throw new UsageError('--verify-bitmap needs -a/--action and -b/--bitmap (-a PUSH -r DEST -b FILE, or -a PULL -l DEST -b FILE)');
+  if (mode !== undefined) throw new UsageError('--verify-bitmap syncs nothing: it cannot be used with -m/--mode');
+  if (raw.recheck) throw new UsageError('--verify-bitmap and --recheck cannot be used together (--recheck reads both devices)');
+  if (raw.changes !== undefined) throw new UsageError('--verify-bitmap cannot be used with --changes');
+  if (!(action === 'PUSH' ? raw.remote : raw.local)) {
+    throw new UsageError(`--verify-bitmap needs the destination device: ${action === 'PUSH' ? '-r/--remote' : '-l/--local'}`);
+  }
+}
+
 export function validateOptions(raw: RawOptions, interactive: boolean): Options {
   const action = raw.action?.toUpperCase();
   const mode = raw.mode?.toUpperCase();
   if (action !== undefined && action !== 'PUSH' && action !== 'PULL') throw new UsageError(`Unknown action - '${raw.action}'`);
-  if (action && mode !== 'COPY' && mode !== 'SYNC') {
+  // -a without -m: a verification that syncs nothing (--recheck says which side is the source, for -b
+  // and --repair; --verify-bitmap which side is the destination).
+  const verifying = !!raw.recheck || !!raw.verifyBitmap;
+  if (action && mode !== 'COPY' && mode !== 'SYNC' && !(mode === undefined && verifying)) {
     throw new UsageError(mode === undefined ? `Option -m/--mode must be provided with -a/--action` : `Unknown mode - '${raw.mode}' for action '${action}'`);
   }
   if (!action && mode !== undefined) throw new UsageError('Option -m/--mode can be only used with -a/--action');
-  if (!raw.local && (!raw.bitmap || action === 'PUSH' || !action)) throw new UsageError('Option must be provided: -l/--local');
-  if (!raw.remote && (!raw.bitmap || action === 'PULL' || !action)) throw new UsageError('Option must be provided: -r/--remote');
+  if (raw.verifyBitmap) validateVerifyBitmap(raw, action, mode);
+  // With -b, the side the run does not read may be left out: the destination in bitmap-only mode, the
+  // source with --verify-bitmap.
+  const omittable = raw.bitmap !== undefined && action !== undefined ? (raw.verifyBitmap ? (action === 'PUSH' ? 'local' : 'remote') : (action === 'PUSH' ? 'remote' : 'local')) : undefined;
+  if (!raw.local && omittable !== 'local') throw new UsageError('Option must be provided: -l/--local');
+  if (!raw.remote && omittable !== 'remote') throw new UsageError('Option must be provided: -r/--remote');
+  if (raw.repair && !raw.recheck) throw new UsageError('--repair can be only used with --recheck');
+  if (raw.repair && !action) throw new UsageError('--repair needs -a/--action: it says which device is the source');
   // Checked here, not after the sync: exit 1 promises that nothing (not even the bitmap) was written.
   if (raw.recheck && (!raw.local || !raw.remote)) throw new UsageError('--recheck needs both devices: -l/--local and -r/--remote');
   if (!raw.host && raw.user !== undefined) throw new UsageError('Option -u/--user can be only used with -h/--host');
@@ -139,13 +172,20 @@ export function validateOptions(raw: RawOptions, interactive: boolean): Options 
   // (docs/benchmarks.md, compression table).
   const zlevel = integer(raw.zlevel, '--zlevel', 0, 9) ?? DEFAULT_ZLEVEL;
   const port = integer(raw.port, '-p/--port', 1, 65535);
+  const bwlimit = raw.bwlimit === undefined ? 0 : parseSize(raw.bwlimit, '--bwlimit');
+  if (raw.bwlimit !== undefined && bwlimit < 1024 && bwlimit !== 0) throw new UsageError(`--bwlimit must be at least 1K (1024 bytes per second), or 0 for no limit; got '${raw.bwlimit}'`);
 
-  if (raw.bitmap !== undefined && mode !== 'SYNC') throw new UsageError('--bitmap can be used with --mode==SYNC only');
+  if (raw.bitmap !== undefined && mode !== 'SYNC' && !(mode === undefined && action && verifying)) {
+    throw new UsageError('--bitmap can be used with --mode==SYNC only'); // Python basyn's text; -a with --recheck or --verify-bitmap needs no -m
+  }
   if (raw.bitmap !== undefined && hash.salted) {
     throw new UsageError(`--hash ${hash.name} is salted for each run and cannot be stored in a bitmap; use SHA1 or another basyn hash`);
   }
   if ((raw.resetBitmap || raw.updateBitmap) && raw.bitmap === undefined) {
     throw new UsageError(`--${raw.resetBitmap ? 'reset' : 'update'}-bitmap can be only used with -b/--bitmap`);
+  }
+  if ((raw.resetBitmap || raw.updateBitmap) && mode !== 'SYNC') {
+    throw new UsageError(`--${raw.resetBitmap ? 'reset' : 'update'}-bitmap can be only used with -m SYNC`);
   }
   if (raw.resetBitmap && raw.updateBitmap) throw new UsageError('--reset-bitmap and --update-bitmap cannot be used together');
   const destination = action === 'PUSH' ? raw.remote : raw.local;
@@ -160,15 +200,19 @@ export function validateOptions(raw: RawOptions, interactive: boolean): Options 
     action: action as Action | undefined,
     mode: mode as Mode | undefined,
     recheck: !!raw.recheck,
+    repair: !!raw.repair,
+    verifyBitmap: !!raw.verifyBitmap,
     stat: !!raw.stat,
     verbose: !!raw.verbose,
     progress: !!raw.progress,
+    json: !!raw.json,
     debug: !!raw.debug,
     hash,
     bufferSize: bufferKb * 1024,
     chunkSize: chunkKb * 1024,
     chunkSizeDefaulted: raw.chunk === undefined,
     zlevel,
+    bwlimit,
     bitmap: raw.bitmap,
     resetBitmap: !!raw.resetBitmap,
     updateBitmap: !!raw.updateBitmap,

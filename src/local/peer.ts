@@ -1,7 +1,7 @@
 // One side of a sync, as the engine sees it: an agent reached through an RpcClient. Both the local
 // and the remote device are served by the same agent code (a child process for the local one), so
 // PUSH and PULL only swap which peer is the source.
-import { PROTOCOL_VERSION, MSG, type EncodedBlock } from '../shared/protocol';
+import { ENCODING, PROTOCOL_VERSION, MSG, type EncodedBlock } from '../shared/protocol';
 import { RpcClient } from '../shared/rpc';
 import { BUILD_ID } from '../shared/build-info';
 import { SyncError } from '../shared/errors';
@@ -42,16 +42,25 @@ export class Peer {
     return reply.size;
   }
 
+  /** Device bytes this agent read (hashed or sent) and wrote, and zero blocks it was sent: for --json. */
+  readonly counters = { bytesRead: 0, bytesWritten: 0, zeroBlocksWritten: 0 };
+
   async hash(extent: Extent, chunkSize = 0): Promise<Buffer> {
-    return (await this.rpc.call({ type: MSG.HASH, offset: extent.offset, length: extent.length, chunkSize })).digests;
+    const digests = (await this.rpc.call({ type: MSG.HASH, offset: extent.offset, length: extent.length, chunkSize })).digests;
+    this.counters.bytesRead += extent.length;
+    return digests;
   }
 
   async read(extent: Extent, level: number): Promise<EncodedBlock> {
-    return (await this.rpc.call({ type: MSG.READ, offset: extent.offset, length: extent.length, level })).block;
+    const block = (await this.rpc.call({ type: MSG.READ, offset: extent.offset, length: extent.length, level })).block;
+    this.counters.bytesRead += extent.length;
+    return block;
   }
 
   async write(offset: number, block: EncodedBlock): Promise<void> {
     await this.rpc.call({ type: MSG.WRITE, offset, block });
+    this.counters.bytesWritten += block.rawLength;
+    if (block.encoding === ENCODING.ZERO) this.counters.zeroBlocksWritten++;
   }
 
   /** Resolves once every write acknowledged before it is durable on the device. */

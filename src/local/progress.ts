@@ -1,6 +1,9 @@
 // What the user sees while and after a run: --progress (a cli-progress bar on a TTY, plain lines
-// otherwise), --verbose lines on stdout, --debug lines on stderr, and Python basyn's --stat line.
+// otherwise), --verbose lines, --debug lines on stderr, Python basyn's --stat line, and --json events.
+// stdout belongs to --json when it is given: every human line then goes to stderr.
 import { SingleBar } from 'cli-progress';
+import { JsonEvents, type RangeKind } from './json-output';
+import type { Extent } from '../shared/geometry';
 
 /** Where a run's text goes: the process's stdout and stderr, or a test's buffers. */
 export interface Io {
@@ -14,22 +17,31 @@ export const PROCESS_IO: Io = {
 };
 
 export interface Reporter {
-  /** Results for stdout, always shown (the --stat line, bitmap-only changes); `text` ends with \n. */
+  /** Results for stdout (stderr with --json), always shown: the --stat line, bitmap-only changes, a
+   * repair, a verification result; `text` ends with \n. */
   print(text: string): void;
   /** The agents' stderr, passed on as text; `text` ends with \n. */
   remoteText(text: string): void;
+  /** Something the user should know that does not fail the run (also a --json "warning" event). */
+  warn(text: string): void;
   verbose(text: string): void;
   debug(text: string): void;
+  /** A range found changed, different or repaired (--json "range" events; nothing for humans). */
+  range(kind: RangeKind, range: Extent): void;
   /** Starts a progress display for `total` bytes of the phase `label` (SYNC, COPY, RECHECK...). */
   startProgress(label: string, total: number): ProgressDisplay;
+  /** --json events, when --json was given. */
+  readonly json?: JsonEvents;
 }
 
 export interface ProgressDisplay {
   advance(bytes: number): void;
+  /** Bytes found different so far grew by `bytes`. */
+  changed(bytes: number): void;
   stop(): void;
 }
 
-const NO_PROGRESS: ProgressDisplay = { advance: () => undefined, stop: () => undefined };
+const NO_PROGRESS: ProgressDisplay = { advance: () => undefined, changed: () => undefined, stop: () => undefined };
 
 /** Python basyn's `%x %X` timestamp: 11/23/26 13:45:00. */
 function timestamp(now = new Date()): string {
@@ -37,34 +49,73 @@ function timestamp(now = new Date()): string {
   return `${two(now.getMonth() + 1)}/${two(now.getDate())}/${two(now.getFullYear() % 100)} ${two(now.getHours())}:${two(now.getMinutes())}:${two(now.getSeconds())}`;
 }
 
-export function createReporter(flags: { verbose: boolean; debug: boolean; progress: boolean }, io: Io = PROCESS_IO): Reporter {
+export function createReporter(flags: { verbose: boolean; debug: boolean; progress: boolean; json?: boolean }, io: Io = PROCESS_IO): Reporter {
+  const json = flags.json ? new JsonEvents(io) : undefined;
+  const human = (text: string) => (json ? io.stderr(text) : io.stdout(text));
   return {
-    print: (text) => io.stdout(text),
+    json,
+    print: (text) => human(text),
     remoteText: (text) => io.stderr(text),
-    verbose: (text) => { if (flags.verbose) io.stdout(`${timestamp()}: ${text}\n`); },
+    warn: (text) => {
+      io.stderr(`warning: ${text}\n`);
+      json?.emit({ type: 'warning', message: text });
+    },
+    verbose: (text) => { if (flags.verbose) human(`${timestamp()}: ${text}\n`); },
     debug: (text) => { if (flags.debug) io.stderr(`debug: ${text}\n`); },
+    range: (kind, range) => json?.emit({ type: 'range', kind, offset: range.offset, length: range.length }),
     startProgress: (label, total) => {
-      if (!flags.progress) return NO_PROGRESS;
-      return io === PROCESS_IO && process.stderr.isTTY ? barProgress(label, total) : lineProgress(label, total, io);
+      const displays: ProgressDisplay[] = [];
+      if (flags.progress) displays.push(io === PROCESS_IO && process.stderr.isTTY ? barProgress(label, total) : lineProgress(label, total, io));
+      if (json) displays.push(jsonProgress(json, label, total));
+      if (displays.length === 0) return NO_PROGRESS;
+      return {
+        advance: (bytes) => { for (const display of displays) display.advance(bytes); },
+        changed: (bytes) => { for (const display of displays) display.changed(bytes); },
+        stop: () => { for (const display of displays) display.stop(); },
+      };
     },
   };
 }
 
+/** Rate (bytes/s) and ETA (s) of a phase `done` of `total` bytes into it. */
+export function pace(done: number, total: number, started: number, now = Date.now()): { rate: number; eta: number } {
+  const seconds = Math.max(0.001, (now - started) / 1000);
+  const rate = done / seconds;
+  return { rate, eta: rate > 0 ? Math.max(0, (total - done) / rate) : 0 };
+}
+
+/** 1536 -> "1.5 KiB" (progress lines and messages; exact byte counts are in --json and --stat). */
+export function humanBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
+}
+
 function barProgress(label: string, total: number): ProgressDisplay {
   const bar = new SingleBar({
-    format: `${label} [{bar}] {percentage}% | {rate} MB/s | ETA {eta_formatted}`,
+    format: `${label} [{bar}] {percentage}% | {rate} MB/s | ETA {eta_formatted} | changed {changed}`,
     stream: process.stderr,
     hideCursor: true,
     etaBuffer: 50,
   });
   const started = Date.now();
   let done = 0;
-  bar.start(total, 0, { rate: '0.0' });
+  let changed = 0;
+  bar.start(total, 0, { rate: '0.0', changed: humanBytes(0) });
+  const values = () => ({ rate: (pace(done, total, started).rate / 1e6).toFixed(1), changed: humanBytes(changed) });
   return {
     advance: (bytes) => {
       done += bytes;
-      const seconds = Math.max(0.001, (Date.now() - started) / 1000);
-      bar.update(done, { rate: (done / seconds / 1e6).toFixed(1) });
+      bar.update(done, values());
+    },
+    changed: (bytes) => {
+      changed += bytes;
+      bar.update(done, values());
     },
     stop: () => bar.stop(),
   };
@@ -74,20 +125,46 @@ function barProgress(label: string, total: number): ProgressDisplay {
 function lineProgress(label: string, total: number, io: Io, everyMs = 2000): ProgressDisplay {
   const started = Date.now();
   let done = 0;
+  let changed = 0;
   let last = 0;
   let stopped = false;
   const line = () => {
-    const seconds = Math.max(0.001, (Date.now() - started) / 1000);
+    const { rate, eta } = pace(done, total, started);
     const percent = total > 0 ? (100 * done) / total : 100;
-    io.stderr(`${label} progress: ${percent.toFixed(2)}% (${done} of ${total} bytes, ${(done / seconds / 1e6).toFixed(1)} MB/s)\n`);
+    io.stderr(`${label} progress: ${percent.toFixed(2)}% (${done} of ${total} bytes, ${(rate / 1e6).toFixed(1)} MB/s, ETA ${Math.ceil(eta)}s, ${changed} bytes changed)\n`);
   };
   return {
     advance: (bytes) => {
       done += bytes;
       if (Date.now() - last >= everyMs) { last = Date.now(); line(); }
     },
+    changed: (bytes) => { changed += bytes; },
     stop: () => {
       if (!stopped) line();
+      stopped = true;
+    },
+  };
+}
+
+/** --json "progress" events: at most one a second, and one when the phase ends. */
+function jsonProgress(json: JsonEvents, phase: string, total: number, everyMs = 1000): ProgressDisplay {
+  const started = Date.now();
+  let done = 0;
+  let changed = 0;
+  let last = started;
+  let stopped = false;
+  const event = () => {
+    const { rate, eta } = pace(done, total, started);
+    json.emit({ type: 'progress', phase, bytesDone: done, bytesTotal: total, rate: Math.round(rate), etaSeconds: Math.round(eta * 10) / 10, changedBytes: changed });
+  };
+  return {
+    advance: (bytes) => {
+      done += bytes;
+      if (Date.now() - last >= everyMs) { last = Date.now(); event(); }
+    },
+    changed: (bytes) => { changed += bytes; },
+    stop: () => {
+      if (!stopped) event();
       stopped = true;
     },
   };
@@ -101,12 +178,18 @@ export interface Traffic {
 /** Python basyn's --stat line, byte for byte (without a remote side, its short form). */
 export function statLine(deviceSize: number, seconds: number, traffic: Traffic | undefined): string {
   if (!traffic) return `STAT. Device size:${deviceSize}B. Time: ${seconds.toFixed(2)}s.`;
-  const both = traffic.received + traffic.sent;
-  const ratio = deviceSize !== 0 ? (100 * both) / deviceSize : 100;
-  const time = Math.max(seconds, 0.001);
+  const { both, ratio, real, effective } = statFigures(deviceSize, seconds, traffic);
   return (
     `STAT. Device size:${deviceSize}B. Traffic: Rx:${traffic.received}B, Tx:${traffic.sent}B, Both:${both}B ` +
     `Ratio: ${ratio.toFixed(4)}%. Time: ${seconds.toFixed(2)}s. ` +
-    `Bandwidth: Real:${(both / (1024 * time)).toFixed(2)}kB/s, Effective:${(deviceSize / (1024 * time)).toFixed(2)}kB/s`
+    `Bandwidth: Real:${real.toFixed(2)}kB/s, Effective:${effective.toFixed(2)}kB/s`
   );
+}
+
+/** The derived figures of the --stat line (also in the --json "end" event). */
+export function statFigures(deviceSize: number, seconds: number, traffic: Traffic): { both: number; ratio: number; real: number; effective: number } {
+  const both = traffic.received + traffic.sent;
+  const ratio = deviceSize !== 0 ? (100 * both) / deviceSize : 100;
+  const time = Math.max(seconds, 0.001);
+  return { both, ratio, real: both / (1024 * time), effective: deviceSize / (1024 * time) };
 }

@@ -2,8 +2,9 @@
 // run the engine, close (flush) the destination, then --stat and --recheck.
 // Nothing is opened for writing until every check that can fail with exit 1 has passed.
 import { randomBytes } from 'node:crypto';
+import { VERSION } from '../shared/build-info';
 import { promises as fs } from 'node:fs';
-import { SyncError, BasynError, UsageError } from '../shared/errors';
+import { BitmapError, MismatchError, SyncError, BasynError, UsageError } from '../shared/errors';
 import type { Extent } from '../shared/geometry';
 import { BitmapStore } from './bitmap-store';
 import { describeBitmap, destinationIdentity, NO_DESTINATION } from './bitmap-identity';
@@ -12,7 +13,9 @@ import type { Options } from './options';
 import { Peer } from './peer';
 import { statLine, type Reporter } from './progress';
 import { recheck } from './recheck';
+import { bitmapLayoutOf, verifyBitmap } from './verify-bitmap';
 import { transportsFor, type TransportFor } from './transport/index';
+import { throttleLink } from './transport/throttle';
 import type { AgentLink } from './transport/transport';
 
 interface Side {
@@ -48,7 +51,8 @@ async function run(options: Options, reporter: Reporter, transports: TransportFo
   // A salted hash gets a fresh random seed each run, shared by both sides.
   const seed = options.hash.salted ? randomBytes(8).readBigUInt64LE(0) : 0n;
   const connect = async (role: 'local' | 'remote', path: string): Promise<Side> => {
-    const link = await transports(role).start();
+    const started = await transports(role).start();
+    const link = role === 'remote' && options.bwlimit > 0 ? throttleLink(started, options.bwlimit) : started;
     links.push(link);
     forwardStderr(link, role, reporter);
     const peer = await Peer.connect(role, link, (text) => reporter.debug(`${role} agent: ${text}`));
@@ -58,9 +62,11 @@ async function run(options: Options, reporter: Reporter, transports: TransportFo
   };
   if (options.connection.host) reporter.verbose(`Using SSH connection to host ${options.connection.host}`);
   else reporter.verbose('Using pipeline connection');
+  // --verify-bitmap reads the destination only: the source is not even connected.
+  const wanted = (role: 'local' | 'remote') => !options.verifyBitmap || (role === 'remote') === (options.action === 'PUSH');
   const [local, remote] = await Promise.all([
-    options.local ? connect('local', options.local) : undefined,
-    options.remote ? connect('remote', options.remote) : undefined,
+    options.local && wanted('local') ? connect('local', options.local) : undefined,
+    options.remote && wanted('remote') ? connect('remote', options.remote) : undefined,
   ]);
   reporter.verbose('Connection established, agents are on-line');
 
@@ -75,51 +81,111 @@ async function run(options: Options, reporter: Reporter, transports: TransportFo
   if (local && remote && Math.min(local.size, remote.size) === 0) {
     throw new SyncError('One of the devices is size 0. There is nothing to sync.', 'EEMPTY');
   }
-
-  const started = Date.now();
-  await syncDevices(options, reporter, seed, local, remote);
-
-  if (options.stat) {
-    const size = options.action === 'PULL' ? (remote?.size ?? 0) : (local?.size ?? remote?.size ?? 0);
-    const traffic = remote ? { received: remote.peer.rpc.bytesIn, sent: remote.peer.rpc.bytesOut } : undefined;
-    reporter.print(`${statLine(size, (Date.now() - started) / 1000, traffic)}\n`);
+  const figures = { changedBuffers: 0, changedBytes: 0, writtenBytes: 0 };
+  const sourceSide = options.action === 'PULL' ? remote : local;
+  reporter.json?.track(() => ({
+    ...figures,
+    deviceSize: (options.action ? sourceSide?.size : undefined) ?? local?.size ?? remote?.size ?? 0,
+    received: remote?.peer.rpc.bytesIn ?? 0,
+    sent: remote?.peer.rpc.bytesOut ?? 0,
+    zeroBlocks: sides.reduce((sum, side) => sum + side.peer.counters.zeroBlocksWritten, 0),
+    sides: sides.map((side) => ({ role: side.peer.role, path: side.path, size: side.size, bytesRead: side.peer.counters.bytesRead, bytesWritten: side.peer.counters.bytesWritten })),
+  }));
+  reporter.json?.emit({
+    type: 'start',
+    version: VERSION,
+    action: options.action ?? null,
+    mode: options.mode ?? null,
+    local: local ? { path: local.path, size: local.size } : null,
+    remote: remote ? { path: remote.path, size: remote.size, host: options.connection.host ?? null } : null,
+    options: {
+      bufferSize: options.bufferSize, chunkSize: options.chunkSize, hash: options.hash.name, zlevel: options.zlevel,
+      bitmap: options.bitmap ?? null, recheck: options.recheck, repair: options.repair, verifyBitmap: options.verifyBitmap,
+    },
+  });
+  if (options.verifyBitmap) {
+    await verifyDestination(options, reporter, (local ?? remote) as Side);
+    await Promise.all(sides.map((side) => side.peer.close()));
+    return;
   }
 
-  if (options.recheck) {
-    if (!local || !remote) throw new UsageError('--recheck needs both devices');
-    await recheckDevices(options, reporter, seed, local, remote);
+  const push = options.action === 'PUSH';
+  const source = push ? local : remote;
+  const destination = push ? remote : local;
+  if (options.action) checkSizes(options, source, destination);
+  const bitmap = options.bitmap && source ? await loadBitmap(options, source, destination) : undefined;
+  try {
+    const started = Date.now();
+    if (options.mode && source) Object.assign(figures, await syncDevices(options, reporter, seed, source, destination, bitmap));
+    else await bitmap?.open(); // --recheck -b without -m: only invalidations are written
+
+    if (options.stat) {
+      const size = options.action === 'PULL' ? (remote?.size ?? 0) : (local?.size ?? remote?.size ?? 0);
+      const traffic = remote ? { received: remote.peer.rpc.bytesIn, sent: remote.peer.rpc.bytesOut } : undefined;
+      reporter.print(`${statLine(size, (Date.now() - started) / 1000, traffic)}\n`);
+    }
+
+    // A recheck that finds differences still ends the bitmap's run cleanly: its entries were invalidated.
+    let mismatch: MismatchError | undefined;
+    if (options.recheck) {
+      if (!local || !remote) throw new UsageError('--recheck needs both devices');
+      await recheckDevices(options, reporter, seed, local, remote, source, bitmap).catch((error: unknown) => {
+        if (!(error instanceof MismatchError)) throw error;
+        mismatch = error;
+      });
+    }
+    await bitmap?.finish();
+    if (mismatch) throw mismatch;
+  } finally {
+    await bitmap?.close();
   }
 
   await Promise.all(sides.map((side) => side.peer.close()));
 }
 
-/** -a/-m: the sync itself, from the size checks to the destination's final flush. */
-async function syncDevices(options: Options, reporter: Reporter, seed: bigint, local?: Side, remote?: Side): Promise<void> {
-  if (!options.action || !options.mode) return; // no -a: only the checks above (and --recheck)
-  const push = options.action === 'PUSH';
-  const source = push ? local : remote;
-  const destination = push ? remote : local;
+/** -a: the source must not be empty nor larger than the destination. */
+function checkSizes(options: Options, source?: Side, destination?: Side): void {
   if (!source) throw new SyncError('internal: no source device');
   if (source.size === 0) throw new SyncError('One of the devices is size 0. There is nothing to sync.', 'EEMPTY');
-  if (local && remote && push && remote.size < local.size) {
-    throw new SyncError(`Cannot PUSH because remote device size (${remote.size}) is smaller than local (${local.size})`, 'ESIZE');
+  if (destination && destination.size < source.size) {
+    const [remote, local] = options.action === 'PUSH' ? [destination, source] : [source, destination];
+    throw new SyncError(options.action === 'PUSH'
+      ? `Cannot PUSH because remote device size (${remote.size}) is smaller than local (${local.size})`
+      : `Cannot PULL because remote device size (${remote.size}) is greater than local (${local.size})`, 'ESIZE');
   }
-  if (local && remote && !push && remote.size > local.size) {
-    throw new SyncError(`Cannot PULL because remote device size (${remote.size}) is greater than local (${local.size})`, 'ESIZE');
+}
+
+/** -b: locks and checks the bitmap against this run (exit 1 on any mismatch: nothing written yet). */
+async function loadBitmap(options: Options, source: Side, destination?: Side): Promise<BitmapStore> {
+  const bitmap = await BitmapStore.load(options.bitmap as string, {
+    layout: { deviceSize: source.size, bufferSize: options.bufferSize, chunkSize: options.chunkSize, hash: options.hash },
+    destination: destination ? await identityOf(options, destination) : NO_DESTINATION,
+    reset: options.resetBitmap,
+    adoptChunkSize: options.chunkSizeDefaulted,
+    update: options.updateBitmap,
+  });
+  if (!options.mode && bitmap.blank) {
+    await bitmap.close();
+    throw new BitmapError(`Bitmap ${options.bitmap} does not exist (or was not made for this run): --recheck -b without -m only invalidates entries of an existing bitmap`, 'EBITMAPMISSING');
   }
+  return bitmap;
+}
 
-  const bitmap = options.bitmap
-    ? await BitmapStore.load(options.bitmap, {
-      layout: { deviceSize: source.size, bufferSize: options.bufferSize, chunkSize: options.chunkSize, hash: options.hash },
-      destination: destination
-        ? await destinationIdentity({ path: destination.path, size: destination.size, ...(destination === remote ? { host: options.connection.host, port: options.connection.port } : {}) })
-        : NO_DESTINATION,
-      reset: options.resetBitmap,
-      adoptChunkSize: options.chunkSizeDefaulted,
-      update: options.updateBitmap,
-    })
-    : undefined;
+function identityOf(options: Options, destination: Side) {
+  const remote = options.action === 'PUSH';
+  return destinationIdentity({ path: destination.path, size: destination.size, ...(remote ? { host: options.connection.host, port: options.connection.port } : {}) });
+}
 
+interface SyncFigures {
+  changedBuffers: number;
+  changedBytes: number;
+  writtenBytes: number;
+}
+
+/** -a/-m: the sync itself, from opening the destination for writing to its final flush. */
+async function syncDevices(options: Options, reporter: Reporter, seed: bigint, source: Side, destination: Side | undefined, bitmap?: BitmapStore): Promise<SyncFigures> {
+  const none = { changedBuffers: 0, changedBytes: 0, writtenBytes: 0 };
+  if (!options.action || !options.mode) return none;
   if (destination) destination.size = await destination.peer.open(destination.path, true, options.hash, seed);
   await bitmap?.open();
   if (bitmap) for (const line of describeBitmap(bitmap, Boolean(destination))) reporter.verbose(line);
@@ -139,31 +205,74 @@ async function syncDevices(options: Options, reporter: Reporter, seed: bigint, l
       bitmap,
       updateBitmap: options.updateBitmap,
       onProgress: (bytes) => progress.advance(bytes),
+      onChanged: (bytes) => progress.changed(bytes),
       debug: options.debug ? (text) => reporter.debug(text) : undefined,
     });
+    for (const range of result.changed) reporter.range('changed', range);
     // runEngine ends with a FLUSH of the destination: "finished" follows its acknowledgement.
-    await bitmap?.finish();
     progress.stop();
     reporter.verbose(`${options.action} / ${options.mode} finished: ${result.changedBytes} bytes differed, ${result.sentBytes} bytes written`);
     if (bitmap && !destination) await reportChanges(options, reporter, result.changed, result.changedBytes);
+    return { changedBuffers: result.changedBuffers, changedBytes: result.changedBytes, writtenBytes: result.sentBytes };
   } finally {
     progress.stop();
-    await bitmap?.close();
   }
 }
 
-/** --recheck: both devices reopened read-only and compared in full. */
-async function recheckDevices(options: Options, reporter: Reporter, seed: bigint, local: Side, remote: Side): Promise<void> {
-  await Promise.all([local, remote].map((side) => side.peer.open(side.path, false, options.hash, seed)));
-  const size = Math.min(local.size, remote.size);
+/**
+ * --recheck: both devices reopened (read-only, or the destination for writing with --repair) and
+ * compared in full; with -b, differing buffers are invalidated in the bitmap.
+ */
+async function recheckDevices(options: Options, reporter: Reporter, seed: bigint, local: Side, remote: Side, source?: Side, bitmap?: BitmapStore): Promise<void> {
+  await Promise.all([local, remote].map((side) => side.peer.open(side.path, options.repair && side !== source, options.hash, seed)));
+  const size = source?.size ?? Math.min(local.size, remote.size);
   reporter.verbose(`Starting total re-check of ${size}B`);
   const progress = reporter.startProgress('RECHECK', size);
   try {
-    await recheck({ local: local.peer, remote: remote.peer, size, bufferSize: options.bufferSize, onProgress: (bytes) => progress.advance(bytes) });
+    await recheck({
+      local: local.peer,
+      remote: remote.peer,
+      size,
+      bufferSize: options.bufferSize,
+      onProgress: (bytes) => progress.advance(bytes),
+      source: source?.peer,
+      bitmap,
+      repair: options.repair ? { chunkSize: bitmap && options.chunkSizeDefaulted ? bitmap.layout.chunkSize : options.chunkSize, zlevel: options.zlevel } : undefined,
+      onInfo: (text) => reporter.print(`${text}\n`),
+      onRange: (kind, range) => reporter.range(kind, range),
+    });
   } finally {
     progress.stop();
   }
   reporter.verbose('Local and remote data MATCH');
+}
+
+/** --verify-bitmap: the destination hashed against the bitmap's digests (the layout is the bitmap's). */
+async function verifyDestination(options: Options, reporter: Reporter, destination: Side): Promise<void> {
+  const path = options.bitmap as string;
+  const layout = await bitmapLayoutOf(path);
+  if (destination.size < layout.deviceSize) {
+    throw new SyncError(`Destination ${destination.path} (${destination.size} bytes) is smaller than the source the bitmap describes (${layout.deviceSize} bytes)`, 'ESIZE');
+  }
+  // The destination was opened with --hash; the bitmap's own hash decides.
+  await destination.peer.open(destination.path, false, layout.hash, 0n);
+  const bitmap = await BitmapStore.load(path, { layout, destination: await identityOf(options, destination), reset: false, update: false });
+  try {
+    await bitmap.open();
+    reporter.verbose(`Verifying ${destination.path} against bitmap ${path}`);
+    const progress = reporter.startProgress('VERIFY', layout.deviceSize);
+    try {
+      await verifyBitmap({
+        destination: destination.peer, bitmap, onProgress: (bytes) => progress.advance(bytes), onInfo: (text) => reporter.print(`${text}\n`),
+        onMismatch: (range) => reporter.range('mismatch', range),
+      });
+    } finally {
+      progress.stop();
+      await bitmap.finish();
+    }
+  } finally {
+    await bitmap.close();
+  }
 }
 
 /** Bitmap-only mode: what changed on the source since the bitmap was last updated. */

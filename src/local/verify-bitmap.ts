@@ -1,0 +1,96 @@
+// --verify-bitmap: hash the destination only and compare it with the digests the bitmap holds. It finds
+// corruption on the backup side (bit rot, another writer) with half the reads of a --recheck, and the
+// source is neither needed nor read. Mismatching buffers are reported as ranges and their entries
+// durably invalidated, so the next SYNC resends them. Entries the bitmap does not know cannot be
+// checked; they are counted, not guessed.
+import { promises as fs } from 'node:fs';
+import { decodeBitmapFile, type BitmapLayout } from '../shared/bitmap';
+import { isBitmapV1 } from '../shared/bitmap-v1';
+import { BitmapError, MismatchError, describeSystemError } from '../shared/errors';
+import { bufferCount, bufferExtent, chunkExtents, type Extent } from '../shared/geometry';
+import { splitDigests } from '../shared/hash';
+import type { BitmapStore } from './bitmap-store';
+import { forEachBuffer, workersFor } from './engine';
+import type { Peer } from './peer';
+import { describeDifferences, differencesOf, invalidateEntries, invalidationText, type Differences } from './recheck';
+
+/** The layout a bitmap was made with: --verify-bitmap takes it from the file, as it has no source to size. */
+export async function bitmapLayoutOf(path: string): Promise<BitmapLayout> {
+  let bytes: Buffer;
+  try {
+    bytes = await fs.readFile(path);
+  } catch (error) {
+    throw new BitmapError(describeSystemError(error, `Bitmap file ${path}`));
+  }
+  if (isBitmapV1(bytes)) {
+    throw new BitmapError(`Bitmap file ${path} is a Python basyn (version 1) bitmap: it holds no destination to verify; run a SYNC with it first (it is upgraded)`, 'EBITMAPVERSION');
+  }
+  return decodeBitmapFile(path, bytes, 'delete it or pass --reset-bitmap to a SYNC to rebuild it').header.layout;
+}
+
+export interface VerifyBitmapJob {
+  readonly destination: Peer;
+  readonly bitmap: BitmapStore;
+  readonly onProgress: (bytes: number) => void;
+  readonly onInfo: (text: string) => void;
+  readonly onMismatch?: (range: Extent) => void;
+}
+
+export interface VerifyOutcome {
+  readonly differences: Differences;
+  /** Buffers with no known entry: not checked. */
+  readonly unknown: number;
+}
+
+/** Resolves when every known entry matches the destination; throws MismatchError (exit 2) otherwise. */
+export async function verifyBitmap(job: VerifyBitmapJob): Promise<VerifyOutcome> {
+  const { destination, bitmap } = job;
+  const { deviceSize, bufferSize, chunkSize } = bitmap.layout;
+  const count = bufferCount(deviceSize, bufferSize);
+  const mismatching: number[] = [];
+  let unknown = 0;
+  await forEachBuffer(count, workersFor(bufferSize), async (index) => {
+    const extent = bufferExtent(index, deviceSize, bufferSize);
+    const verdict = await verifyBuffer(destination, bitmap, index, extent, chunkSize);
+    if (verdict === 'unknown') unknown++;
+    if (verdict === 'differs') mismatching.push(index);
+    job.onProgress(extent.length);
+  });
+  const differences = differencesOf(mismatching, deviceSize, bufferSize, count - unknown);
+  const notChecked = unknown > 0 ? ` (${unknown} buffer${unknown === 1 ? '' : 's'} with no known entry not checked)` : '';
+  if (mismatching.length === 0) {
+    job.onInfo(`Destination matches the bitmap: ${count - unknown} buffers verified${notChecked}`);
+    return { differences, unknown };
+  }
+  for (const range of differences.ranges) job.onMismatch?.(range);
+  const invalidated = await invalidateEntries(bitmap, mismatching, deviceSize);
+  throw Object.assign(
+    new MismatchError(`Destination does NOT MATCH the bitmap: ${describeDifferences(differences)}${notChecked}; ${invalidationText(invalidated)}`),
+    { differences },
+  );
+}
+
+/**
+ * One buffer: with chunk entries, one read hashes the chunks and every known chunk entry is compared;
+ * the buffer entry is compared too when it is known and some chunk entry is not (a second read).
+ */
+async function verifyBuffer(destination: Peer, bitmap: BitmapStore, index: number, extent: { offset: number; length: number }, chunkSize: number): Promise<'same' | 'differs' | 'unknown'> {
+  const bufferEntry = bitmap.entry(index);
+  let checked = false;
+  let allChunksKnown = false;
+  if (chunkSize > 0) {
+    const chunks = chunkExtents(extent, chunkSize);
+    const entries = chunks.map((_, chunk) => bitmap.entry(index, 1 + chunk));
+    allChunksKnown = entries.every((entry) => entry !== undefined);
+    if (entries.some((entry) => entry !== undefined)) {
+      const digests = splitDigests(await destination.hash(extent, chunkSize), chunks.length);
+      if (entries.some((entry, chunk) => entry !== undefined && !entry.equals(digests[chunk]))) return 'differs';
+      checked = true;
+    }
+  }
+  if (bufferEntry && !allChunksKnown) {
+    if (!bufferEntry.equals(await destination.hash(extent))) return 'differs';
+    checked = true;
+  }
+  return checked ? 'same' : 'unknown';
+}
