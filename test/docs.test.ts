@@ -1,7 +1,8 @@
 // The numbers the docs state, against the constants in the code: docs/protocol.md's message table (§3)
-// and its table of limits (§6), and the README's window. A constant changed without its doc fails here.
+// and its table of limits (§6), the README's window and its Code map. A constant changed (or a module
+// removed) without its doc fails here.
 import test from 'ava';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { COMMIT_EVERY_BUFFERS, COMMIT_EVERY_BYTES } from '../src/local/bitmap-sync';
 import { IN_FLIGHT_BYTES } from '../src/local/engine';
@@ -66,4 +67,11 @@ test('docs/protocol.md and README: every "N requests in flight" is RPC_WINDOW', 
   const claims = [...`${protocolDoc}\n${readme}`.matchAll(/(\d+) requests (?:are )?in flight/g)].map((match) => Number(match[1]));
   t.true(claims.length >= 2, `the docs state the window: ${JSON.stringify(claims)}`);
   t.deepEqual(claims, claims.map(() => RPC_WINDOW));
+});
+
+test('README Code map: every module it names exists', (t) => {
+  const map = readme.slice(readme.indexOf('## Code map'));
+  const named = [...map.matchAll(/^\| `(src\/[^`]+\.ts)` \|/gm)].map((match) => match[1]);
+  t.true(named.length >= 30, `the map names the modules: ${named.length}`);
+  t.deepEqual(named.filter((path) => !existsSync(join(ROOT, path))), [], 'named in the Code map but missing');
 });
