@@ -199,8 +199,7 @@ async function syncDevices(options: Options, reporter: Reporter, seed: bigint, s
       destination: destination?.peer,
       size: source.size,
       bufferSize: options.bufferSize,
-      // The one decision on the chunk size: an existing bitmap's own (it may differ from a defaulted --chunk).
-      chunkSize: bitmap ? bitmap.layout.chunkSize : options.chunkSize,
+      chunkSize: runChunkSize(options, bitmap),
       zlevel: options.zlevel,
       bitmap,
       updateBitmap: options.updateBitmap,
@@ -217,6 +216,15 @@ async function syncDevices(options: Options, reporter: Reporter, seed: bigint, s
   } finally {
     progress.stop();
   }
+}
+
+/**
+ * The one decision on the run's chunk size: a bitmap's own when there is one (an existing bitmap keeps
+ * it over a defaulted --chunk; an explicit --chunk that differs has been refused by BitmapStore.load),
+ * else --chunk or its default.
+ */
+function runChunkSize(options: Options, bitmap?: BitmapStore): number {
+  return bitmap ? bitmap.layout.chunkSize : options.chunkSize;
 }
 
 /**
@@ -237,7 +245,7 @@ async function recheckDevices(options: Options, reporter: Reporter, seed: bigint
       onProgress: (bytes) => progress.advance(bytes),
       source: source?.peer,
       bitmap,
-      repair: options.repair ? { chunkSize: bitmap && options.chunkSizeDefaulted ? bitmap.layout.chunkSize : options.chunkSize, zlevel: options.zlevel } : undefined,
+      repair: options.repair ? { chunkSize: runChunkSize(options, bitmap), zlevel: options.zlevel } : undefined,
       onInfo: (text) => reporter.print(`${text}\n`),
       onRange: (kind, range) => reporter.range(kind, range),
     });
