@@ -1,0 +1,73 @@
+// Fault matrix, the devices (issue 9): real I/O faults on the destination, no mocks.
+//   - EIO at flush: a loop device over a sparse file on a tmpfs smaller than the device. Writes land in
+//     the loop device's page cache; the fdatasync that pushes them to the full tmpfs fails with EIO.
+//   - ENOSPC: an image file on a small tmpfs; the write itself fails.
+// Each: exit 2, one line naming the cause, no stack trace; the bitmap claims nothing that was not
+// flushed, so after the tmpfs is grown (mount -o remount,size=...) the same command converges, proven
+// by comparing the source with what reached the backing file, byte for byte.
+// Needs root (mount, losetup); CI runs as root.
+import test from 'ava';
+import { execFileSync } from 'node:child_process';
+import { basyn, hasStackTrace, type RunResult } from './helpers/cli';
+import { assertSameBytes, loopDevice, rootFaultsUnavailable, tmpfs } from './helpers/faults';
+import { tempDir, writeRandom, writeSparse } from './helpers/images';
+
+const SKIP = rootFaultsUnavailable();
+const rootTest = (SKIP ? test.skip : test) as typeof test;
+if (SKIP) console.warn(`device fault tests skipped: ${SKIP}`);
+
+const MiB = 1024 * 1024;
+
+function failedOnce(t: import('ava').ExecutionContext, result: RunResult, cause: RegExp): void {
+  t.is(result.code, 2, `stdout: ${result.stdout}\nstderr: ${result.stderr}`);
+  const lines = result.stderr.split('\n').filter((line) => line !== '');
+  t.is(lines.length, 1, `one line on stderr: ${JSON.stringify(result.stderr)}`);
+  t.regex(lines[0] ?? '', cause);
+  t.false(hasStackTrace(result.stderr), 'no stack trace');
+}
+
+function ok(t: import('ava').ExecutionContext, result: RunResult): void {
+  t.is(result.code, 0, `stdout: ${result.stdout}\nstderr: ${result.stderr}`);
+}
+
+for (const action of ['PUSH', 'PULL'] as const) {
+  rootTest(`${action} to a loop device whose backing tmpfs is full: EIO at flush, exit 2; after growing it the rerun converges`, async (t) => {
+    const scratch = tempDir('basyn-fault-eio-');
+    t.teardown(() => scratch.cleanup());
+    const space = tmpfs(t, 4 * MiB);
+    const backing = space.path('backing.img');
+    writeSparse(backing, 32 * MiB);
+    const device = loopDevice(t, backing);
+    const source = scratch.path('source.img');
+    writeRandom(source, 16 * MiB);
+    const bitmap = scratch.path('bitmap');
+    const args = [...(action === 'PUSH' ? ['-l', source, '-r', device] : ['-l', device, '-r', source]), '-a', action, '-m', 'SYNC', '-b', bitmap];
+
+    failedOnce(t, await basyn(args), /i\/o error/i);
+
+    space.resize(64 * MiB);
+    ok(t, await basyn(args));
+    // The loop device's page cache may hold pages whose writeback failed: compare what reached the file.
+    execFileSync('blockdev', ['--flushbufs', device]);
+    assertSameBytes(t, source, backing, 16 * MiB, 'the backing file holds the source');
+    ok(t, await basyn([...args.filter((arg) => arg !== '-b' && arg !== bitmap), '--recheck']));
+  });
+
+  rootTest(`${action} to an image on a full tmpfs: ENOSPC, exit 2; after growing it the rerun converges`, async (t) => {
+    const scratch = tempDir('basyn-fault-enospc-');
+    t.teardown(() => scratch.cleanup());
+    const space = tmpfs(t, 4 * MiB);
+    const destination = space.path('destination.img');
+    writeSparse(destination, 16 * MiB);
+    const source = scratch.path('source.img');
+    writeRandom(source, 16 * MiB);
+    const bitmap = scratch.path('bitmap');
+    const args = [...(action === 'PUSH' ? ['-l', source, '-r', destination] : ['-l', destination, '-r', source]), '-a', action, '-m', 'SYNC', '-b', bitmap];
+
+    failedOnce(t, await basyn(args), /no space left on device/i);
+
+    space.resize(32 * MiB);
+    ok(t, await basyn(args));
+    assertSameBytes(t, source, destination);
+  });
+}
