@@ -23,6 +23,7 @@ function failedOnce(t: import('ava').ExecutionContext, result: RunResult, cause:
   const lines = result.stderr.split('\n').filter((line) => line !== '');
   t.is(lines.length, 1, `one line on stderr: ${JSON.stringify(result.stderr)}`);
   t.regex(lines[0] ?? '', cause);
+  t.log(`stderr: ${lines[0]}`);
   t.false(hasStackTrace(result.stderr), 'no stack trace');
 }
 
