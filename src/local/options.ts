@@ -4,6 +4,7 @@ import { UsageError } from '../shared/errors';
 import { hashByName, HASH_NAMES, type HashAlgorithm } from '../shared/hash';
 import { MAX_BUFFER_SIZE } from '../shared/protocol';
 import { parseSize } from '../shared/size';
+import { sameFile } from './same-file';
 
 export type Action = 'PUSH' | 'PULL';
 
@@ -161,6 +162,10 @@ export function validateOptions(raw: RawOptions, interactive: boolean): Options 
   if (!raw.host && raw.user !== undefined) throw new UsageError('Option -u/--user can be only used with -h/--host');
   if (!raw.host && raw.port !== undefined) throw new UsageError('Option -p/--port can be only used with -h/--host');
   if (raw.rsh !== undefined && !raw.host) throw new UsageError('Option --rsh can be only used with -h/--host');
+  // Both on this machine: syncing a device with itself is a typo, and reading while writing it is unsafe.
+  if (!raw.host && raw.local && raw.remote && sameFile(raw.local, raw.remote)) {
+    throw new UsageError(`-l/--local and -r/--remote are the same file (${raw.local} and ${raw.remote})`);
+  }
 
   const hash = hashByName(raw.hash ?? 'SHA1');
   if (!hash) throw new UsageError(`Unsupported hash function: ${raw.hash} (one of ${HASH_NAMES.join(', ')})`);

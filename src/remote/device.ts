@@ -24,6 +24,8 @@ export class Device {
       const stat = await handle.stat();
       if (stat.isDirectory()) throw deviceError(path, { code: 'EISDIR' }, writable);
       if (stat.isFIFO()) throw deviceError(path, { code: 'EFIFO' }, writable);
+      // /dev/null, /dev/zero, a tty: no size, nothing to keep in sync.
+      if (stat.isCharacterDevice()) throw deviceError(path, { code: 'ECHARDEV' }, writable);
       const size = stat.isBlockDevice() ? blockDeviceSize(stat.rdev, handle) : stat.size;
       return new Device(path, handle, await size, writable);
     } catch (error) {

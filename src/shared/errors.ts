@@ -63,7 +63,7 @@ export class MismatchError extends BasynError {
 /**
  * An error the agent reports over the wire as ERROR(code, message): the controller raises it as a
  * RemoteError with the same code (exit 2). Device errors carry their errno code (ENOENT, EACCES, ...)
- * or one of the agent's own: ENOTOPEN, ERANGE, EHASH, EROFS, EFIFO, EEOF, EPROTO, ESTOPPED.
+ * or one of the agent's own: ENOTOPEN, ERANGE, EHASH, EROFS, EFIFO, ECHARDEV, EEOF, EPROTO, ESTOPPED.
  */
 export class AgentError extends BasynError {
   constructor(code: string, message: string) {
@@ -101,6 +101,8 @@ export function deviceError(path: string, error: unknown, writable: boolean): Ag
     case 'EPERM': return new AgentError(code, `Device ${path} is not ${writable ? 'writable' : 'readable'}: ${SYSTEM_ERROR_TEXT[code]}`);
     case 'EISDIR': return new AgentError(code, `Device ${path} ${SYSTEM_ERROR_TEXT[code]}`);
     case 'EFIFO': return new AgentError(code, `Device ${path} is a FIFO (named pipe), not a file or block device`);
+    case 'ECHARDEV': return new AgentError(code, `Device ${path} is a character device, not a file or block device`);
+    case 'ELOOP': return new AgentError(code, `Device ${path} cannot be opened: symbolic link loop`);
     case 'EROFS': return new AgentError(code, `Device ${path} is on a ${SYSTEM_ERROR_TEXT[code]}`);
     default: return new AgentError(code, `Device ${path} cannot be opened: ${err?.message ?? String(error)}`);
   }
