@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { buildPrivateCopy } from './bench-build';
 import { runCompressionBench, runDigestBench } from './bench-compress';
 import { renderReport, type CaseResult, type CeilingKind, type Ceilings, type Report, type TransportName } from './bench-report';
+import { runLoadBench, type LoadResult } from './bench-load';
 import { BasynRunner, bestOf, mustRun, timed, type BasynRun } from './bench-run';
 import { startDelayProxy, type DelayProxy } from './delay-proxy';
 import { patch, sha256File, tempDir, writeRandom, writeSparse } from '../test/helpers/images';
@@ -30,6 +31,8 @@ const LEGACY_HASHES = new Set(['SHA1', 'SHA224', 'SHA256', 'SHA384', 'SHA512', '
 interface Args {
   sizeMb: number;
   sparseGb: number;
+  /** Syncs at once in the load case (0 skips it). */
+  loadRuns: number;
   /** Runs of each ceiling (the best counts). */
   ceilingRuns: number;
   out: string;
@@ -39,10 +42,11 @@ interface Args {
   compression: boolean;
 }
 
-const USAGE = `usage: npm run bench -- [--size-mb N] [--sparse-gb N] [--ceiling-runs N] [--commit REV] [--fast-hash NAME]
+const USAGE = `usage: npm run bench -- [--size-mb N] [--sparse-gb N] [--load-runs N] [--ceiling-runs N] [--commit REV] [--fast-hash NAME]
                         [--out FILE] [--no-compression] [--keep]
   --size-mb N        size of the test images (default 1024)
   --sparse-gb N      size of the sparse images of the RSS check (default 64; 0 skips it)
+  --load-runs N      syncs at once through one sshd in the load case (default 8; 0 skips it)
   --ceiling-runs N   runs of each ceiling, the best counts (default 3)
   --commit REV       bench a committed version (git archive REV) instead of the working tree
   --fast-hash NAME   the fast digest to time (default: the first --hash name basyn offers beyond basyn 1's)
@@ -51,7 +55,7 @@ const USAGE = `usage: npm run bench -- [--size-mb N] [--sparse-gb N] [--ceiling-
   --keep             keep the temp dir`;
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { sizeMb: 1024, sparseGb: 64, ceilingRuns: 3, out: join(ROOT, 'docs', 'benchmarks.md'), keep: false, compression: true };
+  const args: Args = { sizeMb: 1024, sparseGb: 64, loadRuns: 8, ceilingRuns: 3, out: join(ROOT, 'docs', 'benchmarks.md'), keep: false, compression: true };
   for (let index = 0; index < argv.length; index++) {
     const name = argv[index];
     const value = () => {
@@ -67,6 +71,7 @@ function parseArgs(argv: string[]): Args {
     switch (name) {
       case '--size-mb': args.sizeMb = Math.max(4, count()); break;
       case '--sparse-gb': args.sparseGb = count(); break;
+      case '--load-runs': args.loadRuns = count(); break;
       case '--ceiling-runs': args.ceilingRuns = Math.max(1, count()); break;
       case '--commit': args.commit = value(); break;
       case '--fast-hash': args.fastHash = value().toUpperCase(); break;
@@ -374,6 +379,12 @@ async function main(): Promise<void> {
         if (sparseDir !== temp.dir) rmSync(sparseDir, { recursive: true, force: true });
       }
     }
+    // Load: several syncs at once through one sshd, each against a lone run (scripts/bench-load.ts).
+    let load: LoadResult | undefined;
+    if (sshd && args.loadRuns > 0) {
+      load = await runLoadBench({ controller: build.controller, workDir: temp.dir, sshArgs: sshArgs(sshd.port, sshd.knownHostsPath), runs: args.loadRuns, log });
+      log(`bench:   ${load.error ? `FAILED ${load.error}` : `${load.runs} at once: ${load.concurrent.map((run) => run.slowdown.toFixed(1)).join(', ')} × a lone run`}`);
+    }
     let compression: Awaited<ReturnType<typeof runCompressionBench>> = [];
     let digestSpeeds: Awaited<ReturnType<typeof runDigestBench>> = [];
     if (args.compression) {
@@ -399,6 +410,7 @@ async function main(): Promise<void> {
       startup: Object.fromEntries(startup),
       results,
       sparse,
+      load,
       compression,
       digests: digestSpeeds,
       benchSeconds: (Date.now() - started) / 1000,
