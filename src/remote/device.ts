@@ -1,7 +1,7 @@
 // A device: a regular file or a block device, opened read-only (source, recheck) or read-write
 // (destination). Block devices report size 0 in stat(), so their size comes from sysfs.
 import { promises as fs, constants as fsConstants, readFileSync } from 'node:fs';
-import { AgentError, deviceError } from '../shared/errors';
+import { AgentError, describeSystemError, deviceError } from '../shared/errors';
 
 /** Most bytes kept in spare read buffers (about a window of 2 MiB buffers). */
 const MAX_SPARE_BYTES = 64 * 1024 * 1024;
@@ -61,7 +61,14 @@ export class Device {
     const length = buffer.length;
     let done = 0;
     while (done < length) {
-      const { bytesRead } = await this.handle.read(buffer, done, length - done, offset + done);
+      let bytesRead: number;
+      try {
+        ({ bytesRead } = await this.handle.read(buffer, done, length - done, offset + done));
+      } catch (error) {
+        // The range, so that a failing disk can be located (and the user knows nothing beyond it was read).
+        const code = (error as NodeJS.ErrnoException).code ?? 'EIO';
+        throw new AgentError(code, describeSystemError(error, `Cannot read ${this.path} at offset ${offset + done} (${length - done} bytes)`));
+      }
       if (bytesRead === 0) throw new AgentError('EEOF', `unexpected end of device at ${offset + done}`);
       done += bytesRead;
     }

@@ -79,6 +79,7 @@ const SYSTEM_ERROR_TEXT: Readonly<Record<string, string>> = {
   EISDIR: 'is a directory',
   EROFS: 'read-only file system',
   ENOSPC: 'no space left on device',
+  EIO: 'i/o error',
 };
 
 /** Node's system errors (ENOENT, EACCES, ...) as one readable line. */
