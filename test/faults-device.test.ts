@@ -44,7 +44,7 @@ for (const action of ['PUSH', 'PULL'] as const) {
     const bitmap = scratch.path('bitmap');
     const args = [...(action === 'PUSH' ? ['-l', source, '-r', device] : ['-l', device, '-r', source]), '-a', action, '-m', 'SYNC', '-b', bitmap];
 
-    failedOnce(t, await basyn(args), /i\/o error/i);
+    failedOnce(t, await basyn(args), /i\/o error|input\/output error/i);
 
     space.resize(64 * MiB);
     ok(t, await basyn(args));
