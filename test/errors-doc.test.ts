@@ -79,7 +79,7 @@ function place(): Place {
 }
 
 function run(args: string[], options: RunOptions = {}): Promise<RunResult> {
-  return basyn(args, { env, ...options });
+  return basyn(args, { env, timeoutMs: 300_000, ...options });
 }
 
 const PUSH = ['-a', 'PUSH', '-m', 'SYNC'];
@@ -127,7 +127,7 @@ function interruptedRun(args: string[], signal: NodeJS.Signals): Promise<RunResu
       }
     });
     child.stderr.setEncoding('utf8').on('data', (text: string) => { stderr += text; });
-    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error('no exit after the signal')); }, 60_000);
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error('no exit after the signal')); }, 300_000);
     child.once('close', (code, exitSignal) => { clearTimeout(timer); resolve({ code, signal: exitSignal, stdout: '', stderr }); });
   });
 }

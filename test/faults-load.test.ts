@@ -46,14 +46,14 @@ function run(args: string[]): Promise<RunResult> {
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (text: string) => { stdout += text; });
     child.stderr.setEncoding('utf8').on('data', (text: string) => { stderr += text; });
-    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`basyn ${args.join(' ')} timed out`)); }, 170_000);
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`basyn ${args.join(' ')} timed out`)); }, 800_000);
     child.once('error', reject);
     child.once('close', (code, signal) => { clearTimeout(timer); resolve({ code, signal, stdout, stderr }); });
   });
 }
 
 sshTest(`${RUNS} runs at once through one sshd, half with bitmaps, all converge`, async (t) => {
-  t.timeout(180_000);
+  t.timeout(900_000);
   const pairs = Array.from({ length: RUNS }, (_, index) => {
     const source = scratch.path(`source-${index}.img`);
     const destination = scratch.path(`destination-${index}.img`);

@@ -87,20 +87,20 @@ async function faultMidRun(
   const node = pidRecordingNode(dir, 'node');
   const args = ['-l', source, '-r', destination, ...over(through, '--remote-node', node.path, ...extra), '-a', 'PUSH', '-m', 'SYNC', '-b', bitmap];
   through.throttle(SLOW);
-  const running = basyn(args, { env, timeoutMs: 90_000 });
-  await waitFor(() => through.forwarded > MID_RUN, 60_000, 'the transfer to be under way');
+  const running = basyn(args, { env, timeoutMs: 300_000 });
+  await waitFor(() => through.forwarded > MID_RUN, 240_000, 'the transfer to be under way');
   const agentPid = node.pids()[0];
   const faultAt = Date.now();
   fault(agentPid);
   const result = await running;
   const endedAfterMs = Date.now() - faultAt;
-  await waitFor(() => !isAlive(agentPid), 10_000, `the remote agent (pid ${agentPid}) to end`);
+  await waitFor(() => !isAlive(agentPid), 60_000, `the remote agent (pid ${agentPid}) to end`);
   through.throttle(0);
   return { result, endedAfterMs, args, agentPid, source, destination };
 }
 
 async function rerunConverges(t: import('ava').ExecutionContext, args: string[], source: string, destination: string): Promise<void> {
-  ok(t, await basyn(args, { env, timeoutMs: 90_000 }));
+  ok(t, await basyn(args, { env, timeoutMs: 300_000 }));
   assertSameBytes(t, source, destination);
 }
 
@@ -108,7 +108,7 @@ sshTest('the remote agent killed mid-run: exit 2 naming it, the rerun converges'
   const through = await relay(t);
   const run = await faultMidRun(t, through, (pid) => process.kill(pid, 'SIGKILL'));
   failedOnce(t, run.result, /^remote agent \(ssh .*\) ended unexpectedly \(killed by SIGKILL\)$/);
-  t.true(run.endedAfterMs < 10_000, `ended ${run.endedAfterMs} ms after the kill`);
+  t.true(run.endedAfterMs < 60_000, `ended ${run.endedAfterMs} ms after the kill`);
   await rerunConverges(t, run.args, run.source, run.destination);
 });
 
@@ -116,7 +116,7 @@ sshTest('sshd (the session serving the agent) killed mid-run: exit 2, the agent 
   const through = await relay(t);
   const run = await faultMidRun(t, through, (pid) => process.kill(parentOf(pid), 'SIGKILL'));
   failedOnce(t, run.result, /^remote agent \(ssh .*\) ended unexpectedly \(.*connection.*\)$/);
-  t.true(run.endedAfterMs < 10_000, `ended ${run.endedAfterMs} ms after the kill`);
+  t.true(run.endedAfterMs < 60_000, `ended ${run.endedAfterMs} ms after the kill`);
   await rerunConverges(t, run.args, run.source, run.destination);
 });
 
@@ -128,8 +128,8 @@ sshTest('the link goes silent mid-run: ServerAliveInterval/CountMax end the run 
   const node = pidRecordingNode(dir, 'node');
   const args = ['-l', source, '-r', destination, ...over(through, '--remote-node', node.path, '-o', 'ServerAliveInterval=2', '-o', 'ServerAliveCountMax=3'), '-a', 'PUSH', '-m', 'SYNC', '-b', bitmap];
   through.throttle(SLOW);
-  const running = basyn(args, { env, timeoutMs: 90_000 });
-  await waitFor(() => through.forwarded > MID_RUN, 60_000, 'the transfer to be under way');
+  const running = basyn(args, { env, timeoutMs: 300_000 });
+  await waitFor(() => through.forwarded > MID_RUN, 240_000, 'the transfer to be under way');
   const frozenAt = Date.now();
   through.freeze();
   const result = await running;
@@ -137,7 +137,7 @@ sshTest('the link goes silent mid-run: ServerAliveInterval/CountMax end the run 
   failedOnce(t, result, /keepalive/i);
   // 2 s x 3 unanswered keepalives, plus a loaded machine's slack. (1 s x 2 also ended the healthy
   // rerun once, at a load average of 22: sshd answered too late.)
-  t.true(endedAfterMs < 30_000, `ended ${endedAfterMs} ms after the link went silent`);
+  t.true(endedAfterMs < 60_000, `ended ${endedAfterMs} ms after the link went silent`);
   through.throttle(0);
   await rerunConverges(t, args, source, destination);
 });
@@ -151,15 +151,15 @@ sshTest('the controller SIGKILLed mid-run: the remote and local agents end, the 
   const controller = spawn(process.execPath, [BASYN, ...args], { env, stdio: 'ignore' });
   const exited = new Promise<void>((resolve) => controller.once('exit', () => resolve()));
   t.teardown(() => { if (controller.exitCode === null && controller.signalCode === null) controller.kill('SIGKILL'); });
-  await waitFor(() => through.forwarded > MID_RUN, 60_000, 'the transfer to be under way');
+  await waitFor(() => through.forwarded > MID_RUN, 240_000, 'the transfer to be under way');
   const localAgents = childrenOf(controller.pid ?? 0);
   const remoteAgent = node.pids()[0];
   t.true(localAgents.length >= 1, 'the local agent is a child of the controller');
   controller.kill('SIGKILL');
   await exited;
   through.throttle(0); // let whatever is still buffered through: none of it may be written any more
-  await waitFor(() => !isAlive(remoteAgent), 10_000, `the remote agent (pid ${remoteAgent}) to end`);
-  await waitFor(() => localAgents.every((pid) => !isAlive(pid)), 10_000, `the local agents (${localAgents.join(', ')}) to end`);
+  await waitFor(() => !isAlive(remoteAgent), 60_000, `the remote agent (pid ${remoteAgent}) to end`);
+  await waitFor(() => localAgents.every((pid) => !isAlive(pid)), 60_000, `the local agents (${localAgents.join(', ')}) to end`);
   const settled = await sha256File(destination);
   await new Promise((resolve) => setTimeout(resolve, 1000));
   t.is(await sha256File(destination), settled, 'the destination no longer changes');
@@ -174,7 +174,7 @@ async function nodeFailsAtStart(t: import('ava').ExecutionContext, name: string,
   copyFileSync(destination, before);
   const broken = fakeNode(dir, name, body);
   const command = (node: string) => ['-l', source, '-r', destination, ...over(through, '--remote-node', node), '-a', 'PUSH', '-m', 'SYNC', '-b', bitmap];
-  failedOnce(t, await basyn(command(broken), { env }), cause);
+  failedOnce(t, await basyn(command(broken), { env, timeoutMs: 300_000 }), cause);
   assertSameBytes(t, destination, before, undefined, 'the destination is untouched');
   // With a working node, the same command converges.
   await rerunConverges(t, command(process.execPath), source, destination);
