@@ -10,7 +10,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { BASYN, basyn, hasStackTrace, NOBODY, type RunOptions, type RunResult } from './helpers/cli';
 import { fakeNode, loopDevice, rootFaultsUnavailable, tmpfs } from './helpers/faults';
-import { bitmapV1Header } from './helpers/golden';
+import { bitmapV1 } from './helpers/bitmap-golden';
 import { patch, tempDir, writeRandom, writeSparse } from './helpers/images';
 import { keygen, type Sshd, startSshd } from './helpers/sshd';
 import { SKIP_SSH } from './helpers/ssh-test';
@@ -381,21 +381,21 @@ const INVOCATIONS: Record<string, Invocation[]> = {
     return pushWith(p, bitmap);
   } }],
   BITMAP_V1_TOO_SMALL: [{ input: 'a Python basyn bitmap cut inside its header', run: (p) => {
-    writeFileSync(p.path('bitmap'), bitmapV1Header(SIZE, 64 * 1024, 0).subarray(0, 12));
+    writeFileSync(p.path('bitmap'), bitmapV1(SIZE, 64 * 1024, 0, []).subarray(0, 12));
     return pushWith(p, p.path('bitmap'));
   } }],
   BITMAP_V1_MISMATCH: [
     { input: 'a Python basyn bitmap of another device size', run: (p) => {
-      writeFileSync(p.path('bitmap'), bitmapV1Header(SIZE + 1, 64 * 1024, 0));
+      writeFileSync(p.path('bitmap'), bitmapV1(SIZE + 1, 64 * 1024, 0, []));
       return pushWith(p, p.path('bitmap'));
     } },
     { input: 'a Python basyn bitmap of another buffer size', run: (p) => {
-      writeFileSync(p.path('bitmap'), bitmapV1Header(SIZE, 128 * 1024, 0));
+      writeFileSync(p.path('bitmap'), bitmapV1(SIZE, 128 * 1024, 0, []));
       return pushWith(p, p.path('bitmap'));
     } },
   ],
   BITMAP_V1_DAMAGED: [{ input: 'a Python basyn bitmap with its digests cut short', run: (p) => {
-    writeFileSync(p.path('bitmap'), Buffer.concat([bitmapV1Header(SIZE, 64 * 1024, 0), Buffer.alloc(20 * 2)]));
+    writeFileSync(p.path('bitmap'), Buffer.concat([bitmapV1(SIZE, 64 * 1024, 0, []), Buffer.alloc(20 * 2)]));
     return pushWith(p, p.path('bitmap'));
   } }],
   BITMAP_IN_USE: [{ input: 'the lock of a live run on this host', run: (p) => {
