@@ -5,13 +5,14 @@
 // Invocations needing root (mounts, another user) or an sshd are skipped, with the reason, elsewhere.
 import test, { type ExecutionContext } from 'ava';
 import { spawn, spawnSync } from 'node:child_process';
-import { appendFileSync, chmodSync, copyFileSync, mkdirSync, readFileSync, renameSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { BASYN, basyn, hasStackTrace, NOBODY, type RunOptions, type RunResult } from './helpers/cli';
-import { fakeNode, loopDevice, rootFaultsUnavailable, tmpfs } from './helpers/faults';
+import { fakeNode, loopDevice, rootFaultsUnavailable, tmpfs, waitFor } from './helpers/faults';
 import { bitmapV1 } from './helpers/bitmap-golden';
 import { patch, tempDir, writeRandom, writeSparse } from './helpers/images';
+import { PowerLossFs, powerLossUnavailable } from './helpers/powerloss/mount';
 import { keygen, type Sshd, startSshd } from './helpers/sshd';
 import { SKIP_SSH } from './helpers/ssh-test';
 
@@ -298,6 +299,14 @@ const INVOCATIONS: Record<string, Invocation[]> = {
     const device = loopDevice(t, space.path('backing.img'));
     writeRandom(p.path('big.img'), 4 * MiB);
     return run(['-l', p.path('big.img'), '-r', device, ...PUSH]);
+  } }],
+  IO_READ_ERROR: [{ input: 'a source whose reads fail part way through (FUSE)', skip: powerLossUnavailable(), run: async (p, t) => {
+    const fs = await PowerLossFs.mount();
+    t.teardown(() => fs.stop());
+    await waitFor(() => existsSync(fs.path('.powerloss')), 10_000, 'the FUSE mount');
+    writeRandom(fs.path('source.img'), SIZE);
+    fs.failRead('source.img', 3 * 64 * 1024 + 100, 1);
+    return run(['-l', fs.path('source.img'), '-r', p.b, ...PUSH, '--buffer', '64']);
   } }],
   INTERRUPTED: [
     { input: 'SIGTERM mid-run', run: (p) => {
