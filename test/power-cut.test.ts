@@ -76,7 +76,7 @@ async function runChain(config: Config, chain: number): Promise<ChainResult> {
   const outcomes: PowerCutOutcome[] = [];
   const violations: string[] = [];
   try {
-    // Mostly 4 KiB buffers, several hundred of them: a run commits every 64 changed buffers (engine.ts),
+    // Mostly 4 KiB buffers, several hundred of them: a run commits every 64 changed buffers (bitmap-sync.ts),
     // so kills land between commits, where a commit without a FLUSH before it would show. Sometimes
     // 64 KiB buffers, whose few changed buffers are committed once, at the end.
     const small = randomInt(0, 4) !== 0;
