@@ -17,7 +17,7 @@ import { decodeBitmapFile, FLAG_RUN_IN_PROGRESS, isUnknownDigest } from '../../s
 import { isBitmapV1, BITMAP_V1_HEADER_LENGTH } from '../../src/shared/bitmap-v1';
 import { hashById } from '../../src/shared/hash';
 import { interruptedRun } from './bitmap-crash';
-import { basyn } from './cli';
+import { basyn, type RunResult } from './cli';
 import type { PowerLossFs } from './powerloss/mount';
 
 /** A run on the FUSE file system of a loaded 2-core machine can take a minute; a hung one still fails. */
@@ -54,8 +54,39 @@ export interface PowerCutOutcome {
   readonly killed: 'controller' | 'agent' | 'none';
   /** Everything found wrong (empty: the trial passed). */
   readonly violations: string[];
-  /** How long the rerun took (ms), when there was one: a measure for the next kill window. */
+  /** How long the rerun held its lock (ms), when there was one: a measure for the next kill window. */
   readonly rerunMs?: number;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Runs basyn to the end and measures how long it held `lockPath` (from when the lock shows new content,
+ * not a lock left by a kill or brought back by a power cut, to the exit): the part of a run a kill should hit.
+ */
+export async function timedRun(args: string[], lockPath: string): Promise<{ result: RunResult; activeMs: number }> {
+  const content = () => {
+    try {
+      return readFileSync(lockPath, 'utf8');
+    } catch {
+      return '';
+    }
+  };
+  const stale = content();
+  const started = Date.now();
+  let locked: number | undefined;
+  let running = true;
+  const watch = (async () => {
+    while (running && locked === undefined) {
+      const now = content();
+      if (now !== '' && now !== stale) locked = Date.now();
+      await sleep(5);
+    }
+  })();
+  const result = await basyn(args, { timeoutMs: RUN_TIMEOUT_MS });
+  running = false;
+  await watch;
+  return { result, activeMs: Date.now() - (locked ?? started) };
 }
 
 /** One trial: run, SIGKILL, power cut, check, (rerun, check, power cut, check). */
@@ -71,9 +102,7 @@ export async function killCutRerun(step: PowerCutStep): Promise<PowerCutOutcome>
   step.beforeRerun?.();
   if (step.rerun === false) return { killed, violations };
 
-  const started = Date.now();
-  const rerun = await basyn(step.rerunArgs ?? step.args, { timeoutMs: RUN_TIMEOUT_MS });
-  const rerunMs = Date.now() - started;
+  const { result: rerun, activeMs: rerunMs } = await timedRun(step.rerunArgs ?? step.args, step.startedWhen);
   if (rerun.code !== 0) {
     note(`the rerun after a kill (${killed}) and a power cut exited ${rerun.code}: ${rerun.stderr.trim()}`);
     return { killed, violations };
