@@ -176,6 +176,7 @@ function netTime(run: BasynRun, startupSeconds = 0, syncs = true): number {
 function ceilingKind(id: string, transport: TransportName): CeilingKind | undefined {
   if (transport === 'proxy' || id === 'bwlimit') return undefined; // --bwlimit is compared with its own limit
   if (id === 'sync-bitmap') return 'sha1';
+  if (id === 'patch-apply') return undefined; // reads the patch twice and the changed ranges: no whole-image ceiling
   if (id.startsWith('copy-')) return transport === 'ssh' ? 'ssh' : 'write';
   return 'sha1Twice';
 }
@@ -355,6 +356,16 @@ async function main(): Promise<void> {
       await runCase('copy-zero', 'COPY mostly-zero file', transport, push(zero, work, 'COPY'), { path: work, expect: zero });
       await runCase('recheck', 'recheck (identical)', transport, ['-l', src, '-r', same, '--recheck'], { path: same, expect: src });
     }
+
+    // Patch files (README "Patch files"): make a 1 % patch (the destination is only read), then apply it
+    // (checked first, journalled). The destination must still be the old image after the first case.
+    const pipe = transports[0];
+    const patchFile = file('bench.patch');
+    await runCase('diff-make', 'SYNC 1 % changed, --diff FILE (make a patch)', pipe, push(changed, work, 'SYNC', '--diff', patchFile), { path: work, expect: src }, () => {
+      copyDurably(src, work);
+      rmSync(patchFile, { force: true });
+    });
+    await runCase('patch-apply', 'basyn patch FILE (apply that 1 % patch)', pipe, ['patch', '--state-dir', file('state'), patchFile, work], { path: work, expect: changed });
 
     // 5. Memory on large sparse images, then the micro-benchmarks.
     let sparse: CaseResult | undefined;

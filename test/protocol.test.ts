@@ -107,6 +107,26 @@ const GOLDEN: Array<{ name: string; message: Message; bytes: Buffer }> = [
     message: { type: MSG.ERROR, id: 12, code: 'EIO', message: 'x' },
     bytes: frame(TYPE.ERROR, 12, [...str('EIO'), ...str('x')]),
   },
+  {
+    name: 'PATCH_BEGIN',
+    message: { type: MSG.PATCH_BEGIN, id: 13, size: 4096, sizeMode: 1, stateDir: '', spoolDir: '/s', target: '/d' },
+    bytes: frame(TYPE.PATCH_BEGIN, 13, [...u64(4096), ...u8(1), ...str(''), ...str('/s'), ...str('/d')]),
+  },
+  {
+    name: 'PATCH_DATA',
+    message: { type: MSG.PATCH_DATA, id: 14, bytes: Buffer.from([1, 2, 3]) },
+    bytes: frame(TYPE.PATCH_DATA, 14, [1, 2, 3]),
+  },
+  {
+    name: 'PATCH_DONE',
+    message: { type: MSG.PATCH_DONE, id: 15, outcome: 'applied' },
+    bytes: frame(TYPE.PATCH_DONE, 15, str('applied')),
+  },
+  {
+    name: 'PATCH_ROLLBACK',
+    message: { type: MSG.PATCH_ROLLBACK, id: 16, stateDir: '/st', target: '/t' },
+    bytes: frame(TYPE.PATCH_ROLLBACK, 16, [...str('/st'), ...str('/t')]),
+  },
 ];
 
 for (const { name, message, bytes } of GOLDEN) {

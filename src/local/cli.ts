@@ -9,6 +9,7 @@ import { JsonEvents } from './json-output';
 import { createReporter, PROCESS_IO, type Io } from './progress';
 import { runSession } from './session';
 import type { TransportFor } from './transport/index';
+import { patchMain } from './patch-command';
 
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -42,6 +43,10 @@ export function buildProgram(io: Io = PROCESS_IO): Command {
     .option('--reset-bitmap', 'rebuild the bitmap from scratch: every buffer is sent')
     .option('--update-bitmap', 'compare with the destination itself, and rewrite the bitmap')
     .option('--changes <file>', 'bitmap-only mode: write the changed ranges, one "offset length" per line')
+    .option('--diff <file>', 'write the differences to FILE (- for stdout) as a patch; the destination is only read')
+    .option('--diff-format <format>', 'basyn (default) or bdsync (BDSYNC 0.3, for bdsync --patch)')
+    .option('--diff-advances-bitmap', 'with -b: advance the bitmap as if the patch were applied (apply every patch, in order)')
+    .option('--diffsize <mode>', 'strict (default): sizes must match; resize: the patch resizes the target; minsize: compare the common size')
     .option('-F, --ssh-config <file>', 'OpenSSH client config file (default: ~/.ssh/config)')
     .addOption(new Option('-i, --identity <file>', 'private key file (repeatable)').argParser(collect))
     .addOption(new Option('--known-hosts <file>', 'known_hosts file to verify host keys (repeatable)').argParser(collect))
@@ -62,6 +67,8 @@ export interface Seams {
 
 /** Runs basyn with `argv` (without node and script) and returns the exit code. */
 export async function main(argv: string[], seams: Seams = {}): Promise<number> {
+  // Reserved first word: `basyn patch ...` (a file of that name is `./patch`).
+  if (argv[0] === 'patch') return patchMain(argv.slice(1));
   const io = seams.io ?? PROCESS_IO;
   const program = buildProgram(io);
   // Known before parsing, so that even an error while validating can show its stack (or end the JSON).
@@ -82,7 +89,7 @@ export async function main(argv: string[], seams: Seams = {}): Promise<number> {
   }
   try {
     const raw = program.opts<RawOptions>();
-    const reporter = createReporter({ verbose: !!raw.verbose, debug, progress: !!raw.progress, json: !!raw.json }, io);
+    const reporter = createReporter({ verbose: !!raw.verbose, debug, progress: !!raw.progress, json: !!raw.json, diff: raw.diff }, io);
     json = reporter.json;
     const options = validateOptions(raw, Boolean(process.stdin.isTTY));
     await runSession(options, reporter, seams.transports);

@@ -2,12 +2,13 @@
 // peers swapped (the session decides which peer is the source); COPY and SYNC differ only in whether
 // digests are compared. Buffers are processed by a bounded pool of workers, so requests to both
 // agents stay pipelined (never one round trip per block) and memory stays flat.
-import { appendExtent, bufferCount, bufferExtent, refinementChunkSize, type Extent } from '../shared/geometry';
+import { appendExtent, bufferCount, bufferExtent, chunkExtents, refinementChunkSize, type Extent } from '../shared/geometry';
 import type { EncodedBlock } from '../shared/protocol';
 import type { BitmapStore } from './bitmap-store';
 import { BitmapSync } from './bitmap-sync';
 import { differingExtents } from './compare';
 import type { Peer } from './peer';
+import type { BlockSink } from './patch-writer';
 
 export interface EngineJob {
   readonly mode: 'SYNC' | 'COPY';
@@ -24,6 +25,12 @@ export interface EngineJob {
   readonly bitmap?: BitmapStore;
   /** --update-bitmap: compare against the destination itself and rewrite every entry. */
   readonly updateBitmap: boolean;
+  /**
+   * --diff: differing blocks go here instead of to the destination, which is then only read. Bitmap
+   * digests are staged as usual but committed only at the end, after the sink's finish() made the
+   * whole patch durable (a bitmap entry never claims data that is in no complete patch).
+   */
+  readonly sink?: BlockSink & { finish(): Promise<void> };
   readonly onProgress: (bytes: number) => void;
   /** Bytes of a buffer found different (sent, unless bitmap-only), as each buffer is done: progress and --json. */
   readonly onChanged?: (bytes: number) => void;
@@ -80,7 +87,7 @@ export async function runEngine(job: EngineJob): Promise<EngineResult> {
   let sentBytes = 0;
 
   /** Forwards a range; resolves with the block written, once the destination acknowledged it. */
-  const transfer = async (to: Peer, extent: Extent): Promise<EncodedBlock> => {
+  const transfer = async (to: Pick<Peer, 'write'>, extent: Extent): Promise<EncodedBlock> => {
     const block = await source.read(extent, job.zlevel);
     await to.write(extent.offset, block);
     sentBytes += extent.length;
@@ -92,16 +99,33 @@ export async function runEngine(job: EngineJob): Promise<EngineResult> {
     source, destination, bitmap: job.bitmap, chunkSize: job.chunkSize, updateBitmap: job.updateBitmap, transfer, debug: job.debug,
   });
 
+  /** Bitmap-only --diff: each changed range goes to the patch, a bitmap entry (chunk or buffer) per record. */
+  const sendToSink = async (sink: BlockSink, preImages: Map<number, PreImage>, changed: Extent[]) => {
+    for (const range of changed) {
+      for (const [offset, entry] of preImages) {
+        if (offset < range.offset || offset >= range.offset + range.length) continue;
+        const piece = { offset, length: Math.min(entry.length, range.offset + range.length - offset) };
+        const block = await source.read(piece, job.zlevel);
+        await sink.write(piece.offset, block, entry.digest ?? null);
+        sentBytes += piece.length;
+      }
+    }
+  };
+
   const syncBuffer = async (index: number): Promise<void> => {
     const extent = bufferExtent(index, job.size, job.bufferSize);
     if (job.mode === 'COPY') {
-      if (destination) await transfer(destination, extent);
+      const target = job.sink ?? destination;
+      if (target) await transfer(target, extent);
       changedByIndex.set(index, [extent]);
       return;
     }
     if (bitmap) {
+      // Bitmap-only --diff: the bitmap's digests stand for the target's pre-image (read before they are restaged).
+      const preImages = job.sink && !destination && job.bitmap ? bitmapPreImages(job.bitmap, job.chunkSize, index, extent) : undefined;
       const changed = await bitmap.buffer(index, extent);
       if (changed.length > 0) changedByIndex.set(index, changed);
+      if (preImages && job.sink) await sendToSink(job.sink, preImages, changed);
       return;
     }
     if (!destination) throw new Error('internal: SYNC without a bitmap needs a destination');
@@ -113,18 +137,20 @@ export async function runEngine(job: EngineJob): Promise<EngineResult> {
     job.debug?.(`buffer ${index} at ${extent.offset}: ${differing.length === 0 ? 'same' : `${differing.length} differing range(s)`}`);
     if (differing.length === 0) return;
     changedByIndex.set(index, differing);
-    await Promise.all(differing.map((range) => transfer(destination, range)));
+    await Promise.all(differing.map((range) => transfer(job.sink ?? destination, range)));
   };
 
   await forEachBuffer(bufferCount(job.size, job.bufferSize), workersFor(job.bufferSize, job.mode), async (index) => {
     await syncBuffer(index);
     const changed = changedByIndex.get(index);
     if (changed) job.onChanged?.(changed.reduce((sum, extent) => sum + extent.length, 0));
+    await job.sink?.bufferDone(index);
     job.onProgress(bufferExtent(index, job.size, job.bufferSize).length);
-    bitmap?.afterBuffer();
+    if (!job.sink) bitmap?.afterBuffer(); // with --diff: committed once the whole patch is durable
   });
+  if (job.sink) await job.sink.finish();
   await bitmap?.finish();
-  if (destination) await destination.flush();
+  if (destination && !job.sink) await destination.flush();
 
   const changed: Extent[] = [];
   let changedBytes = 0;
@@ -135,4 +161,25 @@ export async function runEngine(job: EngineJob): Promise<EngineResult> {
     }
   }
   return { changed, changedBytes, changedBuffers: changedByIndex.size, sentBytes };
+}
+
+interface PreImage {
+  readonly length: number;
+  /** undefined: the bitmap entry is unknown. */
+  readonly digest?: Buffer;
+}
+
+/** The bitmap's digests of buffer `index`, by offset: per chunk, or the buffer's own without chunks. */
+function bitmapPreImages(bitmap: BitmapStore, chunkSize: number, index: number, extent: Extent): Map<number, PreImage> {
+  const result = new Map<number, PreImage>();
+  if (chunkSize === 0 || chunkSize >= extent.length) {
+    const entry = chunkSize === 0 ? bitmap.entry(index) : bitmap.entry(index, 1) ?? bitmap.entry(index);
+    result.set(extent.offset, { length: extent.length, digest: entry && Buffer.from(entry) });
+    return result;
+  }
+  chunkExtents(extent, chunkSize).forEach((chunk, position) => {
+    const entry = bitmap.entry(index, 1 + position);
+    result.set(chunk.offset, { length: chunk.length, digest: entry && Buffer.from(entry) });
+  });
+  return result;
 }

@@ -5,6 +5,15 @@ import { hashByName, HASH_NAMES, type HashAlgorithm } from '../shared/hash';
 import { MAX_BUFFER_SIZE } from '../shared/protocol';
 import { parseSize } from '../shared/size';
 import { sameFile } from './same-file';
+import { SIZE_MODE, type SizeMode } from '../shared/patch-format';
+import type { DiffFormat } from './patch-writer';
+
+/** --diffsize's names (bdsync's). */
+export function parseSizeMode(value: string | undefined): SizeMode {
+  const mode = (value ?? 'strict').toLowerCase();
+  if (!(mode in SIZE_MODE)) throw new UsageError(`--diffsize must be strict, resize or minsize, got '${value}'`);
+  return mode as SizeMode;
+}
 
 export type Action = 'PUSH' | 'PULL';
 
@@ -71,6 +80,14 @@ export interface Options {
   updateBitmap: boolean;
   /** --changes FILE: write changed ranges (bitmap-only mode), one `offset length` per line. */
   changes?: string;
+  /** --diff FILE|-: write the differences as a patch instead of writing the destination. */
+  diff?: string;
+  diffFormat: DiffFormat;
+  diffAdvancesBitmap: boolean;
+  /** --diffsize (bdsync's meaning), for --diff and for `basyn patch`. */
+  diffSize: SizeMode;
+  /** Digest of basyn patches: --hash when unsalted and given, else SHA-256 (bitmap-only: the bitmap's). */
+  patchHash: HashAlgorithm;
   connection: ConnectionOptions;
 }
 
@@ -107,6 +124,10 @@ export interface RawOptions {
   remoteNode?: string;
   rsh?: string;
   option?: string[];
+  diff?: string;
+  diffFormat?: string;
+  diffAdvancesBitmap?: boolean;
+  diffsize?: string;
 }
 
 function integer(value: string | undefined, name: string, min: number, max: number): number | undefined {
@@ -199,7 +220,30 @@ export function validateOptions(raw: RawOptions, interactive: boolean): Options 
     throw new UsageError('--changes can be only used in bitmap-only mode (-b without a destination device)');
   }
 
+  const diffFormat = (raw.diffFormat ?? 'basyn').toLowerCase();
+  if (diffFormat !== 'basyn' && diffFormat !== 'bdsync') throw new UsageError(`--diff-format must be basyn or bdsync, got '${raw.diffFormat}'`);
+  if (raw.diff !== undefined) {
+    if (mode !== 'SYNC') throw new UsageError('--diff can be used with -m SYNC only');
+    if (raw.recheck) throw new UsageError('--diff and --recheck cannot be used together (the destination is not written)');
+    if (raw.diff === '-' && raw.json) throw new UsageError('--diff - and --json cannot be used together: both would write to stdout');
+    if (raw.updateBitmap || raw.resetBitmap) throw new UsageError('--diff cannot be used with --update-bitmap or --reset-bitmap');
+    if (raw.bitmap !== undefined && !destination && !raw.diffAdvancesBitmap) {
+      throw new UsageError('--diff in bitmap-only mode needs --diff-advances-bitmap: the bitmap then stands for the target once this patch is applied, so every patch must be applied, in order');
+    }
+    if (diffFormat === 'bdsync' && !destination) throw new UsageError('--diff-format bdsync needs the destination (-r for PUSH, -l for PULL): it names it');
+  } else if (raw.diffFormat !== undefined || raw.diffAdvancesBitmap || raw.diffsize !== undefined) {
+    throw new UsageError('--diff-format, --diff-advances-bitmap and --diffsize can be only used with --diff');
+  }
+  if (raw.diffAdvancesBitmap && raw.bitmap === undefined) throw new UsageError('--diff-advances-bitmap can be only used with -b/--bitmap');
+  const diffSize = parseSizeMode(raw.diffsize);
+  const patchHash = raw.hash !== undefined && !hash.salted ? hash : (hashByName('SHA256') as HashAlgorithm);
+
   return {
+    diff: raw.diff,
+    diffFormat,
+    diffAdvancesBitmap: !!raw.diffAdvancesBitmap,
+    diffSize,
+    patchHash,
     local: raw.local,
     remote: raw.remote,
     action: action as Action | undefined,

@@ -49,9 +49,10 @@ function timestamp(now = new Date()): string {
   return `${two(now.getMonth() + 1)}/${two(now.getDate())}/${two(now.getFullYear() % 100)} ${two(now.getHours())}:${two(now.getMinutes())}:${two(now.getSeconds())}`;
 }
 
-export function createReporter(flags: { verbose: boolean; debug: boolean; progress: boolean; json?: boolean }, io: Io = PROCESS_IO): Reporter {
+export function createReporter(flags: { verbose: boolean; debug: boolean; progress: boolean; json?: boolean; diff?: string }, io: Io = PROCESS_IO): Reporter {
   const json = flags.json ? new JsonEvents(io) : undefined;
-  const human = (text: string) => (json ? io.stderr(text) : io.stdout(text));
+  // stdout belongs to `--json` or `--diff -` when given: human output goes to stderr then.
+  const human = (text: string) => (json || flags.diff === '-' ? io.stderr(text) : io.stdout(text));
   return {
     json,
     print: (text) => human(text),

@@ -13,6 +13,7 @@ import { BUILD_ID } from '../shared/build-info';
 import { AgentError, BasynError, EXIT_OK, EXIT_SYNC } from '../shared/errors';
 import { FrameDecoder } from '../shared/frame';
 import { encodeParts, MSG, PROTOCOL_VERSION, type Message } from '../shared/protocol';
+import { PatchSession } from './patch-handlers';
 import { AgentState, handleClose, handleFlush, handleHash, handleOpen, handleRead, handleWrite, inflateWrite } from './handlers';
 
 export interface AgentService {
@@ -28,6 +29,8 @@ export interface AgentService {
 /** Serves one controller on `input`/`output` until CLOSE, a fatal error, or the end of `input`. */
 export function serveAgent(input: Readable, output: Writable): AgentService {
   const state = new AgentState();
+  /** `basyn patch -h`: the spool and the apply on this host (patch-handlers.ts). */
+  const patchSession = new PatchSession();
   const decoder = new FrameDecoder();
   /** Settles when every request so far has been answered. */
   let answered: Promise<void> = Promise.resolve();
@@ -55,7 +58,8 @@ export function serveAgent(input: Readable, output: Writable): AgentService {
     stopped = true;
     input.removeListener('data', onData);
     void state.device?.close().catch(() => undefined);
-    finish(EXIT_OK);
+    // A spool still being received is removed; an apply under way stops like a killed one (its journal stays).
+    void patchSession.abandon().finally(() => finish(EXIT_OK));
   };
 
   /** Starts a request's work at the earliest moment its ordering allows. */
@@ -79,6 +83,10 @@ export function serveAgent(input: Readable, output: Writable): AgentService {
       case MSG.OPEN: return afterAll(() => handleOpen(state, request));
       case MSG.FLUSH: return afterAll(() => handleFlush(state, request));
       case MSG.CLOSE: return afterAll(() => handleClose(state, request));
+      case MSG.PATCH_BEGIN: return afterAll(() => patchSession.begin(request));
+      case MSG.PATCH_DATA: return afterAll(() => patchSession.data(request));
+      case MSG.PATCH_APPLY: return afterAll(() => patchSession.apply(request, (text) => send({ type: MSG.LOG, id: 0, level: 1, text })));
+      case MSG.PATCH_ROLLBACK: return afterAll(() => patchSession.rollback(request, (text) => send({ type: MSG.LOG, id: 0, level: 1, text })));
       default: return Promise.reject(new AgentError('EPROTO', `unexpected message type ${request.type}`));
     }
   };

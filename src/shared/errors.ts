@@ -108,3 +108,10 @@ export function deviceError(path: string, error: unknown, writable: boolean): Ag
     default: return new AgentError(code, `Device ${path} cannot be opened: ${err?.message ?? String(error)}`);
   }
 }
+
+/** A patch file that is damaged, or does not fit the target (exit 2: nothing was written). */
+export class PatchError extends BasynError {
+  constructor(message: string, code = 'EPATCH') {
+    super(message, code, EXIT_SYNC);
+  }
+}

@@ -28,6 +28,14 @@ export const MSG = {
   FLUSHED: 0x19,
   CLOSE: 0x1a,
   CLOSED: 0x1b,
+  // `basyn patch -h HOST` (patch-format.md §4): the patch is spooled on the target's host, then applied there.
+  PATCH_BEGIN: 0x20,
+  PATCH_READY: 0x21,
+  PATCH_DATA: 0x22,
+  PATCH_ACK: 0x23,
+  PATCH_APPLY: 0x24,
+  PATCH_DONE: 0x25,
+  PATCH_ROLLBACK: 0x26,
   LOG: 0x7e,
   ERROR: 0x7f,
 } as const;
@@ -63,6 +71,13 @@ export type Message =
   | { type: typeof MSG.FLUSHED; id: number }
   | { type: typeof MSG.CLOSE; id: number }
   | { type: typeof MSG.CLOSED; id: number }
+  | { type: typeof MSG.PATCH_BEGIN; id: number; size: number; sizeMode: number; stateDir: string; spoolDir: string; target: string }
+  | { type: typeof MSG.PATCH_READY; id: number }
+  | { type: typeof MSG.PATCH_DATA; id: number; bytes: Buffer }
+  | { type: typeof MSG.PATCH_ACK; id: number }
+  | { type: typeof MSG.PATCH_APPLY; id: number }
+  | { type: typeof MSG.PATCH_DONE; id: number; outcome: string }
+  | { type: typeof MSG.PATCH_ROLLBACK; id: number; stateDir: string; target: string }
   | { type: typeof MSG.LOG; id: number; level: number; text: string }
   | { type: typeof MSG.ERROR; id: number; code: string; message: string };
 
@@ -161,6 +176,22 @@ export function encodeParts(message: Message): Buffer[] {
     case MSG.FLUSHED:
     case MSG.CLOSE:
     case MSG.CLOSED: // (empty)
+      break;
+    case MSG.PATCH_BEGIN: // u64 size (0: unknown) | u8 size mode (0xff: the patch's own) | str state dir | str spool dir | str target
+      writer.u64(message.size).u8(message.sizeMode).str(message.stateDir).str(message.spoolDir).str(message.target);
+      break;
+    case MSG.PATCH_DATA: // bytes (the next slice of the patch file)
+      writer.bytes(message.bytes);
+      break;
+    case MSG.PATCH_READY:
+    case MSG.PATCH_ACK:
+    case MSG.PATCH_APPLY: // (empty)
+      break;
+    case MSG.PATCH_DONE: // str outcome
+      writer.str(message.outcome);
+      break;
+    case MSG.PATCH_ROLLBACK: // str state dir | str target
+      writer.str(message.stateDir).str(message.target);
       break;
     case MSG.LOG: // u8 level | str text
       writer.u8(message.level).str(message.text);
@@ -262,6 +293,23 @@ export function decode(type: number, id: number, payload: Buffer): Message {
     case MSG.CLOSE:
     case MSG.CLOSED:
       message = { type, id };
+      break;
+    case MSG.PATCH_BEGIN:
+      message = { type, id, size: reader.u64(), sizeMode: reader.u8(), stateDir: reader.str(), spoolDir: reader.str(), target: reader.str() };
+      break;
+    case MSG.PATCH_DATA:
+      message = { type, id, bytes: reader.rest() };
+      break;
+    case MSG.PATCH_READY:
+    case MSG.PATCH_ACK:
+    case MSG.PATCH_APPLY:
+      message = { type, id };
+      break;
+    case MSG.PATCH_DONE:
+      message = { type, id, outcome: reader.str() };
+      break;
+    case MSG.PATCH_ROLLBACK:
+      message = { type, id, stateDir: reader.str(), target: reader.str() };
       break;
     case MSG.LOG:
       message = { type, id, level: reader.u8(), text: reader.str() };

@@ -13,10 +13,18 @@ const REPLY_TO: Partial<Record<number, number>> = {
   [MSG.WRITE]: MSG.WRITTEN,
   [MSG.FLUSH]: MSG.FLUSHED,
   [MSG.CLOSE]: MSG.CLOSED,
+  [MSG.PATCH_BEGIN]: MSG.PATCH_READY,
+  [MSG.PATCH_DATA]: MSG.PATCH_ACK,
+  [MSG.PATCH_APPLY]: MSG.PATCH_DONE,
+  [MSG.PATCH_ROLLBACK]: MSG.PATCH_DONE,
 };
-type RequestType = typeof MSG.OPEN | typeof MSG.HASH | typeof MSG.READ | typeof MSG.WRITE | typeof MSG.FLUSH | typeof MSG.CLOSE;
+type RequestType = typeof MSG.OPEN | typeof MSG.HASH | typeof MSG.READ | typeof MSG.WRITE | typeof MSG.FLUSH | typeof MSG.CLOSE
+  | typeof MSG.PATCH_BEGIN | typeof MSG.PATCH_DATA | typeof MSG.PATCH_APPLY | typeof MSG.PATCH_ROLLBACK;
 type ReplyOf<T extends RequestType> = MessageOf<
-  { [MSG.OPEN]: typeof MSG.OPENED; [MSG.HASH]: typeof MSG.DIGESTS; [MSG.READ]: typeof MSG.DATA; [MSG.WRITE]: typeof MSG.WRITTEN; [MSG.FLUSH]: typeof MSG.FLUSHED; [MSG.CLOSE]: typeof MSG.CLOSED }[T]
+  {
+    [MSG.OPEN]: typeof MSG.OPENED; [MSG.HASH]: typeof MSG.DIGESTS; [MSG.READ]: typeof MSG.DATA; [MSG.WRITE]: typeof MSG.WRITTEN; [MSG.FLUSH]: typeof MSG.FLUSHED; [MSG.CLOSE]: typeof MSG.CLOSED;
+    [MSG.PATCH_BEGIN]: typeof MSG.PATCH_READY; [MSG.PATCH_DATA]: typeof MSG.PATCH_ACK; [MSG.PATCH_APPLY]: typeof MSG.PATCH_DONE; [MSG.PATCH_ROLLBACK]: typeof MSG.PATCH_DONE;
+  }[T]
 >;
 type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;
 export type Request = DistributiveOmit<MessageOf<RequestType>, 'id'>;

@@ -40,7 +40,9 @@ const slot = limiter(MAX_RUNNING);
 export interface RunOptions {
   env?: NodeJS.ProcessEnv;
   timeoutMs?: number;
-  input?: string;
+  input?: string | Buffer;
+  /** Working directory (default: this process's). */
+  cwd?: string;
   /** Run as this user and group (root only): permission tests are meaningless as root. */
   uid?: number;
   gid?: number;
@@ -57,6 +59,7 @@ function spawnBasyn(args: string[], options: RunOptions): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BASYN, ...args], {
       env: options.env ?? process.env,
+      cwd: options.cwd,
       stdio: ['pipe', 'pipe', 'pipe'],
       uid: options.uid,
       gid: options.gid,

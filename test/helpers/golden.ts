@@ -17,6 +17,10 @@ export const TYPE = {
   FLUSHED: 0x19,
   CLOSE: 0x1a,
   CLOSED: 0x1b,
+  PATCH_BEGIN: 0x20,
+  PATCH_DATA: 0x22,
+  PATCH_DONE: 0x25,
+  PATCH_ROLLBACK: 0x26,
   LOG: 0x7e,
   ERROR: 0x7f,
 } as const;

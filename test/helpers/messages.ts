@@ -22,6 +22,13 @@ export const EVERY_MESSAGE: Message[] = [
   { type: MSG.FLUSHED, id: 16 },
   { type: MSG.CLOSE, id: 0xffffffff },
   { type: MSG.CLOSED, id: 0xfffffffe },
+  { type: MSG.PATCH_BEGIN, id: 17, size: 2 ** 41 + 3, sizeMode: 0xff, stateDir: '', spoolDir: '/var/spool/bäsyn', target: '/dev/vg/copy' },
+  { type: MSG.PATCH_READY, id: 18 },
+  { type: MSG.PATCH_DATA, id: 19, bytes: Buffer.from('BASYNPAT\x01\x00', 'latin1') },
+  { type: MSG.PATCH_ACK, id: 20 },
+  { type: MSG.PATCH_APPLY, id: 21 },
+  { type: MSG.PATCH_DONE, id: 22, outcome: 'already-applied' },
+  { type: MSG.PATCH_ROLLBACK, id: 23, stateDir: '/root/.local/state/basyn', target: 'disk.img' },
   { type: MSG.LOG, id: 0, level: 2, text: 'reading… done' },
   { type: MSG.ERROR, id: 42, code: 'ENOENT', message: 'Device /dev/nope is not found' },
 ];
