@@ -67,12 +67,14 @@ test('--reset-bitmap rebuilds the bitmap: everything is sent once, then nothing'
 // ---------------------------------------------------------------------------------------------
 // Damaged bitmaps: exit 1, a message naming what does not match, destination and bitmap unchanged.
 
-type Damage = { name: string; pattern: RegExp; damage(bitmap: string, where: Devices): Promise<void> | void };
+// `notOurs`: without a bitmap's magic the file is not one basyn wrote (issue 9): --reset-bitmap refuses
+// it too (exit 1, unchanged), and the way out is to delete it.
+type Damage = { name: string; pattern: RegExp; notOurs?: boolean; damage(bitmap: string, where: Devices): Promise<void> | void };
 
 const DAMAGES: Damage[] = [
-  { name: 'empty', pattern: /empty/, damage: (bitmap) => writeFileSync(bitmap, Buffer.alloc(0)) },
+  { name: 'empty', pattern: /empty/, notOurs: true, damage: (bitmap) => writeFileSync(bitmap, Buffer.alloc(0)) },
   { name: 'too short for a header', pattern: /too small|too short/, damage: (bitmap) => writeFileSync(bitmap, readFileSync(bitmap).subarray(0, 10)) },
-  { name: 'bad magic', pattern: /magic/, damage: (bitmap) => patch(bitmap, 0, Buffer.from([readFileSync(bitmap)[0] ^ 0xff])) },
+  { name: 'bad magic', pattern: /magic/, notOurs: true, damage: (bitmap) => patch(bitmap, 0, Buffer.from([readFileSync(bitmap)[0] ^ 0xff])) },
   {
     name: 'made for another device size',
     pattern: /device size mismatch/,
@@ -102,7 +104,7 @@ async function bitmapFor(device: string[], bitmap: string, extra: string[]): Pro
   if (result.code !== 0) throw new Error(`making a bitmap failed: ${result.stderr}`);
 }
 
-for (const { name, pattern, damage } of DAMAGES) {
+for (const { name, pattern, notOurs, damage } of DAMAGES) {
   test(`a damaged bitmap (${name}) is refused with exit 1, nothing written`, async (t) => {
     const source = random(SIZE);
     const where = devices(t, 'PUSH', source, random(SIZE));
@@ -121,8 +123,18 @@ for (const { name, pattern, damage } of DAMAGES) {
     t.is(await sha256File(where.destination), before.destination, 'destination unchanged');
     t.is(await sha256File(bitmap), before.bitmap, 'bitmap unchanged');
 
-    // --reset-bitmap is the documented way out.
-    await run(t, syncArgs(where, 'PUSH', bitmap, ['--reset-bitmap']));
+    if (notOurs) {
+      t.regex(lines[0] ?? '', /delete or move it yourself/);
+      const reset = await run(t, syncArgs(where, 'PUSH', bitmap, ['--reset-bitmap']), 1);
+      t.regex(reset.stderr, /not a file basyn wrote.*refusing to replace it/);
+      t.is(await sha256File(bitmap), before.bitmap, '--reset-bitmap left the foreign file as it was');
+      t.is(await sha256File(where.destination), before.destination, 'destination unchanged');
+      unlinkSync(bitmap); // the documented way out
+      await run(t, syncArgs(where, 'PUSH', bitmap));
+    } else {
+      // --reset-bitmap is the documented way out.
+      await run(t, syncArgs(where, 'PUSH', bitmap, ['--reset-bitmap']));
+    }
     await assertSynced(t, where, source);
   });
 }

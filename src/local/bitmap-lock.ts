@@ -1,10 +1,15 @@
 // `BITMAP.lock`: one run at a time per bitmap file (bitmap-format.md §4.2 step 1). The lock file holds
 // `pid host start-time`; it is created complete and atomically (written aside, then hard-linked into
 // place, which fails if it exists). A lock left by a dead process of this host is taken over; a lock of
-// another host never is.
-import { readFileSync, unlinkSync, promises as fs } from 'node:fs';
+// another host never is. Every file here is created with O_EXCL|O_NOFOLLOW (state-file.ts) and read
+// without following a symlink: a symlink planted at the lock's name is refused, never written through.
+import { randomBytes } from 'node:crypto';
+import { closeSync, constants, openSync, readFileSync, unlinkSync, promises as fs } from 'node:fs';
 import { hostname } from 'node:os';
 import { BitmapError, describeSystemError } from '../shared/errors';
+import { createExclusive } from './state-file';
+
+const OPEN_READ = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 
 interface LockOwner {
   readonly pid: number;
@@ -39,12 +44,37 @@ function isAlive(owner: LockOwner): boolean {
   return !(owner.started && started && started !== owner.started);
 }
 
+/** The lock's text, read without following a symlink; a FIFO or device there is refused, unread. */
+async function readLockText(path: string): Promise<string> {
+  const handle = await fs.open(path, OPEN_READ);
+  try {
+    const stat = await handle.stat();
+    if (!stat.isFile()) throw Object.assign(new Error('not a regular file'), { code: 'ENOTREG' });
+    return await handle.readFile('utf8');
+  } finally {
+    await handle.close();
+  }
+}
+
+function readLockTextSync(path: string): string {
+  const fd = openSync(path, OPEN_READ);
+  try {
+    return readFileSync(fd, 'utf8');
+  } finally {
+    closeSync(fd);
+  }
+}
+
 async function readOwner(path: string): Promise<{ text: string; owner?: LockOwner } | undefined> {
   try {
-    const text = await fs.readFile(path, 'utf8');
+    const text = await readLockText(path);
     return { text, owner: parseOwner(text) };
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return undefined;
+    if (code === 'ELOOP' || code === 'ENOTREG') {
+      throw new BitmapError(`Bitmap lock file ${path} is not a lock basyn wrote (${code === 'ELOOP' ? 'a symbolic link' : 'not a regular file'}); remove it if no basyn run uses the bitmap`, 'EBITMAPLOCK');
+    }
     throw error;
   }
 }
@@ -91,8 +121,8 @@ export class BitmapLock {
 
   /** Creates the lock complete in one step: written aside, hard-linked into place (fails if it exists). */
   private static async create(path: string, content: string): Promise<boolean> {
-    const aside = `${path}.${process.pid}.tmp`;
-    await fs.writeFile(aside, content, { mode: 0o600 });
+    const aside = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+    if (!(await createExclusive(aside, content))) throw new Error(`${aside} exists`);
     try {
       await fs.link(aside, path);
       return true;
@@ -101,13 +131,7 @@ export class BitmapLock {
       if (code === 'EEXIST') return false;
       if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') throw error;
       // No hard links on this file system: exclusive create (the content follows an instant later).
-      try {
-        await fs.writeFile(path, content, { flag: 'wx', mode: 0o600 });
-        return true;
-      } catch (createError) {
-        if ((createError as NodeJS.ErrnoException).code === 'EEXIST') return false;
-        throw createError;
-      }
+      return await createExclusive(path, content);
     } finally {
       await fs.unlink(aside).catch(() => undefined);
     }
@@ -125,7 +149,7 @@ export class BitmapLock {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
       throw error;
     }
-    const taken = await fs.readFile(aside, 'utf8').catch(() => '');
+    const taken = await readLockText(aside).catch(() => '');
     if (taken !== staleText) await fs.link(aside, path).catch(() => undefined);
     await fs.unlink(aside).catch(() => undefined);
   }
@@ -142,7 +166,7 @@ export class BitmapLock {
     if (!this.held) return;
     this.held = false;
     try {
-      if (readFileSync(this.path, 'utf8') === this.content) unlinkSync(this.path);
+      if (readLockTextSync(this.path) === this.content) unlinkSync(this.path);
     } catch {
       // already gone
     }

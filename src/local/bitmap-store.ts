@@ -5,17 +5,25 @@
 // FLUSH is decided in one place: bitmap-sync.ts.
 //
 // Entries are addressed as (buffer index, slot): slot 0 is the buffer digest, slot 1 + j chunk j.
-import { promises as fs, constants as fsConstants } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import type { promises as fs } from 'node:fs';
 import {
-  DESTINATION_KIND, FLAG_RUN_IN_PROGRESS, chunksPerRecord, decodeBitmapFile, encodeBitmapFile, encodeSlot, findMismatch,
+  BITMAP_MAGIC, DESTINATION_KIND, FLAG_RUN_IN_PROGRESS, chunksPerRecord, decodeBitmapFile, encodeBitmapFile, encodeSlot, findMismatch,
   isUnknownDigest, recordLength, slotLengthFor, slotOffset, tableLength, tableOffset,
   type BitmapHeader, type BitmapLayout, type DestinationIdentity,
 } from '../shared/bitmap';
 import { decodeBitmapV1, isBitmapV1 } from '../shared/bitmap-v1';
-import { BitmapError, SyncError, describeSystemError } from '../shared/errors';
+import { BasynError, BitmapError, SyncError, describeSystemError } from '../shared/errors';
 import { bufferCount } from '../shared/geometry';
 import { BitmapLock } from './bitmap-lock';
+import { checkReplaceable, openForUpdate, readStateFile, replaceStateFile, resolveStatePath, type StateFileKind } from './state-file';
+
+/** A bitmap basyn wrote (version 2, or Python basyn's version 1): the only file -b may replace. */
+export const BITMAP_FILE: StateFileKind = {
+  what: 'Bitmap',
+  probeBytes: BITMAP_MAGIC.length,
+  isOurs: (head) => isBitmapV1(head) || head.subarray(0, BITMAP_MAGIC.length).equals(BITMAP_MAGIC),
+  hint: 'delete or move it yourself if it is not needed, or choose another -b file',
+};
 
 export interface BitmapRun {
   readonly layout: BitmapLayout;
@@ -67,7 +75,7 @@ export class BitmapStore {
     /** The digest table as it is on disk; staged digests join it only at commit. */
     private readonly table: Buffer,
     /** Written whole (new file renamed into place) at open(), instead of updated in place. */
-    private readonly rewrite: boolean,
+    readonly rewrite: boolean,
     readonly status: BitmapStatus,
   ) {
     this.header = header;
@@ -80,10 +88,16 @@ export class BitmapStore {
    * Locks the bitmap, reads it and checks it against this run (BitmapError, exit 1, on any mismatch or
    * damage: nothing written), or prepares a new one. Nothing but the lock file is written until open().
    */
-  static async load(path: string, run: BitmapRun): Promise<BitmapStore> {
+  static async load(givenPath: string, run: BitmapRun): Promise<BitmapStore> {
+    // Resolved once: the lock, the read and the rename all act on the real file behind any symlink.
+    const path = await resolveStatePath(givenPath, BITMAP_FILE);
     const lock = await BitmapLock.acquire(path);
     try {
-      return await BitmapStore.read(path, lock, run);
+      const store = await BitmapStore.read(path, lock, run);
+      // A file to be rewritten must be a bitmap (or nothing): checked now, before the destination is
+      // opened for writing, so a refusal (exit 1) changes nothing.
+      if (store.rewrite) await checkReplaceable(path, BITMAP_FILE);
+      return store;
     } catch (error) {
       await lock.release();
       throw error;
@@ -97,13 +111,8 @@ export class BitmapStore {
       return new BitmapStore(path, lock, header, Buffer.alloc(tableLength(run.layout)), true, { origin, previousRunInterrupted: false, lastClean: 0, mismatch });
     };
     if (run.reset) return fresh('reset');
-    let bytes: Buffer;
-    try {
-      bytes = await fs.readFile(path);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return fresh('new');
-      throw new BitmapError(describeSystemError(error, `Bitmap file ${path}`));
-    }
+    const bytes = await readStateFile(path, BITMAP_FILE);
+    if (!bytes) return fresh('new');
     const damaged = 'delete it or pass --reset-bitmap to rebuild it';
     const doesNotFit = run.destination.kind === DESTINATION_KIND.NONE
       ? 'pass --reset-bitmap to start it over, or use another bitmap file'
@@ -126,7 +135,9 @@ export class BitmapStore {
       return store;
     }
 
-    const decoded = decodeBitmapFile(path, bytes, damaged);
+    // Without a bitmap's magic the file is not basyn's: --reset-bitmap will not replace it either.
+    const notOurs = 'basyn did not write it and will not replace it (not even with --reset-bitmap): delete or move it yourself, or choose another -b file';
+    const decoded = decodeBitmapFile(path, bytes, BITMAP_FILE.isOurs(bytes, bytes.length) ? damaged : notOurs);
     const layout = run.adoptChunkSize ? { ...run.layout, chunkSize: decoded.header.layout.chunkSize } : run.layout;
     const mismatch = findMismatch(decoded.header, layout, run.destination);
     if (mismatch) {
@@ -166,7 +177,7 @@ export class BitmapStore {
   async open(): Promise<void> {
     try {
       if (this.rewrite) await this.writeWhole();
-      this.handle = await fs.open(this.path, fsConstants.O_RDWR);
+      this.handle = await openForUpdate(this.path, BITMAP_FILE);
       if (!this.rewrite) await this.writeHeader(this.header.flags | FLAG_RUN_IN_PROGRESS, this.header.lastClean);
     } catch (error) {
       throw this.ioError(error);
@@ -296,25 +307,11 @@ export class BitmapStore {
 
   /** A whole file: written beside the target (0600), fsynced, renamed over it, directory fsynced. */
   private async writeWhole(): Promise<void> {
-    const temporary = join(dirname(this.path), `.${basename(this.path)}.${process.pid}.tmp`);
-    const handle = await fs.open(temporary, 'w', 0o600);
-    try {
-      await handle.writeFile(encodeBitmapFile(this.header, this.table));
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await fs.rename(temporary, this.path);
-    const directory = await fs.open(dirname(this.path), 'r');
-    try {
-      await directory.sync();
-    } finally {
-      await directory.close();
-    }
+    await replaceStateFile(this.path, encodeBitmapFile(this.header, this.table), BITMAP_FILE);
   }
 
   private ioError(error: unknown): Error {
-    if (error instanceof SyncError) return error;
+    if (error instanceof BasynError) return error;
     return new SyncError(describeSystemError(error, `Bitmap file ${this.path}`), 'EBITMAPIO');
   }
 }

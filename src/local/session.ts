@@ -3,10 +3,9 @@
 // Nothing is opened for writing until every check that can fail with exit 1 has passed.
 import { createHash, randomBytes } from 'node:crypto';
 import { VERSION } from '../shared/build-info';
-import { promises as fs } from 'node:fs';
-import { BitmapError, MismatchError, SyncError, BasynError, UsageError } from '../shared/errors';
+import { BitmapError, MismatchError, SyncError, BasynError, UsageError, describeSystemError } from '../shared/errors';
 import type { Extent } from '../shared/geometry';
-import { BitmapStore } from './bitmap-store';
+import { BITMAP_FILE, BitmapStore } from './bitmap-store';
 import { describeBitmap, destinationIdentity, NO_DESTINATION } from './bitmap-identity';
 import { runEngine } from './engine';
 import { decodeBlock } from '../shared/block-codec';
@@ -15,6 +14,7 @@ import type { Options } from './options';
 import { Peer } from './peer';
 import { statLine, type Reporter } from './progress';
 import { recheck } from './recheck';
+import { assertNotSameFile, checkReplaceable, replaceStateFile, resolveStatePath, type ForbiddenPlace, type StateFileKind } from './state-file';
 import { bitmapLayoutOf, verifyBitmap } from './verify-bitmap';
 import { transportsFor, type TransportFor } from './transport/index';
 import { throttleLink } from './transport/throttle';
@@ -120,10 +120,12 @@ async function run(options: Options, reporter: Reporter, transports: TransportFo
   const source = push ? local : remote;
   const destination = push ? remote : local;
   if (options.action) checkSizes(options, source, destination);
+  // -b and --changes are checked (--changes resolved once) before anything is written.
+  const changesPath = await checkStateFiles(options);
   const bitmap = options.bitmap && source ? await loadBitmap(options, source, destination) : undefined;
   try {
     const started = Date.now();
-    if (options.mode && source) Object.assign(figures, await syncDevices(options, reporter, seed, source, destination, bitmap));
+    if (options.mode && source) Object.assign(figures, await syncDevices(options, reporter, seed, source, destination, bitmap, changesPath));
     else await bitmap?.open(); // --recheck -b without -m: only invalidations are written
 
     if (options.stat) {
@@ -190,7 +192,9 @@ interface SyncFigures {
 }
 
 /** -a/-m: the sync itself, from opening the destination for writing to its final flush. */
-async function syncDevices(options: Options, reporter: Reporter, seed: bigint, source: Side, destination: Side | undefined, bitmap?: BitmapStore): Promise<SyncFigures> {
+async function syncDevices(
+  options: Options, reporter: Reporter, seed: bigint, source: Side, destination: Side | undefined, bitmap?: BitmapStore, changesPath?: string,
+): Promise<SyncFigures> {
   const none = { changedBuffers: 0, changedBytes: 0, writtenBytes: 0 };
   if (!options.action || !options.mode) return none;
   if (destination) destination.size = await destination.peer.open(destination.path, true, options.hash, seed);
@@ -218,7 +222,7 @@ async function syncDevices(options: Options, reporter: Reporter, seed: bigint, s
     // runEngine ends with a FLUSH of the destination: "finished" follows its acknowledgement.
     progress.stop();
     reporter.verbose(`${options.action} / ${options.mode} finished: ${result.changedBytes} bytes differed, ${result.sentBytes} bytes written`);
-    if (bitmap && !destination) await reportChanges(options, reporter, result.changed, result.changedBytes);
+    if (bitmap && !destination) await reportChanges(reporter, result.changed, result.changedBytes, changesPath);
     return { changedBuffers: result.changedBuffers, changedBytes: result.changedBytes, writtenBytes: result.sentBytes };
   } finally {
     progress.stop();
@@ -366,13 +370,50 @@ async function verifyDestination(options: Options, reporter: Reporter, destinati
   }
 }
 
+/**
+ * An earlier --changes output: empty, or nothing but `offset length` lines. Only such a file is
+ * replaced; anything else (a file of another kind, a device, a FIFO, a directory) is refused.
+ */
+const CHANGES_FILE: StateFileKind = {
+  what: 'Changes file',
+  probeBytes: 256 * 1024 * 1024,
+  isOurs: (content, size) => content.length === size && /^(?:\d+ \d+\n)*$/.test(content.toString('latin1')),
+  hint: 'basyn only replaces a file of "offset length" lines it wrote; delete or move it yourself, or choose another --changes file',
+};
+
+/**
+ * Before anything is written: -b and --changes must not name a device of the run (nor each other), and
+ * an existing --changes file must be one basyn wrote. Returns the --changes path, resolved once.
+ */
+async function checkStateFiles(options: Options): Promise<string | undefined> {
+  const devices: ForbiddenPlace[] = [
+    ...(options.local ? [{ label: 'the local device', path: options.local }] : []),
+    ...(options.remote ? [{ label: 'the remote device', path: options.remote, remote: Boolean(options.connection.host) }] : []),
+  ];
+  const bitmap = options.bitmap ? await resolveStatePath(options.bitmap, BITMAP_FILE) : undefined;
+  if (bitmap) {
+    await assertNotSameFile(bitmap, BITMAP_FILE, devices);
+    await assertNotSameFile(`${bitmap}.lock`, { what: 'Bitmap lock file' }, devices);
+  }
+  if (!options.changes) return undefined;
+  const changes = await resolveStatePath(options.changes, CHANGES_FILE);
+  await assertNotSameFile(changes, CHANGES_FILE, [...devices, ...(bitmap ? [{ label: 'the bitmap', path: bitmap }, { label: 'the bitmap lock', path: `${bitmap}.lock` }] : [])]);
+  await checkReplaceable(changes, CHANGES_FILE);
+  return changes;
+}
+
 /** Bitmap-only mode: what changed on the source since the bitmap was last updated. */
-async function reportChanges(options: Options, reporter: Reporter, changed: Extent[], bytes: number): Promise<void> {
+async function reportChanges(reporter: Reporter, changed: Extent[], bytes: number, changesPath?: string): Promise<void> {
   reporter.print(`Changed since last run: ${bytes} bytes in ${changed.length} range${changed.length === 1 ? '' : 's'}\n`);
   for (const range of changed) reporter.verbose(`changed: offset ${range.offset} length ${range.length}`);
-  if (options.changes) {
+  if (changesPath) {
     const text = changed.map((range) => `${range.offset} ${range.length}\n`).join('');
-    await fs.writeFile(options.changes, text, { mode: 0o600 });
+    try {
+      await replaceStateFile(changesPath, text, CHANGES_FILE);
+    } catch (error) {
+      if (error instanceof BasynError) throw error;
+      throw new SyncError(describeSystemError(error, `Changes file ${changesPath}`), 'ECHANGESIO');
+    }
   }
 }
 
