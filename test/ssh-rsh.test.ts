@@ -66,12 +66,15 @@ test('splitCommand splits like a shell, without expanding', (t) => {
   t.throws(() => splitCommand('ssh "open'), { instanceOf: UsageError });
 });
 
-sshTest('rshArgv puts -p, -l, the host and the loader command after the command', (t) => {
+sshTest('rshArgv puts -p, -l, -- (for ssh), the host and the loader command after the command', (t) => {
   const argv = rshArgv({ ...connection(sshd), host: 'h', port: 2222, user: 'u', rsh: 'ssh -x' });
-  t.deepEqual(argv.slice(0, 7), ['ssh', '-x', '-p', '2222', '-l', 'u', 'h']);
-  t.regex(argv[7], /^exec sh -c '/);
-  t.is(argv.length, 8);
+  t.deepEqual(argv.slice(0, 8), ['ssh', '-x', '-p', '2222', '-l', 'u', '--', 'h']);
+  t.regex(argv[8], /^exec sh -c '/);
+  t.is(argv.length, 9);
+  t.deepEqual(rshArgv({ ...connection(sshd), host: 'h', port: undefined, user: undefined, rsh: '/usr/bin/ssh' }).slice(0, 3), ['/usr/bin/ssh', '--', 'h']);
+  t.deepEqual(rshArgv({ ...connection(sshd), host: 'h', port: undefined, user: undefined, rsh: 'rsh' }).slice(0, 2), ['rsh', 'h'], 'no -- for a command not known to take it');
   t.throws(() => rshArgv({ ...connection(sshd), rsh: '  ' }), { instanceOf: UsageError });
+  t.throws(() => rshArgv({ ...connection(sshd), host: '-oProxyCommand=x', rsh: 'rsh' }), { instanceOf: UsageError, message: /cannot start with '-'/ });
 });
 
 sshTest('--rsh with the system ssh client runs the agent over its stdin/stdout', async (t) => {

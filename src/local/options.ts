@@ -159,6 +159,28 @@ function validateVerifyBitmap(raw: RawOptions, action: string | undefined, mode:
   }
 }
 
+/** Control characters shown escaped in a message, so a bad argument cannot draw on the terminal. */
+function printable(text: string): string {
+  return JSON.stringify(text).slice(1, -1);
+}
+
+/**
+ * -h: a host name, an ssh config alias, an IPv4 or IPv6 address ([v6] too), optionally `user@` in
+ * front (for --rsh). Empty (it used to run locally and exit 0) or starting with '-' (it would become an
+ * option of the --rsh command) is a usage error, as is anything with blanks or shell characters.
+ */
+export function validateHost(host: string): void {
+  if (host === '') throw new UsageError('-h/--host is empty: give a host name or address, or leave -h out to sync on this machine');
+  const at = host.lastIndexOf('@');
+  const name = host.slice(at + 1);
+  if (host.startsWith('-') || name.startsWith('-')) {
+    throw new UsageError(`-h/--host '${printable(host)}': a host name cannot start with '-' (it would be read as an option)`);
+  }
+  if (at === 0 || !/^[A-Za-z0-9._%:[\]-]+$/.test(name) || /[\s\x00-\x1f\x7f]/.test(host)) {
+    throw new UsageError(`-h/--host '${printable(host)}' is not a host name or address`);
+  }
+}
+
 export function validateOptions(raw: RawOptions, interactive: boolean): Options {
   const action = raw.action?.toUpperCase();
   const mode = raw.mode?.toUpperCase();
@@ -180,6 +202,10 @@ export function validateOptions(raw: RawOptions, interactive: boolean): Options 
   if (raw.repair && !action) throw new UsageError('--repair needs -a/--action: it says which device is the source');
   // Checked here, not after the sync: exit 1 promises that nothing (not even the bitmap) was written.
   if (raw.recheck && (!raw.local || !raw.remote)) throw new UsageError('--recheck needs both devices: -l/--local and -r/--remote');
+  if (raw.host !== undefined) validateHost(raw.host);
+  if (raw.user !== undefined && (raw.user === '' || raw.user.startsWith('-') || /[\s\x00-\x1f\x7f]/.test(raw.user))) {
+    throw new UsageError(`-u/--user '${printable(raw.user)}' is not a user name`);
+  }
   if (!raw.host && raw.user !== undefined) throw new UsageError('Option -u/--user can be only used with -h/--host');
   if (!raw.host && raw.port !== undefined) throw new UsageError('Option -p/--port can be only used with -h/--host');
   if (raw.rsh !== undefined && !raw.host) throw new UsageError('Option --rsh can be only used with -h/--host');

@@ -1,11 +1,12 @@
 // --rsh CMD: an external remote shell (OpenSSH's own `ssh` for certificates, GSSAPI or exotic
 // configs; or anything that behaves like it), as bdsync's REMSHCMD. It runs, without a shell,
 //
-//   CMD... [-p PORT] [-l USER] HOST 'exec sh -c ...loader...'
+//   CMD... [-p PORT] [-l USER] [--] HOST 'exec sh -c ...loader...'   (-- when CMD is ssh)
 //
 // and the same upload and protocol go over its stdin/stdout; its stderr is remote text. CMD itself
 // authenticates and verifies host keys: basyn's own known_hosts handling is not involved.
 import { spawn } from 'node:child_process';
+import { basename } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { SyncError, UsageError } from '../../shared/errors';
 import type { ConnectionOptions } from '../options';
@@ -63,15 +64,24 @@ export function splitCommand(command: string): string[] {
   return words;
 }
 
-/** The argv that --rsh runs: the command, then -p/-l when given, the host and the remote command line. */
+/** Remote shells known to take `--` as the end of their options (OpenSSH's ssh and slogin). */
+const TAKES_END_OF_OPTIONS = /^(?:ssh|slogin)$/;
+
+/**
+ * The argv that --rsh runs: the command, then -p/-l when given, `--` when the command is OpenSSH's
+ * (so the host can never be read as an option), the host and the remote command line (quoted).
+ */
 export function rshArgv(connection: ConnectionOptions): string[] {
   const words = splitCommand(connection.rsh ?? '');
   if (words.length === 0) throw new UsageError('--rsh needs a command, e.g. --rsh "ssh -i key"');
   if (!connection.host) throw new UsageError('--rsh needs -h/--host');
+  // Also refused by the option checks; here again because this is where it would become an option.
+  if (connection.host.startsWith('-')) throw new UsageError(`-h/--host '${connection.host}': a host name cannot start with '-'`);
   return [
     ...words,
     ...(connection.port !== undefined ? ['-p', String(connection.port)] : []),
     ...(connection.user !== undefined ? ['-l', connection.user] : []),
+    ...(TAKES_END_OF_OPTIONS.test(basename(words[0])) ? ['--'] : []),
     connection.host,
     remoteLoaderCommand(connection.remoteNode),
   ];
