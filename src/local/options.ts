@@ -159,6 +159,10 @@ function validateVerifyBitmap(raw: RawOptions, action: string | undefined, mode:
   }
 }
 
+/** Blanks and control characters: never part of a host or user name. */
+// eslint-disable-next-line no-control-regex
+const BLANK_OR_CONTROL = /[\s\x00-\x1f\x7f]/;
+
 /** Control characters shown escaped in a message, so a bad argument cannot draw on the terminal. */
 function printable(text: string): string {
   return JSON.stringify(text).slice(1, -1);
@@ -176,7 +180,7 @@ export function validateHost(host: string): void {
   if (host.startsWith('-') || name.startsWith('-')) {
     throw new UsageError(`-h/--host '${printable(host)}': a host name cannot start with '-' (it would be read as an option)`);
   }
-  if (at === 0 || !/^[A-Za-z0-9._%:[\]-]+$/.test(name) || /[\s\x00-\x1f\x7f]/.test(host)) {
+  if (at === 0 || !/^[A-Za-z0-9._%:[\]-]+$/.test(name) || BLANK_OR_CONTROL.test(host)) {
     throw new UsageError(`-h/--host '${printable(host)}' is not a host name or address`);
   }
 }
@@ -203,7 +207,7 @@ export function validateOptions(raw: RawOptions, interactive: boolean): Options 
   // Checked here, not after the sync: exit 1 promises that nothing (not even the bitmap) was written.
   if (raw.recheck && (!raw.local || !raw.remote)) throw new UsageError('--recheck needs both devices: -l/--local and -r/--remote');
   if (raw.host !== undefined) validateHost(raw.host);
-  if (raw.user !== undefined && (raw.user === '' || raw.user.startsWith('-') || /[\s\x00-\x1f\x7f]/.test(raw.user))) {
+  if (raw.user !== undefined && (raw.user === '' || raw.user.startsWith('-') || BLANK_OR_CONTROL.test(raw.user))) {
     throw new UsageError(`-u/--user '${printable(raw.user)}' is not a user name`);
   }
   if (!raw.host && raw.user !== undefined) throw new UsageError('Option -u/--user can be only used with -h/--host');
