@@ -9,6 +9,7 @@ import { DESTINATION_KIND, FLAG_RUN_IN_PROGRESS, decodeBitmapFile, type Destinat
 import { BitmapError } from '../src/shared/errors';
 import { hashByName, type HashAlgorithm } from '../src/shared/hash';
 import { BitmapStore, type BitmapRun } from '../src/local/bitmap-store';
+import { NO_DESTINATION } from '../src/local/bitmap-identity';
 import { bitmapV1 } from './helpers/bitmap-golden';
 import { tempDir } from './helpers/images';
 
@@ -107,17 +108,18 @@ test('a second run on the same bitmap is refused naming the pid; a dead owner\'s
   t.regex(remote?.message ?? '', new RegExp(`in use by basyn pid ${dead.stdout} on host elsewhere.example.*delete the lock file`));
 });
 
-test('a version 1 file is upgraded at open(): buffer digests kept, chunk entries unknown, identity adopted', async (t) => {
+test('a version 1 file in bitmap-only mode is upgraded at open(): buffer digests kept, chunk entries unknown', async (t) => {
   const { dir, bitmap } = fixture(t);
   const digests = Array.from({ length: 10 }, (_, index) => digest(index + 1));
   writeFileSync(bitmap, bitmapV1(40000, 4096, 0, digests));
-  const store = await BitmapStore.load(bitmap, RUN);
+  const store = await BitmapStore.load(bitmap, { ...RUN, destination: NO_DESTINATION });
   t.is(store.status.origin, 'upgraded from version 1');
   t.false(store.blank);
+  t.false(store.verify);
   t.is(readFileSync(bitmap).readBigUInt64LE(0), 239840023593485091n, 'not written before open()');
   await store.open();
   const file = onDisk(bitmap);
-  t.deepEqual(file.header.destination, DESTINATION);
+  t.deepEqual(file.header.destination, NO_DESTINATION);
   for (let index = 0; index < 10; index++) {
     t.deepEqual(file.table.subarray(index * 100, index * 100 + 20), digests[index]);
     t.deepEqual(file.table.subarray(index * 100 + 20, (index + 1) * 100), Buffer.alloc(80));
@@ -125,6 +127,20 @@ test('a version 1 file is upgraded at open(): buffer digests kept, chunk entries
   t.is(statSync(bitmap).mode & 0o777, 0o600);
   await store.close();
   t.deepEqual(readdirSync(dir.dir), ['bitmap']);
+});
+
+test('a version 1 file with a destination is upgraded blank, to be verified: its digests name no destination', async (t) => {
+  const { bitmap } = fixture(t);
+  writeFileSync(bitmap, bitmapV1(40000, 4096, 0, Array.from({ length: 10 }, (_, index) => digest(index + 1))));
+  const store = await BitmapStore.load(bitmap, RUN);
+  t.is(store.status.origin, 'upgraded from version 1, compared with the destination');
+  t.true(store.blank);
+  t.true(store.verify, 'the run compares with the destination (as --update-bitmap)');
+  await store.open();
+  const file = onDisk(bitmap);
+  t.deepEqual(file.header.destination, DESTINATION);
+  t.deepEqual(file.table, Buffer.alloc(file.table.length), 'no entry trusted before this run verified it: a cut-short run leaves unknowns');
+  await store.close();
 });
 
 test('a bitmap of another destination or geometry is refused, nothing written; --update-bitmap takes it over blank', async (t) => {

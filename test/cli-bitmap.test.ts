@@ -11,7 +11,7 @@ import { copyFileSync, existsSync, readFileSync, renameSync, statSync, truncateS
 import { bitmapV1 } from './helpers/bitmap-golden';
 import { BASYN, basyn, hasStackTrace, parseStat } from './helpers/cli';
 import { patch, sha256File } from './helpers/images';
-import { assertSynced, devices, edited, random, run, sha256, type Action, type Devices } from './helpers/scenario';
+import { assertSynced, devices, edited, random, run, type Action, type Devices } from './helpers/scenario';
 
 const BUFFER = 64 * 1024;
 const SIZE = 8 * BUFFER + 333;
@@ -151,25 +151,36 @@ function pythonBitmap(source: Buffer, unknown: number[] = []): Buffer {
   return bitmapV1(source.length, BUFFER, 0, digests);
 }
 
-test('a Python basyn bitmap is read and upgraded: buffers it records are trusted, its all-zero entries are sent', async (t) => {
+// Issue 9: a version 1 file names no destination, so its digests may describe another one. Before the
+// fix, this run trusted them and left a destination it had never seen unsynced, with exit 0.
+test('a Python basyn bitmap used with a destination is not trusted: the first run compares with the destination', async (t) => {
   const source = random(SIZE);
-  const destination = random(SIZE);
+  const destination = edited(source, [0, 5 * BUFFER + 7, SIZE - 1]);
   const where = devices(t, 'PUSH', source, destination);
   const bitmap = where.dir.path('bitmap');
-  writeFileSync(bitmap, pythonBitmap(source, [2]));
+  writeFileSync(bitmap, pythonBitmap(source, [2])); // claims buffers 0 and 5 (and the last) match the source
 
-  const upgrade = await run(t, syncArgs(where, 'PUSH', bitmap, ['--verbose']));
-  t.regex(upgrade.stdout, /upgraded from version 1/);
-  const stat = parseStat(upgrade.stdout);
-  t.true(stat.tx >= BUFFER && stat.tx < 2 * BUFFER, `only buffer 2 is sent: ${JSON.stringify(stat)}`);
-  const now = readFileSync(where.destination);
-  t.is(sha256(now.subarray(2 * BUFFER, 3 * BUFFER)), sha256(source.subarray(2 * BUFFER, 3 * BUFFER)), 'buffer 2 synced');
-  t.is(sha256(now.subarray(0, 2 * BUFFER)), sha256(destination.subarray(0, 2 * BUFFER)), 'trusted buffers not touched');
-
+  const first = await run(t, syncArgs(where, 'PUSH', bitmap, ['--verbose']));
+  t.regex(first.stdout, /Using bitmap .* \(upgraded from version 1, compared with the destination/);
+  t.regex(first.stdout, /names no destination, so it is not trusted: this run compares every buffer with the destination/);
+  await assertSynced(t, where, source);
+  const stat = parseStat(first.stdout);
+  t.true(stat.tx < 4 * BUFFER, `only the differing ranges travel, not the whole device: ${JSON.stringify(stat)}`);
   t.is(readFileSync(bitmap).subarray(0, 8).toString('latin1'), 'BASYNBMP', 'now version 2');
   t.is(statSync(bitmap).mode & 0o777, 0o600);
   const next = parseStat((await run(t, syncArgs(where, 'PUSH', bitmap))).stdout);
-  t.true(next.both < 4096, `the upgraded bitmap keeps its digests: ${JSON.stringify(next)}`);
+  t.true(next.both < BUFFER, `the upgraded bitmap is complete and trusted now: ${JSON.stringify(next)}`);
+  await assertSynced(t, where, source);
+});
+
+test('a Python basyn bitmap in bitmap-only mode: upgraded as it is, its digests kept (nothing to verify against)', async (t) => {
+  const source = random(SIZE);
+  const where = devices(t, 'PUSH', source, Buffer.alloc(0));
+  const bitmap = where.dir.path('bitmap');
+  writeFileSync(bitmap, pythonBitmap(source, [2]));
+  const result = await run(t, ['-l', where.local, '-a', 'PUSH', '-m', 'SYNC', '--buffer', String(BUFFER / 1024), '-b', bitmap, '--verbose']);
+  t.regex(result.stdout, /Using bitmap .* \(upgraded from version 1\)/);
+  t.regex(result.stdout, new RegExp(`Changed since last run: ${BUFFER} bytes in 1 range`), 'only the unknown buffer counts as changed');
 });
 
 // ---------------------------------------------------------------------------------------------

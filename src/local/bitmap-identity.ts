@@ -41,6 +41,9 @@ export async function destinationIdentity(place: DestinationPlace): Promise<Dest
 export function describeBitmap(bitmap: BitmapStore, withDestination: boolean): string[] {
   const { status } = bitmap;
   const lines = [`Using bitmap ${bitmap.path} (${status.origin}${bitmap.blank && withDestination ? ': every buffer will be sent or compared' : ''})`];
+  if (bitmap.verify) {
+    lines.push('Bitmap: a version 1 (Python basyn) bitmap names no destination, so it is not trusted: this run compares every buffer with the destination, as --update-bitmap does');
+  }
   if (status.mismatch) lines.push(`Bitmap did not fit (${status.mismatch}): --update-bitmap rebuilds it from the destination`);
   if (status.previousRunInterrupted) {
     lines.push('Bitmap: the previous run did not end cleanly (interrupted, killed or disconnected); its entries are still valid, what it left unfinished is sent again');

@@ -41,7 +41,7 @@ export interface BitmapRun {
 }
 
 /** How this run came by its bitmap: for --verbose. */
-export type BitmapOrigin = 'existing' | 'new' | 'reset' | 'upgraded from version 1' | 'taken over';
+export type BitmapOrigin = 'existing' | 'new' | 'reset' | 'upgraded from version 1' | 'upgraded from version 1, compared with the destination' | 'taken over';
 
 export interface BitmapStatus {
   readonly origin: BitmapOrigin;
@@ -126,7 +126,12 @@ export class BitmapStore {
         if (run.update && error instanceof BitmapError && error.code === 'EBITMAPMISMATCH') return fresh('taken over', error.message);
         throw error;
       }
-      // Buffer digests carry over; chunk entries start unknown.
+      // A version 1 file names no destination: its digests may describe another one (or a destination
+      // an interrupted Python run left behind). With a destination, the upgraded file starts blank and
+      // this run compares every buffer with it, as --update-bitmap does (see `verify`); an interrupted
+      // verification leaves unknown entries, never unverified ones.
+      if (run.destination.kind !== DESTINATION_KIND.NONE) return fresh('upgraded from version 1, compared with the destination');
+      // Bitmap-only: nothing to verify against. Buffer digests carry over; chunk entries start unknown.
       const store = fresh('upgraded from version 1');
       const recordBytes = recordLength(run.layout);
       for (let index = 0; index < bufferCount(run.layout.deviceSize, run.layout.bufferSize); index++) {
@@ -155,6 +160,14 @@ export class BitmapStore {
   /** True when every entry starts unknown (new, reset, taken over): every buffer will be sent or compared. */
   get blank(): boolean {
     return this.status.origin !== 'existing' && this.status.origin !== 'upgraded from version 1';
+  }
+
+  /**
+   * This run must compare with the destination, as --update-bitmap does, instead of trusting entries:
+   * the bitmap was upgraded from version 1, which carries no destination identity.
+   */
+  get verify(): boolean {
+    return this.status.origin === 'upgraded from version 1, compared with the destination';
   }
 
   get layout(): BitmapLayout {

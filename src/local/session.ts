@@ -213,7 +213,7 @@ async function syncDevices(
       chunkSize: runChunkSize(options, bitmap),
       zlevel: options.zlevel,
       bitmap,
-      updateBitmap: options.updateBitmap,
+      updateBitmap: options.updateBitmap || Boolean(bitmap?.verify),
       onProgress: (bytes) => progress.advance(bytes),
       onChanged: (bytes) => progress.changed(bytes),
       debug: options.debug ? (text) => reporter.debug(text) : undefined,
