@@ -209,3 +209,23 @@ test('--changes naming the source device or the bitmap: exit 1, nothing written'
   t.is(await sha256File(where.local), before.source);
   t.is(await sha256File(bitmap), before.bitmap);
 });
+
+// Before the fix, a file at BITMAP.lock that did not parse as a lock was judged stale and deleted: with
+// `-l disk.lock -b disk` that was the source image itself (exit 0, the image gone).
+test('a file at the lock name that basyn did not write (a device of the run, notes, a large file) is refused, never removed', async (t) => {
+  const where = devices(t, 'PUSH', random(SIZE), random(SIZE));
+  const image = where.dir.path('disk.lock');
+  writeFileSync(image, random(SIZE));
+  const before = await sha256File(image);
+  const onDevice = await run(t, ['-l', image, '-r', where.remote, '-a', 'PUSH', '-m', 'SYNC', '--buffer', BUFFER_KB, '-b', where.dir.path('disk')], 1);
+  assertRefused(t, onDevice, image, /Bitmap lock file .* is the local device/);
+  t.is(await sha256File(image), before, 'the source image is still there, unchanged');
+
+  for (const [name, content] of [['notes', FOREIGN], ['large', random(64 * 1024)]] as const) {
+    const bitmap = where.dir.path(name);
+    writeFileSync(`${bitmap}.lock`, content);
+    const result = await run(t, pushArgs(where, bitmap), 1);
+    assertRefused(t, result, `${bitmap}.lock`, /lock file .* is not a lock basyn wrote/);
+    t.deepEqual(readFileSync(`${bitmap}.lock`), content, `${name}: left as it was`);
+  }
+});

@@ -10,6 +10,8 @@ import { BitmapError, describeSystemError } from '../shared/errors';
 import { createExclusive } from './state-file';
 
 const OPEN_READ = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+/** A lock basyn wrote is one short line; anything larger is some other file, never read whole. */
+const MAX_LOCK_BYTES = 4096;
 
 interface LockOwner {
   readonly pid: number;
@@ -49,7 +51,7 @@ async function readLockText(path: string): Promise<string> {
   const handle = await fs.open(path, OPEN_READ);
   try {
     const stat = await handle.stat();
-    if (!stat.isFile()) throw Object.assign(new Error('not a regular file'), { code: 'ENOTREG' });
+    if (!stat.isFile() || stat.size > MAX_LOCK_BYTES) throw Object.assign(new Error('not a lock file'), { code: 'ENOTREG' });
     return await handle.readFile('utf8');
   } finally {
     await handle.close();
@@ -98,6 +100,11 @@ export class BitmapLock {
         const found = await readOwner(path);
         if (!found) continue; // released meanwhile
         const { owner } = found;
+        // Only a lock basyn wrote (or an empty one a crash cut short) may be judged stale and removed:
+        // any other file at that name, e.g. a device image called BITMAP.lock, is left alone.
+        if (!owner && found.text.trim() !== '') {
+          throw new BitmapError(`Bitmap lock file ${path} is not a lock basyn wrote; move it away if no basyn run uses the bitmap`, 'EBITMAPLOCK');
+        }
         if (owner && owner.host !== me.host) {
           throw new BitmapError(
             `Bitmap ${bitmapPath} is in use by basyn pid ${owner.pid} on host ${owner.host} (lock ${path}); if no basyn runs there any more, delete the lock file`,
