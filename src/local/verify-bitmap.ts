@@ -3,25 +3,22 @@
 // source is neither needed nor read. Mismatching buffers are reported as ranges and their entries
 // durably invalidated, so the next SYNC resends them. Entries the bitmap does not know cannot be
 // checked; they are counted, not guessed.
-import { promises as fs } from 'node:fs';
 import { decodeBitmapFile, type BitmapLayout } from '../shared/bitmap';
 import { isBitmapV1 } from '../shared/bitmap-v1';
-import { BitmapError, MismatchError, describeSystemError } from '../shared/errors';
+import { BitmapError, MismatchError } from '../shared/errors';
 import { bufferCount, bufferExtent, chunkExtents, type Extent } from '../shared/geometry';
 import { splitDigests } from '../shared/hash';
-import type { BitmapStore } from './bitmap-store';
+import { BITMAP_FILE, type BitmapStore } from './bitmap-store';
 import { forEachBuffer, workersFor } from './engine';
 import type { Peer } from './peer';
+import { readStateFile, resolveStatePath } from './state-file';
 import { describeDifferences, differencesOf, invalidateEntries, invalidationText, type Differences } from './recheck';
 
 /** The layout a bitmap was made with: --verify-bitmap takes it from the file, as it has no source to size. */
 export async function bitmapLayoutOf(path: string): Promise<BitmapLayout> {
-  let bytes: Buffer;
-  try {
-    bytes = await fs.readFile(path);
-  } catch (error) {
-    throw new BitmapError(describeSystemError(error, `Bitmap file ${path}`));
-  }
+  // Through state-file.ts: a FIFO, device or directory named by -b is refused, never read (or waited on).
+  const bytes = await readStateFile(await resolveStatePath(path, BITMAP_FILE), BITMAP_FILE);
+  if (!bytes) throw new BitmapError(`Bitmap file ${path}: no such file or device`);
   if (isBitmapV1(bytes)) {
     throw new BitmapError(`Bitmap file ${path} is a Python basyn (version 1) bitmap: it holds no destination to verify; run a SYNC with it first (it is upgraded)`, 'EBITMAPVERSION');
   }
