@@ -6,6 +6,7 @@ import { RpcClient } from '../shared/rpc';
 import { BUILD_ID } from '../shared/build-info';
 import { SyncError } from '../shared/errors';
 import type { HashAlgorithm } from '../shared/hash';
+import { DEFAULT_CONNECT_TIMEOUT_MS, seconds, withDeadline } from './transport/deadline';
 import type { AgentLink } from './transport/transport';
 import type { Extent } from '../shared/geometry';
 
@@ -23,10 +24,19 @@ export class Peer {
     readonly rpc: RpcClient,
   ) {}
 
-  /** Waits for the agent's HELLO and checks it speaks our protocol and is our build. */
-  static async connect(role: 'local' | 'remote', link: AgentLink, onLog: (text: string) => void): Promise<Peer> {
+  /**
+   * Waits for the agent's HELLO (at most the link's ConnectTimeout, or until `abort`) and checks it
+   * speaks our protocol and is our build.
+   */
+  static async connect(role: 'local' | 'remote', link: AgentLink, onLog: (text: string) => void, abort?: AbortSignal): Promise<Peer> {
     const rpc = new RpcClient(link.input, link.output, RPC_WINDOW, { onLog: (_level, text) => onLog(text) });
-    const hello = await rpc.waitHello();
+    const limit = link.helloTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    const hello = await withDeadline(rpc.waitHello(), {
+      ms: limit,
+      timeout: () => new SyncError(`the ${role} agent (${link.description}) sent no HELLO within ${seconds(limit)}`, 'ESTART'),
+      abort,
+      cancel: () => rpc.fail(new SyncError(`the ${role} agent was abandoned before its HELLO`, 'ESTART')),
+    });
     if (hello.version !== PROTOCOL_VERSION) {
       throw new SyncError(`${role} agent speaks protocol version ${hello.version}, this basyn speaks ${PROTOCOL_VERSION}`, 'EVERSION');
     }

@@ -26,38 +26,66 @@ interface Side {
   size: number;
 }
 
+/** What the run's phases share: the agents started so far, and the run's interrupt. */
+interface Run {
+  readonly sides: Side[];
+  readonly links: AgentLink[];
+  /** Fires on SIGINT/SIGTERM/SIGHUP; its reason is the "Interrupted by ..." error. */
+  readonly abort: AbortSignal;
+}
+
+/** How long killed agents may take to be gone before the run ends (and the bitmap lock goes) anyway. */
+const AGENT_STOP_TIMEOUT_MS = 10_000;
+
 /**
  * Runs one sync (or check, or recheck) as `options` say. `transports` starts each side's agent: by
  * default what the options say (transport/index.ts); tests hand in others, e.g. the in-process agent.
+ * SIGINT, SIGTERM and SIGHUP end it at any phase, from the TCP connect to the final flush: exit 2 with
+ * "Interrupted by ...", the agents killed and gone before the bitmap lock is released.
  */
 export async function runSession(options: Options, reporter: Reporter, transports: TransportFor = transportsFor(options.connection)): Promise<void> {
-  const sides: Side[] = [];
-  const links: AgentLink[] = [];
+  const controller = new AbortController();
+  const state: Run = { sides: [], links: [], abort: controller.signal };
   const interrupt = (signal: NodeJS.Signals) => {
+    if (controller.signal.aborted) return;
     const error = new SyncError(signal === 'SIGINT' ? 'Interrupted by user' : `Interrupted by ${signal}`, 'EINTR');
-    for (const side of sides) side.peer.rpc.fail(error);
-    for (const link of links) link.kill();
+    controller.abort(error);
+    for (const side of state.sides) side.peer.rpc.fail(error);
+    for (const link of state.links) link.kill();
   };
   process.on('SIGINT', interrupt).on('SIGTERM', interrupt).on('SIGHUP', interrupt);
   try {
-    await run(options, reporter, transports, sides, links);
+    await run(options, reporter, transports, state);
   } catch (error) {
-    for (const link of links) link.kill();
-    throw await explain(error, sides);
+    await stopAgents(state.links);
+    // Whatever the run was doing when the signal came, the signal is why it ended.
+    throw controller.signal.aborted ? controller.signal.reason : await explain(error, state.sides);
   } finally {
     process.off('SIGINT', interrupt).off('SIGTERM', interrupt).off('SIGHUP', interrupt);
   }
+  // A signal that came as the run ended still means the user wanted it stopped: never exit 0 then.
+  if (controller.signal.aborted) throw controller.signal.reason;
 }
 
-async function run(options: Options, reporter: Reporter, transports: TransportFor, sides: Side[], links: AgentLink[]): Promise<void> {
+/** Kills every agent and waits (bounded) until each is gone. */
+async function stopAgents(links: readonly AgentLink[]): Promise<void> {
+  for (const link of links) link.kill();
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((resolve) => { timer = setTimeout(resolve, AGENT_STOP_TIMEOUT_MS); });
+  await Promise.race([Promise.all(links.map((link) => link.exited)), timeout]);
+  clearTimeout(timer);
+}
+
+async function run(options: Options, reporter: Reporter, transports: TransportFor, state: Run): Promise<void> {
+  const { sides, links, abort } = state;
   // A salted hash gets a fresh random seed each run, shared by both sides.
   const seed = options.hash.salted ? randomBytes(8).readBigUInt64LE(0) : 0n;
   const connect = async (role: 'local' | 'remote', path: string): Promise<Side> => {
-    const started = await transports(role).start();
+    const started = await transports(role).start(abort);
     const link = role === 'remote' && options.bwlimit > 0 ? throttleLink(started, options.bwlimit) : started;
     links.push(link);
     forwardStderr(link, role, reporter);
-    const peer = await Peer.connect(role, link, (text) => reporter.debug(`${role} agent: ${text}`));
+    const peer = await Peer.connect(role, link, (text) => reporter.debug(`${role} agent: ${text}`), abort);
     const side: Side = { peer, path, size: 0 };
     sides.push(side);
     return side;
@@ -66,10 +94,14 @@ async function run(options: Options, reporter: Reporter, transports: TransportFo
   else reporter.verbose('Using pipeline connection');
   // --verify-bitmap reads the destination only: the source is not even connected.
   const wanted = (role: 'local' | 'remote') => !options.verifyBitmap || (role === 'remote') === (options.action === 'PUSH');
-  const [local, remote] = await Promise.all([
+  // Both settle (each is bounded) before a failure is reported, so no agent is left starting unseen.
+  const connected = await Promise.allSettled([
     options.local && wanted('local') ? connect('local', options.local) : undefined,
     options.remote && wanted('remote') ? connect('remote', options.remote) : undefined,
   ]);
+  const failed = connected.find((result) => result.status === 'rejected');
+  if (failed) throw failed.reason;
+  const [local, remote] = connected.map((result) => (result.status === 'fulfilled' ? result.value : undefined));
   reporter.verbose('Connection established, agents are on-line');
 
   // Everything is opened read-only first; the destination is reopened for writing after the checks.
@@ -145,6 +177,10 @@ async function run(options: Options, reporter: Reporter, transports: TransportFo
     }
     await bitmap?.finish();
     if (mismatch) throw mismatch;
+  } catch (error) {
+    // The agents go before the bitmap's lock does: no write of this run can land after the next run took it.
+    if (bitmap) await stopAgents(links);
+    throw error;
   } finally {
     await bitmap?.close();
   }

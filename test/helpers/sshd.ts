@@ -16,6 +16,8 @@ export const SSHD_PATH = '/usr/sbin/sshd';
 export interface Sshd {
   readonly host: string;
   readonly port: number;
+  /** The listening sshd's pid: the remote agents of the tests are its descendants. */
+  readonly pid: number;
   readonly user: string;
   /** The user's private key (ed25519, no passphrase), listed in authorized_keys. */
   readonly keyPath: string;
@@ -23,8 +25,10 @@ export interface Sshd {
   readonly knownHostsPath: string;
   /** That known_hosts line. */
   readonly hostKeyLine: string;
-  /** The host public key as `type base64`. */
+  /** The host public key as `type base64` (the first of hostKeyTypes). */
   readonly hostPublicKey: string;
+  /** Every host public key as `type base64`, by ssh-keygen type (ed25519, ecdsa, rsa). */
+  readonly hostPublicKeys: Readonly<Record<string, string>>;
   /** The temp dir holding everything; removed by stop(). */
   readonly dir: string;
   /** What sshd printed (with -e), for failing tests. */
@@ -35,6 +39,13 @@ export interface Sshd {
 export interface SshdOptions {
   /** Printed on stderr by a ForceCommand wrapper before every command, like a chatty login shell. */
   noise?: string;
+  /**
+   * Host key types (ssh-keygen -t), one HostKey line each (default: ed25519). The first is the one in
+   * knownHostsPath; the server presents whichever of them the client's algorithm list prefers.
+   */
+  hostKeyTypes?: string[];
+  /** More sshd_config lines (e.g. `RekeyLimit 4K`). */
+  config?: string[];
 }
 
 /** Why the sshd tests cannot run here, or undefined when they can. */
@@ -111,15 +122,17 @@ async function startOnce(options: SshdOptions): Promise<Sshd> {
   const dir = mkdtempSync(join(tmpdir(), 'basyn-sshd-'));
   const host = '127.0.0.1';
   const user = userInfo().username;
-  const hostKeyPath = join(dir, 'host_ed25519');
   const keyPath = join(dir, 'id_ed25519');
-  const hostPublicKey = keygen(hostKeyPath);
+  const hostKeyTypes = options.hostKeyTypes ?? ['ed25519'];
+  const hostPublicKeys: Record<string, string> = {};
+  for (const type of hostKeyTypes) hostPublicKeys[type] = keygen(join(dir, `host_${type}`), type);
+  const hostPublicKey = hostPublicKeys[hostKeyTypes[0]];
   writeFileSync(join(dir, 'authorized_keys'), `${keygen(keyPath)}\n`, { mode: 0o600 });
   const port = await freePort();
   const config = [
     `Port ${port}`,
     `ListenAddress ${host}`,
-    `HostKey ${hostKeyPath}`,
+    ...hostKeyTypes.map((type) => `HostKey ${join(dir, `host_${type}`)}`),
     `PidFile ${join(dir, 'sshd.pid')}`,
     `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
     'StrictModes no',
@@ -137,6 +150,7 @@ async function startOnce(options: SshdOptions): Promise<Sshd> {
   ];
   // OpenSSH 9.8 penalizes a source address after failed logins; the auth-failure tests would lock us out.
   if (opensshVersion() >= 9.08) config.push('PerSourcePenalties no');
+  config.push(...(options.config ?? []));
   if (options.noise !== undefined) {
     const wrapper = join(dir, 'noisy-shell.sh');
     writeFileSync(wrapper, `#!/bin/sh\nprintf '%s\\n' '${options.noise.replace(/'/g, '')}' >&2\nexec /bin/sh -c "$SSH_ORIGINAL_COMMAND"\n`);
@@ -161,7 +175,7 @@ async function startOnce(options: SshdOptions): Promise<Sshd> {
   }
   let stopped = false;
   return {
-    host, port, user, keyPath, knownHostsPath, hostKeyLine, hostPublicKey, dir,
+    host, port, pid: child.pid as number, user, keyPath, knownHostsPath, hostKeyLine, hostPublicKey, hostPublicKeys, dir,
     log: () => log,
     async stop() {
       if (stopped) return;

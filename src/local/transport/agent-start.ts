@@ -4,11 +4,14 @@
 // missing", "node too old" or a corrupted upload into an error with a hint instead of an early EOF.
 import type { Readable } from 'node:stream';
 import { SyncError } from '../../shared/errors';
+import { DEFAULT_CONNECT_TIMEOUT_MS, seconds } from './deadline';
 import { LOADER_EXIT_BAD_BUNDLE, LOADER_EXIT_OLD_NODE, LOADER_SOURCE, MIN_REMOTE_NODE_MAJOR } from './loader';
 import type { AgentExit } from './transport';
 
-/** How long the agent may take to send its first byte once the command runs. */
-export const AGENT_START_TIMEOUT_MS = 30_000;
+/** How long the agent may take to send its first byte once the command runs, unless ConnectTimeout says. */
+export const AGENT_START_TIMEOUT_MS = DEFAULT_CONNECT_TIMEOUT_MS;
+/** After kill(): how long the agent's side may take to report its end before it is dropped by force. */
+export const KILL_GRACE_MS = 2000;
 const STDERR_TAIL_BYTES = 4096;
 const STDERR_GRACE_MS = 500;
 
@@ -46,7 +49,7 @@ export class TextTail {
 export function awaitAgentStart(
   stdout: Readable,
   exited: Promise<AgentExit>,
-  what: { host: string; remoteNode?: string; stderr: TextTail; stderrDone: Promise<void>; timeoutMs: number },
+  what: { host: string; remoteNode?: string; stderr: TextTail; stderrDone: Promise<void>; timeoutMs: number; abort?: AbortSignal },
 ): Promise<void> {
   return new Promise((resolve, reject) => {
     let settled = false;
@@ -55,14 +58,18 @@ export function awaitAgentStart(
       settled = true;
       clearTimeout(timer);
       stdout.removeListener('data', onData);
+      what.abort?.removeEventListener('abort', onAbort);
       if (error) reject(error);
       else resolve();
     };
     const onData = (): void => settle();
+    const onAbort = (): void => settle(what.abort?.reason as Error);
     stdout.on('data', onData);
     const timer = setTimeout(() => {
-      settle(new SyncError(`the remote agent on ${what.host} did not start within ${what.timeoutMs / 1000} s`, 'ESTART'));
+      settle(new SyncError(`the remote agent on ${what.host} did not start within ${seconds(what.timeoutMs)}`, 'ESTART'));
     }, what.timeoutMs);
+    if (what.abort?.aborted) onAbort();
+    else what.abort?.addEventListener('abort', onAbort, { once: true });
     // The exit status may overtake the last stderr bytes, which hold the reason: wait for them briefly.
     void exited
       .then(async (exit) => {

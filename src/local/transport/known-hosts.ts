@@ -111,6 +111,7 @@ export function entryMatches(entry: KnownHostEntry, name: string): boolean {
 
 export type HostKeyStatus =
   | { status: 'known'; entry: KnownHostEntry }
+  /** `otherTypes`: key types already on file for the host (another key type offered: a possible downgrade). */
   | { status: 'unknown'; otherTypes: string[] }
   | { status: 'changed'; entry: KnownHostEntry }
   | { status: 'revoked'; entry: KnownHostEntry };
@@ -145,12 +146,17 @@ export function preferredHostKeyAlgorithms(entries: readonly KnownHostEntry[], n
   return [...new Set([...known, ...defaults])];
 }
 
-/** Appends `name keytype base64` to `file`, creating it (0600) and its directory (0700) if missing. */
+/**
+ * Appends `name keytype base64` to `file`, creating it (0600) and its directory (0700) if missing.
+ * A file that already has that key for that name (another run recorded it meanwhile) is left as it is.
+ */
 export function appendKnownHost(file: string, name: string, key: Buffer): void {
   try {
     mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
     closeSync(openSync(file, 'a', 0o600));
     const existing = readFileSync(file, 'utf8');
+    const recorded = parseKnownHosts(existing, file).some((entry) => entry.marker === undefined && entry.key.equals(key) && entryMatches(entry, name));
+    if (recorded) return;
     const separator = existing.length > 0 && !existing.endsWith('\n') ? '\n' : '';
     appendFileSync(file, `${separator}${name} ${keyBlobType(key)} ${key.toString('base64')}\n`);
   } catch (error) {
@@ -168,7 +174,10 @@ export interface HostKeyPolicy {
   readonly alias?: string;
   /** Every file to check; the first is where accepted keys are recorded. */
   readonly files: readonly string[];
-  /** `yes`: unknown hosts are refused; `accept-new`/`no`: recorded. A changed key is always refused. */
+  /**
+   * `yes`: unknown hosts are refused; `accept-new`/`no`: recorded. A changed key is always refused,
+   * and so is a key of a new type for a host known with other key types (a downgrade).
+   */
   readonly strict: StrictHostKeyChecking;
 }
 
@@ -182,6 +191,8 @@ export class HostKeyVerifier {
   failure?: SyncError;
   /** Set once a key has been recorded, for a note to the user. */
   recorded?: string;
+  /** The key this connection accepted: every later key exchange (rekey) must show the same one. */
+  private accepted?: Buffer;
 
   constructor(private readonly policy: HostKeyPolicy) {
     this.name = policy.alias?.toLowerCase() ?? knownHostName(policy.host, policy.port);
@@ -193,6 +204,21 @@ export class HostKeyVerifier {
   }
 
   verify(key: Buffer): boolean {
+    if (this.accepted) {
+      if (this.accepted.equals(key)) return true;
+      this.failure = new SyncError(
+        `Host key for ${this.name} changed during the connection (key re-exchange): it offered ${keyKind(keyBlobType(key) ?? 'unknown')} key ${fingerprint(key)} ` +
+        `after ${fingerprint(this.accepted)}; refusing to continue (man-in-the-middle?)`,
+        'EHOSTKEY_CHANGED',
+      );
+      return false;
+    }
+    const accepted = this.check(key);
+    if (accepted) this.accepted = key;
+    return accepted;
+  }
+
+  private check(key: Buffer): boolean {
     const result = checkHostKey(this.entries, this.name, key);
     const kind = keyKind(keyBlobType(key) ?? 'unknown');
     const shown = `${kind} key ${fingerprint(key)}`;
@@ -213,10 +239,22 @@ export class HostKeyVerifier {
         );
         return false;
       case 'unknown': {
-        if (this.policy.strict === 'yes') {
-          const also = result.otherTypes.length > 0 ? ` (known keys of other types: ${result.otherTypes.join(', ')})` : '';
+        if (result.otherTypes.length > 0) {
+          // Stricter than OpenSSH, which records it: a man in the middle without the known key would
+          // offer exactly this, another key type, and hope to have it recorded.
+          const known = this.entries.filter((entry) => entry.marker === undefined && entryMatches(entry, this.name));
           this.failure = new SyncError(
-            `Host key for ${this.name} is not known${also}; the server offered ${shown}: ` +
+            `Host key for ${this.name} is known only as ${result.otherTypes.join(', ')} (${known.map(where).join(', ')}), ` +
+            `but the server offered ${shown}: a key of a new type is not recorded for a known host, even with ` +
+            `--accept-new or StrictHostKeyChecking=accept-new/no (a server that no longer shows its known key ` +
+            `may be a man-in-the-middle); if the host really changed its keys, check the fingerprint and add it with: ${keyscan} >> ${known[0]?.file ?? this.policy.files[0]}`,
+            'EHOSTKEY_TYPE',
+          );
+          return false;
+        }
+        if (this.policy.strict === 'yes') {
+          this.failure = new SyncError(
+            `Host key for ${this.name} is not known; the server offered ${shown}: ` +
             `if that is right, rerun with --accept-new to record it, or add it with: ${keyscan} >> ${this.policy.files[0] ?? '~/.ssh/known_hosts'}`,
             'EHOSTKEY_UNKNOWN',
           );
@@ -229,6 +267,7 @@ export class HostKeyVerifier {
         }
         try {
           appendKnownHost(file, this.name, key);
+          this.entries.push({ file, line: 0, patterns: [this.name], keyType: keyBlobType(key) ?? '', key });
         } catch (error) {
           this.failure = error as SyncError;
           return false;

@@ -8,7 +8,8 @@ export class LocalTransport implements Transport {
   /** `bundle`: the agent to run (default: dist/agent.js next to the controller; tests pass it). */
   constructor(private readonly bundle?: Buffer) {}
 
-  async start(): Promise<AgentLink> {
+  async start(abort?: AbortSignal): Promise<AgentLink> {
+    if (abort?.aborted) throw abort.reason as Error;
     const child = spawn(process.execPath, ['-e', LOADER_SOURCE], { stdio: ['pipe', 'pipe', 'pipe'] });
     const exited = new Promise<AgentExit>((resolve) => {
       child.once('error', () => resolve({ code: null, signal: null }));

@@ -11,7 +11,8 @@ import { PassThrough } from 'node:stream';
 import { SyncError, UsageError } from '../../shared/errors';
 import type { ConnectionOptions } from '../options';
 import { uploadPayload } from './loader';
-import { AGENT_START_TIMEOUT_MS, awaitAgentStart, remoteLoaderCommand, TextTail } from './agent-start';
+import { awaitAgentStart, KILL_GRACE_MS, remoteLoaderCommand, TextTail } from './agent-start';
+import { DEFAULT_CONNECT_TIMEOUT_MS } from './deadline';
 import type { AgentExit, AgentLink, Transport } from './transport';
 
 /**
@@ -93,7 +94,14 @@ export class RshTransport implements Transport {
     private readonly options: { bundle?: Buffer; startTimeoutMs?: number } = {},
   ) {}
 
-  async start(): Promise<AgentLink> {
+  /** How long CMD may take to start the agent: -o ConnectTimeout=N when given, else 30 s. */
+  private startTimeoutMs(): number {
+    if (this.options.startTimeoutMs !== undefined) return this.options.startTimeoutMs;
+    const seconds = Number(this.connection.sshOptions.connecttimeout);
+    return Number.isInteger(seconds) && seconds > 0 ? seconds * 1000 : DEFAULT_CONNECT_TIMEOUT_MS;
+  }
+
+  async start(abort?: AbortSignal): Promise<AgentLink> {
     const [command, ...args] = rshArgv(this.connection);
     const host = this.connection.host as string;
     const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -115,12 +123,20 @@ export class RshTransport implements Transport {
       child.once('close', (code, signal) => resolve({ code, signal }));
     });
     child.stdin.write(uploadPayload(this.options.bundle));
-    const kill = (): void => { child.kill('SIGTERM'); };
+    let killed = false;
+    const kill = (): void => {
+      if (killed) return;
+      killed = true;
+      // EOF ends the remote agent even where the signal does not reach it (a wrapper, a relay);
+      // a command that ignores SIGTERM gets SIGKILL after a grace period.
+      child.stdin.destroy();
+      child.kill('SIGTERM');
+      setTimeout(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); }, KILL_GRACE_MS).unref();
+    };
 
+    const timeoutMs = this.startTimeoutMs();
     try {
-      await awaitAgentStart(child.stdout, exited, {
-        host, remoteNode: this.connection.remoteNode, stderr: tail, stderrDone, timeoutMs: this.options.startTimeoutMs ?? AGENT_START_TIMEOUT_MS,
-      });
+      await awaitAgentStart(child.stdout, exited, { host, remoteNode: this.connection.remoteNode, stderr: tail, stderrDone, timeoutMs, abort });
     } catch (error) {
       kill();
       const exit = await Promise.race([exited, Promise.resolve(undefined)]);
@@ -134,6 +150,7 @@ export class RshTransport implements Transport {
       stderr,
       exited,
       description: `${command} ${host}`,
+      helloTimeoutMs: timeoutMs,
       kill,
     };
   }

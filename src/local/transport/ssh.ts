@@ -7,13 +7,16 @@
 // The channel's stdin then gets the upload (loader.ts) and carries protocol frames; its stdout carries
 // the agent's frames only; its stderr (shell noise, node warnings) is passed on as remote text.
 // start() resolves once the agent's first byte arrives, so "node missing" or "node too old" is an
-// error of start() with a hint, not a puzzling early EOF later.
+// error of start() with a hint, not a puzzling early EOF later. Each phase (TCP connect, handshake,
+// exec channel, agent start, and the session's wait for HELLO) is bounded by ConnectTimeout (default
+// 30 s) and by the run's AbortSignal (deadline.ts).
 import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
 import { connect as tcpConnect } from 'node:net';
 import { PassThrough, type Duplex, type Readable } from 'node:stream';
 import { SyncError } from '../../shared/errors';
 import type { ConnectionOptions } from '../options';
-import { AGENT_START_TIMEOUT_MS, awaitAgentStart, remoteLoaderCommand, TextTail } from './agent-start';
+import { AGENT_START_TIMEOUT_MS, awaitAgentStart, KILL_GRACE_MS, remoteLoaderCommand, TextTail } from './agent-start';
+import { DEFAULT_CONNECT_TIMEOUT_MS, seconds, withDeadline } from './deadline';
 import { HostKeyVerifier } from './known-hosts';
 import { uploadPayload } from './loader';
 import { askSecret, Authenticator, type ConnectContext, type NextAuth } from './ssh-auth';
@@ -27,8 +30,6 @@ export const CIPHERS = [
 const HOST_KEY_ALGORITHMS = [
   'ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa',
 ];
-/** How long the handshake and authentication may take (time spent at a passphrase prompt excluded). */
-const HANDSHAKE_TIMEOUT_MS = 30_000;
 
 /** A one-line message for a socket-level error of connecting to host:port. */
 function socketMessage(error: NodeJS.ErrnoException, target: SshTarget): string {
@@ -45,28 +46,33 @@ function socketMessage(error: NodeJS.ErrnoException, target: SshTarget): string 
   }
 }
 
+/** ConnectTimeout, or 30 s: the bound of each phase of reaching the agent. */
+function phaseTimeout(target: SshTarget): number {
+  return target.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+}
+
 /** A TCP connection to the target, or a rejection with a one-line SyncError. */
-function tcp(target: SshTarget): Promise<Duplex> {
-  return new Promise((resolve, reject) => {
-    const socket = tcpConnect({ host: target.host, port: target.port });
-    socket.setNoDelay(true);
-    if (target.connectTimeoutMs !== undefined) {
-      socket.setTimeout(target.connectTimeoutMs, () => {
-        socket.destroy();
-        reject(new SyncError(`ssh: connect to ${target.host} port ${target.port}: timed out`, 'ECONNECT'));
-      });
-    }
+function tcp(target: SshTarget, abort?: AbortSignal): Promise<Duplex> {
+  const socket = tcpConnect({ host: target.host, port: target.port });
+  socket.setNoDelay(true);
+  const connected = new Promise<Duplex>((resolve, reject) => {
     socket.once('connect', () => {
-      socket.setTimeout(0);
       socket.removeAllListeners('error');
       resolve(socket);
     });
     socket.once('error', (error) => reject(new SyncError(socketMessage(error, target), 'ECONNECT')));
   });
+  const limit = phaseTimeout(target);
+  return withDeadline(connected, {
+    ms: limit,
+    timeout: () => new SyncError(`ssh: connect to ${target.host} port ${target.port}: timed out after ${seconds(limit)}`, 'ECONNECT'),
+    abort,
+    cancel: () => { socket.on('error', () => undefined).destroy(); },
+  });
 }
 
 /** One authenticated ssh2 connection to `target` over `sock`. */
-function sshConnect(target: SshTarget, sock: Duplex, context: ConnectContext): Promise<Client> {
+function sshConnect(target: SshTarget, sock: Duplex, context: ConnectContext, abort?: AbortSignal): Promise<Client> {
   const verifier = new HostKeyVerifier({
     host: target.host,
     port: target.port,
@@ -79,10 +85,12 @@ function sshConnect(target: SshTarget, sock: Duplex, context: ConnectContext): P
   return new Promise((resolve, reject) => {
     let timer: NodeJS.Timeout | undefined;
     let settled = false;
+    const onAbort = (): void => finish(abort?.reason as Error);
     const finish = (error?: Error): void => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      abort?.removeEventListener('abort', onAbort);
       if (verifier.recorded) context.notice(verifier.recorded); // even if authentication fails next
       if (error) {
         client.end();
@@ -92,11 +100,13 @@ function sshConnect(target: SshTarget, sock: Duplex, context: ConnectContext): P
     };
     const armTimer = (): void => {
       clearTimeout(timer);
-      const limit = Math.max(HANDSHAKE_TIMEOUT_MS, target.connectTimeoutMs ?? 0);
-      timer = setTimeout(() => finish(new SyncError(`ssh: ${target.alias}: no answer to the SSH handshake within ${limit / 1000} s`, 'ECONNECT')), limit);
+      const limit = phaseTimeout(target);
+      timer = setTimeout(() => finish(new SyncError(`ssh: ${target.alias}: no answer to the SSH handshake within ${seconds(limit)}`, 'ECONNECT')), limit);
     };
     auth.onPrompt = (prompting) => { if (prompting) clearTimeout(timer); else armTimer(); };
     armTimer();
+    if (abort?.aborted) onAbort();
+    else abort?.addEventListener('abort', onAbort, { once: true });
 
     client.once('ready', () => finish());
     client.on('error', (error: Error & { level?: string }) => {
@@ -130,12 +140,19 @@ function sshConnect(target: SshTarget, sock: Duplex, context: ConnectContext): P
 }
 
 /** A stream to target through an established connection (ProxyJump). */
-function forward(via: Client, viaName: string, target: SshTarget): Promise<Duplex> {
-  return new Promise((resolve, reject) => {
+function forward(via: Client, viaName: string, target: SshTarget, abort?: AbortSignal): Promise<Duplex> {
+  const opened = new Promise<Duplex>((resolve, reject) => {
     via.forwardOut('127.0.0.1', 0, target.host, target.port, (error, stream) => {
       if (error) reject(new SyncError(`ssh: jump host ${viaName} cannot reach ${target.host} port ${target.port}: ${error.message}`, 'ECONNECT'));
       else resolve(stream);
     });
+  });
+  const limit = phaseTimeout(target);
+  return withDeadline(opened, {
+    ms: limit,
+    timeout: () => new SyncError(`ssh: jump host ${viaName}: connect to ${target.host} port ${target.port}: timed out after ${seconds(limit)}`, 'ECONNECT'),
+    abort,
+    discard: (stream) => stream.destroy(),
   });
 }
 
@@ -159,7 +176,7 @@ export class SshTransport implements Transport {
     private readonly options: SshTransportOptions = {},
   ) {}
 
-  async start(): Promise<AgentLink> {
+  async start(abort?: AbortSignal): Promise<AgentLink> {
     const { connection, options } = this;
     const environment = options.environment ?? defaultEnvironment();
     const { target, jumps } = resolveConnection(connection, environment);
@@ -177,8 +194,8 @@ export class SshTransport implements Transport {
     try {
       let previous: { client: Client; name: string } | undefined;
       for (const hop of [...jumps, target]) {
-        const sock = previous ? await forward(previous.client, previous.name, hop) : await tcp(hop);
-        const client = await sshConnect(hop, sock, context);
+        const sock = previous ? await forward(previous.client, previous.name, hop, abort) : await tcp(hop, abort);
+        const client = await sshConnect(hop, sock, context, abort);
         clients.push(client);
         previous = { client, name: hop.alias };
       }
@@ -189,18 +206,29 @@ export class SshTransport implements Transport {
     const client = clients[clients.length - 1];
 
     let channel: ClientChannel;
+    const limit = phaseTimeout(target);
     try {
-      channel = await new Promise<ClientChannel>((resolve, reject) => {
-        client.exec(remoteLoaderCommand(connection.remoteNode), (error, stream) => (error ? reject(error) : resolve(stream)));
+      const opened = new Promise<ClientChannel>((resolve, reject) => {
+        client.exec(remoteLoaderCommand(connection.remoteNode), (error, stream) => {
+          if (error) reject(new SyncError(`ssh: ${target.alias}: cannot run the agent: ${error.message}`, 'ECONNECT'));
+          else resolve(stream);
+        });
+      });
+      channel = await withDeadline(opened, {
+        ms: limit,
+        timeout: () => new SyncError(`ssh: ${target.alias}: the exec channel for the agent did not open within ${seconds(limit)}`, 'ECONNECT'),
+        abort,
       });
     } catch (error) {
       closeAll();
-      throw new SyncError(`ssh: ${target.alias}: cannot run the agent: ${(error as Error).message}`, 'ECONNECT');
+      throw error;
     }
-    return this.link(client, channel, target, closeAll, options.startTimeoutMs ?? AGENT_START_TIMEOUT_MS);
+    return this.link(client, channel, target, closeAll, options.startTimeoutMs ?? target.connectTimeoutMs ?? AGENT_START_TIMEOUT_MS, abort);
   }
 
-  private async link(client: Client, channel: ClientChannel, target: SshTarget, closeAll: () => void, startTimeoutMs: number): Promise<AgentLink> {
+  private async link(
+    client: Client, channel: ClientChannel, target: SshTarget, closeAll: () => void, startTimeoutMs: number, abort?: AbortSignal,
+  ): Promise<AgentLink> {
     const input = new PassThrough();
     const stderr = new PassThrough();
     const tail = new TextTail();
@@ -238,14 +266,29 @@ export class SshTransport implements Transport {
     });
 
     channel.write(uploadPayload(this.options.bundle));
+    let killed = false;
     const kill = (): void => {
+      if (killed) return;
+      killed = true;
+      // The agent first: sshd (>= 7.9) delivers the KILL signal where it can, and EOF on its stdin ends
+      // it too. sshd then reports its end and closes the channel, which settles `exited`. A side that
+      // does not answer (a dead link) is dropped after a grace period.
       try {
-        channel.close();
+        channel.signal('KILL');
+        channel.end();
       } catch { /* already closed */ }
-      closeAll();
+      setTimeout(() => {
+        try {
+          channel.close();
+        } catch { /* already closed */ }
+        client.destroy();
+        closeAll();
+      }, KILL_GRACE_MS).unref();
     };
     try {
-      await awaitAgentStart(channel, exited, { host: target.alias, remoteNode: this.connection.remoteNode, stderr: tail, stderrDone, timeoutMs: startTimeoutMs });
+      await awaitAgentStart(channel, exited, {
+        host: target.alias, remoteNode: this.connection.remoteNode, stderr: tail, stderrDone, timeoutMs: startTimeoutMs, abort,
+      });
     } catch (error) {
       kill();
       throw error;
@@ -256,6 +299,7 @@ export class SshTransport implements Transport {
       stderr,
       exited,
       description: `ssh ${target.user}@${target.alias}:${target.port}`,
+      helloTimeoutMs: startTimeoutMs,
       kill,
     };
   }

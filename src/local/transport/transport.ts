@@ -3,7 +3,10 @@
 //  - `stderr` carries whatever else the agent's side prints (shell noise, node warnings): shown to the
 //    user as remote text, never parsed;
 //  - `exited` settles once the agent process or channel is gone, with why;
-//  - `kill()` ends the agent at once (used on errors and interrupts); it never throws.
+//  - `kill()` ends the agent at once (used on errors and interrupts); it never throws; `exited`
+//    settles once it is gone (the session waits for that before it releases the bitmap lock);
+//  - start(abort) rejects with `abort.reason` as soon as the signal fires, leaving nothing running,
+//    and with a one-line error naming the phase and host when a phase outlasts its timeout.
 // The loader (loader.ts) has already been started with the agent bundle sent on `output` when
 // start() resolves; the session then waits for the agent's HELLO.
 import type { Readable, Writable } from 'node:stream';
@@ -22,9 +25,11 @@ export interface AgentLink {
   readonly exited: Promise<AgentExit>;
   /** For messages: "local pipe", "ssh alice@host:22". */
   readonly description: string;
+  /** How long the session waits for the agent's HELLO (ConnectTimeout; default 30 s). */
+  readonly helloTimeoutMs?: number;
   kill(): void;
 }
 
 export interface Transport {
-  start(): Promise<AgentLink>;
+  start(abort?: AbortSignal): Promise<AgentLink>;
 }
