@@ -110,3 +110,53 @@ test('the verifier: unknown refused (yes), recorded (accept-new), changed refuse
   const aliased = new HostKeyVerifier({ host: '10.1.1.1', port: 2200, alias: 'host.example', files: [file], strict: 'yes' });
   t.false(aliased.verify(blob(ed)), 'HostKeyAlias is looked up as given, without the port');
 });
+
+test('a key of a new type for a host known with another type is refused even with accept-new and no, naming the known types', (t) => {
+  for (const strict of ['accept-new', 'no', 'yes'] as const) {
+    const file = scratch.path(`downgrade_${strict}`);
+    const content = `[host.example]:2200 ${ed}\nother.example ${rsa}\n`;
+    writeFileSync(file, content);
+    const verifier = new HostKeyVerifier({ host: 'host.example', port: 2200, files: [file], strict });
+    t.false(verifier.verify(blob(rsa)), strict);
+    t.is(verifier.failure?.code, 'EHOSTKEY_TYPE');
+    t.is(verifier.failure?.exitCode, 2);
+    const message = verifier.failure?.message ?? '';
+    t.true(message.startsWith(`Host key for [host.example]:2200 is known only as ssh-ed25519 (${file}:1), but the server offered RSA key ${keygenFingerprint(scratch.path('rsa.pub'))}`), message);
+    t.false(message.includes('\n'));
+    t.is(readFileSync(file, 'utf8'), content, 'nothing recorded');
+  }
+  // Several known types are all named.
+  const file = scratch.path('downgrade_two');
+  writeFileSync(file, `[h]:2 ${ed}\n[h]:2 ${ecdsa}\n`);
+  const verifier = new HostKeyVerifier({ host: 'h', port: 2, files: [file], strict: 'accept-new' });
+  t.false(verifier.verify(blob(rsa)));
+  t.regex(verifier.failure?.message ?? '', /is known only as ssh-ed25519, ecdsa-sha2-nistp256 \(.*:1, .*:2\)/);
+});
+
+test('a rekey must show the key accepted first; accepting it again records nothing twice', (t) => {
+  const file = scratch.path('rekey_known_hosts');
+  const verifier = new HostKeyVerifier({ host: 'h', port: 22, files: [file], strict: 'accept-new' });
+  t.true(verifier.verify(blob(ed)), 'first key exchange: recorded');
+  t.true(verifier.verify(blob(ed)), 'rekey with the same key');
+  t.is(readFileSync(file, 'utf8'), `h ${ed}\n`, 'one line after a rekey');
+  t.false(verifier.verify(blob(ecdsa)), 'rekey with another key');
+  t.is(verifier.failure?.code, 'EHOSTKEY_CHANGED');
+  t.regex(verifier.failure?.message ?? '', /changed during the connection/);
+  t.is(readFileSync(file, 'utf8'), `h ${ed}\n`);
+});
+
+test('appendKnownHost leaves a file that already has the key for the name as it is (two runs accepting at once)', (t) => {
+  const file = scratch.path('dedup_known_hosts');
+  appendKnownHost(file, '[h]:2', blob(ed));
+  appendKnownHost(file, '[h]:2', blob(ed));
+  t.is(readFileSync(file, 'utf8'), `[h]:2 ${ed}\n`);
+  appendKnownHost(file, '[h]:3', blob(ed));
+  t.is(readFileSync(file, 'utf8'), `[h]:2 ${ed}\n[h]:3 ${ed}\n`, 'the same key under another name is another line');
+  // Two verifiers made before either recorded (two runs started together): one line.
+  const racing = scratch.path('racing_known_hosts');
+  const first = new HostKeyVerifier({ host: 'h', port: 22, files: [racing], strict: 'accept-new' });
+  const second = new HostKeyVerifier({ host: 'h', port: 22, files: [racing], strict: 'accept-new' });
+  t.true(first.verify(blob(ed)));
+  t.true(second.verify(blob(ed)));
+  t.is(readFileSync(racing, 'utf8'), `h ${ed}\n`);
+});

@@ -44,7 +44,7 @@ export interface SshdOptions {
    * knownHostsPath; the server presents whichever of them the client's algorithm list prefers.
    */
   hostKeyTypes?: string[];
-  /** More sshd_config lines (e.g. `RekeyLimit 4K`). */
+  /** More sshd_config lines (e.g. `RekeyLimit 4K`); they come first, so they win (sshd keeps a keyword's first value). */
   config?: string[];
 }
 
@@ -130,6 +130,7 @@ async function startOnce(options: SshdOptions): Promise<Sshd> {
   writeFileSync(join(dir, 'authorized_keys'), `${keygen(keyPath)}\n`, { mode: 0o600 });
   const port = await freePort();
   const config = [
+    ...(options.config ?? []),
     `Port ${port}`,
     `ListenAddress ${host}`,
     ...hostKeyTypes.map((type) => `HostKey ${join(dir, `host_${type}`)}`),
@@ -150,7 +151,6 @@ async function startOnce(options: SshdOptions): Promise<Sshd> {
   ];
   // OpenSSH 9.8 penalizes a source address after failed logins; the auth-failure tests would lock us out.
   if (opensshVersion() >= 9.08) config.push('PerSourcePenalties no');
-  config.push(...(options.config ?? []));
   if (options.noise !== undefined) {
     const wrapper = join(dir, 'noisy-shell.sh');
     writeFileSync(wrapper, `#!/bin/sh\nprintf '%s\\n' '${options.noise.replace(/'/g, '')}' >&2\nexec /bin/sh -c "$SSH_ORIGINAL_COMMAND"\n`);

@@ -247,7 +247,7 @@ export class HostKeyVerifier {
             `Host key for ${this.name} is known only as ${result.otherTypes.join(', ')} (${known.map(where).join(', ')}), ` +
             `but the server offered ${shown}: a key of a new type is not recorded for a known host, even with ` +
             `--accept-new or StrictHostKeyChecking=accept-new/no (a server that no longer shows its known key ` +
-            `may be a man-in-the-middle); if the host really changed its keys, check the fingerprint and add it with: ${keyscan} >> ${known[0]?.file ?? this.policy.files[0]}`,
+            `may be a man-in-the-middle); if the host really changed its keys, check the fingerprint and add it with: ${keyscan.replace('ssh-keyscan', `ssh-keyscan -t ${kind.toLowerCase()}`)} >> ${known[0]?.file ?? this.policy.files[0]}`,
             'EHOSTKEY_TYPE',
           );
           return false;
