@@ -7,7 +7,8 @@
 //   3. ceilings: openssl sha1 / sha256, two openssl sha1 in parallel, cat, dd with fdatasync (disk write),
 //      ssh -c aes128-gcm 'cat > /dev/null' through a private sshd, and the same through the delay proxy;
 //   4. the cases over the local pipe, the sshd and the 50 ms RTT proxy, each checked by sha256 of both sides;
-//   5. peak RSS on two 64 GiB sparse files; the compression and digest micro-benchmarks;
+//   5. peak RSS on two 64 GiB sparse files; SIGTERM to exit (bench-signals.ts); the compression and digest
+//      micro-benchmarks;
 //   6. the report on stdout and in docs/benchmarks.md (between the bench markers; the rest is kept).
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, closeSync, existsSync, fdatasyncSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
@@ -15,7 +16,8 @@ import { availableParallelism, cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { buildPrivateCopy } from './bench-build';
 import { runCompressionBench, runDigestBench } from './bench-compress';
-import { renderReport, type CaseResult, type CeilingKind, type Ceilings, type Report, type TransportName } from './bench-report';
+import { runSignalBench } from './bench-signals';
+import { renderReport, signalSection, type CaseResult, type CeilingKind, type Ceilings, type Report, type TransportName } from './bench-report';
 import { runLoadBench, type LoadResult } from './bench-load';
 import { BasynRunner, bestOf, mustRun, timed, type BasynRun } from './bench-run';
 import { startDelayProxy, type DelayProxy } from './delay-proxy';
@@ -40,10 +42,13 @@ interface Args {
   fastHash?: string;
   keep: boolean;
   compression: boolean;
+  signals: boolean;
+  /** Only the signal case (a private build and sshd, no images, no report file). */
+  signalsOnly: boolean;
 }
 
 const USAGE = `usage: npm run bench -- [--size-mb N] [--sparse-gb N] [--load-runs N] [--ceiling-runs N] [--commit REV] [--fast-hash NAME]
-                        [--out FILE] [--no-compression] [--keep]
+                        [--out FILE] [--no-compression] [--no-signals] [--signals-only] [--keep]
   --size-mb N        size of the test images (default 1024)
   --sparse-gb N      size of the sparse images of the RSS check (default 64; 0 skips it)
   --load-runs N      syncs at once through one sshd in the load case (default 8; 0 skips it)
@@ -52,10 +57,12 @@ const USAGE = `usage: npm run bench -- [--size-mb N] [--sparse-gb N] [--load-run
   --fast-hash NAME   the fast digest to time (default: the first --hash name basyn offers beyond basyn 1's)
   --out FILE         report file (default docs/benchmarks.md; "-" for stdout only)
   --no-compression   skip the compression and digest micro-benchmarks
+  --no-signals       skip the signal case (SIGTERM to exit)
+  --signals-only     run the signal case alone and print it (docs/benchmarks.md is not touched)
   --keep             keep the temp dir`;
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { sizeMb: 1024, sparseGb: 64, loadRuns: 8, ceilingRuns: 3, out: join(ROOT, 'docs', 'benchmarks.md'), keep: false, compression: true };
+  const args: Args = { sizeMb: 1024, sparseGb: 64, loadRuns: 8, ceilingRuns: 3, out: join(ROOT, 'docs', 'benchmarks.md'), keep: false, compression: true, signals: true, signalsOnly: false };
   for (let index = 0; index < argv.length; index++) {
     const name = argv[index];
     const value = () => {
@@ -77,6 +84,8 @@ function parseArgs(argv: string[]): Args {
       case '--fast-hash': args.fastHash = value().toUpperCase(); break;
       case '--out': args.out = value(); break;
       case '--no-compression': args.compression = false; break;
+      case '--no-signals': args.signals = false; break;
+      case '--signals-only': args.signalsOnly = true; break;
       case '--keep': args.keep = true; break;
       case '--help': console.log(USAGE); process.exit(0); break;
       default: throw new Error(`unknown option ${name}\n${USAGE}`);
@@ -205,6 +214,19 @@ async function main(): Promise<void> {
     const fastHash = args.fastHash ?? (await detectFastHash(build.controller));
     const code = `${gitDescription(args.commit)}, build ${build.buildId}`; // now: others may commit during the run
     log(`bench: ${code}, in ${temp.dir}`);
+    const signalSetup = (server: Sshd | undefined) => ({
+      controller: build.controller,
+      path: (name: string) => join(temp.dir, name),
+      sshArgs: server ? (port: number) => ['-h', server.host, '-p', String(port), '-u', server.user, '-i', server.keyPath, '--known-hosts', server.knownHostsPath] : undefined,
+      sshPort: server?.port,
+    });
+    if (args.signalsOnly) {
+      sshd = sshdUnavailable() ? undefined : await startSshd();
+      const rows = await runSignalBench(signalSetup(sshd), log);
+      console.log(signalSection(rows));
+      if (rows.some((row) => row.error)) process.exitCode = 1;
+      return;
+    }
 
     // 2. Test data.
     const file = (name: string) => join(temp.dir, name);
@@ -396,6 +418,7 @@ async function main(): Promise<void> {
       load = await runLoadBench({ controller: build.controller, workDir: temp.dir, sshArgs: sshArgs(sshd.port, sshd.knownHostsPath), runs: args.loadRuns, log });
       log(`bench:   ${load.error ? `FAILED ${load.error}` : `${load.runs} at once: ${load.concurrent.map((run) => run.slowdown.toFixed(1)).join(', ')} × a lone run`}`);
     }
+    const signals = args.signals ? await runSignalBench(signalSetup(sshd), log) : undefined;
     let compression: Awaited<ReturnType<typeof runCompressionBench>> = [];
     let digestSpeeds: Awaited<ReturnType<typeof runDigestBench>> = [];
     if (args.compression) {
@@ -422,6 +445,7 @@ async function main(): Promise<void> {
       results,
       sparse,
       load,
+      signals,
       compression,
       digests: digestSpeeds,
       benchSeconds: (Date.now() - started) / 1000,

@@ -1,5 +1,6 @@
-// Ctrl-C (SIGINT) or SIGTERM in the middle of a sync: exit 2 with one line saying so, promptly, and
-// the agents go with it.
+// Ctrl-C (SIGINT), SIGTERM or SIGHUP in the middle of a sync or a recheck over the local pipe: exit 2
+// with one line saying so, promptly, and the agents go with it (the phases over SSH, from the TCP
+// connect on, are in signals-phases.test.ts).
 import test from 'ava';
 import { spawn } from 'node:child_process';
 import { BASYN, hasStackTrace } from './helpers/cli';
@@ -9,13 +10,23 @@ import { childrenOf, HAS_PROC, survivors } from './helpers/processes';
 /** Large enough that the sync is still running when the signal arrives (sparse: costs no disk). */
 const SIZE = 4 * 1024 * 1024 * 1024;
 
-for (const [signal, message] of [['SIGINT', 'Interrupted by user'], ['SIGTERM', 'Interrupted by SIGTERM'], ['SIGHUP', 'Interrupted by SIGHUP']] as const) {
-  test(`${signal} during a sync: exit 2, "${message}"`, async (t) => {
+const PHASES = [
+  { phase: 'a sync', args: ['-a', 'PUSH', '-m', 'SYNC'], marker: 'Starting to PUSH' },
+  { phase: 'a recheck', args: ['--recheck'], marker: 'Starting total re-check' },
+] as const;
+const CASES = [
+  ...(['SIGINT', 'SIGTERM', 'SIGHUP'] as const).map((signal) => ({ signal, ...PHASES[0] })),
+  { signal: 'SIGTERM' as const, ...PHASES[1] },
+];
+
+for (const { signal, phase, args, marker } of CASES) {
+  const message = signal === 'SIGINT' ? 'Interrupted by user' : `Interrupted by ${signal}`;
+  test(`${signal} during ${phase}: exit 2, "${message}"`, async (t) => {
     const dir = tempDir();
     t.teardown(() => dir.cleanup());
     writeSparse(dir.path('local.img'), SIZE, [{ offset: 12345, data: Buffer.from('x') }]);
     writeSparse(dir.path('remote.img'), SIZE);
-    const child = spawn(process.execPath, [BASYN, '-l', dir.path('local.img'), '-r', dir.path('remote.img'), '-a', 'PUSH', '-m', 'SYNC', '--verbose'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BASYN, '-l', dir.path('local.img'), '-r', dir.path('remote.img'), ...args, '--verbose'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (text: string) => { stderr += text; });
@@ -23,7 +34,7 @@ for (const [signal, message] of [['SIGINT', 'Interrupted by user'], ['SIGTERM', 
     await new Promise<void>((resolve) => {
       child.stdout.setEncoding('utf8').on('data', (text: string) => {
         stdout += text;
-        if (stdout.includes('Starting to PUSH')) resolve();
+        if (stdout.includes(marker)) resolve();
       });
     });
     const agents = childrenOf(child.pid as number);
