@@ -73,7 +73,9 @@ local-pipe cases only.
     npm run bench -- --commit HEAD~3   # the same bench on a committed version, to compare
 
 Other options: \`--sparse-gb N\` (the RSS check on two sparse images, default 64, 0 skips it), \`--load-runs N\` (syncs at once through one sshd, default 8, 0 skips it; alone: \`node --import tsx scripts/bench-load.ts\`), \`--ceiling-runs N\`,
-\`--fast-hash NAME\`, \`--no-compression\`, \`--out FILE\` (\`-\` for stdout), \`--keep\` (keep the temp dir).
+\`--fast-hash NAME\`, \`--no-compression\`, \`--no-signals\`, \`--out FILE\` (\`-\` for stdout), \`--keep\` (keep the temp dir).
+\`--signals-only\` runs only the SIGTERM-to-exit case (mid-sync over the pipe and ssh, and in the SSH handshake with a
+server that never answers; each must end with exit 2 and "Interrupted by SIGTERM") and prints it, in about a minute.
 
 How it measures:
 
