@@ -35,7 +35,7 @@ async function push(sshd: Sshd, extra: string[]): Promise<{ code: number | null;
   const result = await basyn([
     '-l', local, '-r', remote, '-h', sshd.host, '-p', String(sshd.port), '-u', sshd.user, '-i', sshd.keyPath,
     '-a', 'PUSH', '-m', 'SYNC', ...extra,
-  ]);
+  ], { timeoutMs: 180_000 });
   return { code: result.code, stderr: result.stderr, same: (await sha256File(local)) === (await sha256File(remote)) };
 }
 
