@@ -77,3 +77,13 @@ test('a malformed payload inside a well-framed stream is reported', (t) => {
   const bad = frame(TYPE.FLUSHED, 2, [0xff]);
   t.throws(() => decoder.push(Buffer.concat([good, bad])), { instanceOf: ProtocolError, message: /FLUSHED: 1 unexpected trailing bytes/ });
 });
+
+test('after garbage nothing more is decoded: a valid frame lined up right after a bad header stays unread', (t) => {
+  const decoder = new FrameDecoder();
+  const badHeader = Buffer.from([...u32(0xffffffff), ...u8(TYPE.WRITE), ...u32(1)]);
+  const flush = encode({ type: MSG.FLUSH, id: 2 });
+  t.throws(() => decoder.push(Buffer.concat([badHeader, flush])), { instanceOf: ProtocolError, message: /bad frame length/ });
+  // The next bytes would complete the frame behind the garbage; the decoder must not resynchronise on it.
+  t.throws(() => decoder.push(encode({ type: MSG.FLUSH, id: 3 })), { instanceOf: ProtocolError, message: /bad frame length/ });
+  t.throws(() => decoder.push(Buffer.alloc(0)), { instanceOf: ProtocolError });
+});

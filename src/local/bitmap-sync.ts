@@ -80,9 +80,13 @@ export class BitmapSync {
     return this.syncChunks(index, chunks, splitDigests(await source.hash(extent, chunkSize), chunks.length), sourceDigest);
   }
 
-  /** After each buffer: flushes the destination and commits, when enough is staged or written. */
-  afterBuffer(): void {
-    if (this.uncommittedBytes >= COMMIT_EVERY_BYTES || this.job.bitmap.stagedCount >= COMMIT_EVERY_BUFFERS) void this.commit().catch(() => undefined);
+  /**
+   * After each buffer: flushes the destination and commits, when enough is staged or written. Returns
+   * that commit, if one started: its failure (a failed FLUSH) must stop the run (engine.ts).
+   */
+  afterBuffer(): Promise<void> | undefined {
+    if (this.uncommittedBytes >= COMMIT_EVERY_BYTES || this.job.bitmap.stagedCount >= COMMIT_EVERY_BUFFERS) return this.commit();
+    return undefined;
   }
 
   /** The last commit; resolves once every staged digest is durable (after the destination's FLUSH). */

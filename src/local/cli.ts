@@ -4,6 +4,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { VERSION } from '../shared/build-info';
 import { BasynError, EXIT_OK, EXIT_SYNC, EXIT_USAGE } from '../shared/errors';
+import { printable } from '../shared/remote-text';
 import { validateOptions, type RawOptions } from './options';
 import { JsonEvents } from './json-output';
 import { createReporter, PROCESS_IO, type Io } from './progress';
@@ -96,13 +97,14 @@ export async function main(argv: string[], seams: Seams = {}): Promise<number> {
     json?.end(EXIT_OK);
     return EXIT_OK;
   } catch (error) {
+    // Always one line, and nothing in it can drive the terminal: messages quote paths and remote text.
     if (error instanceof BasynError) {
-      io.stderr(`${error.message}\n`);
+      io.stderr(`${printable(error.message, 4000)}\n`);
       if (debug) io.stderr(`${error.stack}\n`);
       return fail(error.exitCode, { code: error.code, message: error.message });
     }
     const err = error as Error;
-    io.stderr(`Unexpected error: ${err?.message ?? String(error)}\n`);
+    io.stderr(`Unexpected error: ${printable(err?.message ?? String(error), 4000)}\n`);
     if (debug) io.stderr(`${err?.stack}\n`);
     return fail(EXIT_SYNC, { code: 'EUNEXPECTED', message: err?.message ?? String(error) });
   }

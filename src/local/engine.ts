@@ -2,6 +2,10 @@
 // peers swapped (the session decides which peer is the source); COPY and SYNC differ only in whether
 // digests are compared. Buffers are processed by a bounded pool of workers, so requests to both
 // agents stay pipelined (never one round trip per block) and memory stays flat.
+//
+// The first error stops the run at once: no buffer starts after it and no write is issued after it
+// is known (a failed WRITE or FLUSH, a failed bitmap commit, a protocol error). Digests staged for a
+// batch whose FLUSH failed are never committed, so the bitmap claims nothing that was not flushed.
 import { appendExtent, bufferCount, bufferExtent, chunkExtents, refinementChunkSize, type Extent } from '../shared/geometry';
 import type { EncodedBlock } from '../shared/protocol';
 import type { BitmapStore } from './bitmap-store';
@@ -61,12 +65,15 @@ export function workersFor(bufferSize: number, mode: 'SYNC' | 'COPY' = 'SYNC'): 
   return Math.max(2, Math.min(32, Math.floor(budget / bufferSize)));
 }
 
-/** Runs `work` over every buffer index with at most `workers` in flight; stops at the first error. */
-export async function forEachBuffer(count: number, workers: number, work: (index: number) => Promise<void>): Promise<void> {
+/**
+ * Runs `work` over every buffer index with at most `workers` in flight; starts no buffer after the
+ * first error, or once `stopped()` says so.
+ */
+export async function forEachBuffer(count: number, workers: number, work: (index: number) => Promise<void>, stopped = () => false): Promise<void> {
   let next = 0;
   let failed = false;
   const worker = async () => {
-    while (!failed && next < count) {
+    while (!failed && !stopped() && next < count) {
       const index = next++;
       try {
         await work(index);
@@ -85,10 +92,22 @@ export async function runEngine(job: EngineJob): Promise<EngineResult> {
   const { source, destination } = job;
   const changedByIndex = new Map<number, Extent[]>();
   let sentBytes = 0;
+  /** The first error of the run: nothing is read, written or started after it. */
+  let failure: unknown;
+  const fail = (error: unknown): void => {
+    if (failure !== undefined) return;
+    failure = error;
+    job.debug?.(`stopping at the first error, no more writes: ${(error as Error)?.message ?? String(error)}`);
+  };
+  const checkFailure = (): void => {
+    if (failure !== undefined) throw failure;
+  };
 
   /** Forwards a range; resolves with the block written, once the destination acknowledged it. */
   const transfer = async (to: Pick<Peer, 'write'>, extent: Extent): Promise<EncodedBlock> => {
+    checkFailure();
     const block = await source.read(extent, job.zlevel);
+    checkFailure();
     await to.write(extent.offset, block);
     sentBytes += extent.length;
     job.debug?.(`wrote ${extent.length} bytes at ${extent.offset} (${block.bytes.length} on the wire, encoding ${block.encoding})`);
@@ -141,13 +160,19 @@ export async function runEngine(job: EngineJob): Promise<EngineResult> {
   };
 
   await forEachBuffer(bufferCount(job.size, job.bufferSize), workersFor(job.bufferSize, job.mode), async (index) => {
-    await syncBuffer(index);
+    try {
+      await syncBuffer(index);
+    } catch (error) {
+      fail(error);
+      throw error;
+    }
     const changed = changedByIndex.get(index);
     if (changed) job.onChanged?.(changed.reduce((sum, extent) => sum + extent.length, 0));
     await job.sink?.bufferDone(index);
     job.onProgress(bufferExtent(index, job.size, job.bufferSize).length);
-    if (!job.sink) bitmap?.afterBuffer(); // with --diff: committed once the whole patch is durable
-  });
+    if (!job.sink) bitmap?.afterBuffer()?.catch(fail); // with --diff: committed once the whole patch is durable
+  }, () => failure !== undefined);
+  checkFailure();
   if (job.sink) await job.sink.finish();
   await bitmap?.finish();
   if (destination && !job.sink) await destination.flush();

@@ -1,12 +1,19 @@
 // One side of a sync, as the engine sees it: an agent reached through an RpcClient. Both the local
 // and the remote device are served by the same agent code (a child process for the local one), so
 // PUSH and PULL only swap which peer is the source.
+//
+// Replies are checked against what was asked before anyone uses them: a DATA block of another
+// length than the range read, or a DIGESTS payload of another size than the digests asked for, is a
+// protocol error that ends the link to that agent (nothing is written from it). After a WRITE or
+// FLUSH has failed, no further WRITE or FLUSH is sent to that side: a write issued after a failure
+// could land where the bitmap or the user believes nothing changed.
 import { ENCODING, PROTOCOL_VERSION, MSG, type EncodedBlock } from '../shared/protocol';
 import { RpcClient } from '../shared/rpc';
 import { BUILD_ID } from '../shared/build-info';
-import { SyncError } from '../shared/errors';
+import { ProtocolError, SyncError } from '../shared/errors';
 import type { HashAlgorithm } from '../shared/hash';
 import { DEFAULT_CONNECT_TIMEOUT_MS, seconds, withDeadline } from './transport/deadline';
+import { printable } from '../shared/remote-text';
 import type { AgentLink } from './transport/transport';
 import type { Extent } from '../shared/geometry';
 
@@ -41,41 +48,73 @@ export class Peer {
       throw new SyncError(`${role} agent speaks protocol version ${hello.version}, this basyn speaks ${PROTOCOL_VERSION}`, 'EVERSION');
     }
     if (hello.buildId !== BUILD_ID) {
-      throw new SyncError(`${role} agent is build ${hello.buildId}, this basyn is build ${BUILD_ID}`, 'EVERSION');
+      throw new SyncError(`${role} agent is build ${printable(hello.buildId, 64)}, this basyn is build ${BUILD_ID}`, 'EVERSION');
     }
     return new Peer(role, link, rpc);
   }
 
+  /** Length of one digest of the hash the device was opened with (checked in every DIGESTS). */
+  private digestLength = 0;
+  /** The first failed WRITE or FLUSH; every later write() and flush() fails with it, unsent. */
+  private writeFailure?: Error;
+
   /** Opens the device; `seed` salts salted hashes (the same on both sides of a run). */
   async open(path: string, writable: boolean, algorithm: HashAlgorithm, seed: bigint): Promise<number> {
     const reply = await this.rpc.call({ type: MSG.OPEN, writable, hashId: algorithm.id, seed, path });
+    this.digestLength = algorithm.digestLength;
     return reply.size;
   }
 
   /** Device bytes this agent read (hashed or sent) and wrote, and zero blocks it was sent: for --json. */
   readonly counters = { bytesRead: 0, bytesWritten: 0, zeroBlocksWritten: 0 };
 
+  /** One digest of `extent`, or (chunkSize > 0) one per chunkSize slice of it, concatenated. */
   async hash(extent: Extent, chunkSize = 0): Promise<Buffer> {
-    const digests = (await this.rpc.call({ type: MSG.HASH, offset: extent.offset, length: extent.length, chunkSize })).digests;
+    const { digests } = await this.rpc.call({ type: MSG.HASH, offset: extent.offset, length: extent.length, chunkSize });
+    const expected = (chunkSize > 0 ? Math.ceil(extent.length / chunkSize) : 1) * this.digestLength;
+    if (digests.length !== expected) {
+      throw this.protocolError(`sent ${digests.length} bytes of digests for ${extent.length} bytes at offset ${extent.offset}, expected ${expected}`);
+    }
     this.counters.bytesRead += extent.length;
     return digests;
   }
 
   async read(extent: Extent, level: number): Promise<EncodedBlock> {
-    const block = (await this.rpc.call({ type: MSG.READ, offset: extent.offset, length: extent.length, level })).block;
+    const { block } = await this.rpc.call({ type: MSG.READ, offset: extent.offset, length: extent.length, level });
+    // RAW and DEFLATE blocks are checked against their rawLength by the codec; this checks rawLength.
+    if (block.rawLength !== extent.length) {
+      throw this.protocolError(`sent a block of ${block.rawLength} bytes for a read of ${extent.length} bytes at offset ${extent.offset}`);
+    }
     this.counters.bytesRead += extent.length;
     return block;
   }
 
   async write(offset: number, block: EncodedBlock): Promise<void> {
-    await this.rpc.call({ type: MSG.WRITE, offset, block });
+    if (this.writeFailure) throw this.writeFailure;
+    try {
+      await this.rpc.call({ type: MSG.WRITE, offset, block });
+    } catch (error) {
+      throw (this.writeFailure ??= error as Error);
+    }
     this.counters.bytesWritten += block.rawLength;
     if (block.encoding === ENCODING.ZERO) this.counters.zeroBlocksWritten++;
   }
 
   /** Resolves once every write acknowledged before it is durable on the device. */
   async flush(): Promise<void> {
-    await this.rpc.call({ type: MSG.FLUSH });
+    if (this.writeFailure) throw this.writeFailure;
+    try {
+      await this.rpc.call({ type: MSG.FLUSH });
+    } catch (error) {
+      throw (this.writeFailure ??= error as Error);
+    }
+  }
+
+  /** A reply that does not fit its request: this agent is not trusted with anything more. */
+  private protocolError(what: string): ProtocolError {
+    const error = new ProtocolError(`Protocol error: the ${this.role} agent ${what}`);
+    this.rpc.fail(error);
+    return error;
   }
 
   private closing?: Promise<void>;

@@ -4,6 +4,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { VERSION } from '../shared/build-info';
 import { BitmapError, MismatchError, SyncError, BasynError, UsageError, describeSystemError } from '../shared/errors';
+import { printable, REMOTE_TEXT_MAX } from '../shared/remote-text';
 import type { Extent } from '../shared/geometry';
 import { BITMAP_FILE, BitmapStore } from './bitmap-store';
 import { describeBitmap, destinationIdentity, NO_DESTINATION } from './bitmap-identity';
@@ -453,16 +454,39 @@ async function reportChanges(reporter: Reporter, changed: Extent[], bytes: numbe
   }
 }
 
-/** Agent stderr is never protocol: it is shown as text, line by line, with where it came from. */
+/** Most agent stderr shown per agent and run; past it, one line says more was not shown. */
+const STDERR_SHOWN_BYTES = 16 * 1024;
+
+/**
+ * Agent stderr is never protocol: it is shown as text, line by line, with where it came from, each
+ * line made printable (remote-text.ts) and cut to REMOTE_TEXT_MAX, and at most STDERR_SHOWN_BYTES of
+ * it per agent: a remote side that prints megabytes or escape sequences cannot flood or take over
+ * the terminal. A line is held only up to its cut, so memory stays bounded too.
+ */
 function forwardStderr(link: AgentLink, role: string, reporter: Reporter): void {
   let partial = '';
+  let partialCut = 0;
+  let shown = 0;
+  const show = (line: string, cut: number): void => {
+    if ((!line.trim() && cut === 0) || shown > STDERR_SHOWN_BYTES) return;
+    const text = `${role}: ${printable(line, REMOTE_TEXT_MAX, cut)}\n`;
+    shown += text.length;
+    reporter.remoteText(shown > STDERR_SHOWN_BYTES ? `${role}: ... more output from the ${role} side not shown (over ${STDERR_SHOWN_BYTES / 1024} KiB)\n` : text);
+  };
   link.stderr.setEncoding('utf8');
   link.stderr.on('data', (text: string) => {
-    const lines = (partial + text).split('\n');
-    partial = lines.pop() ?? '';
-    for (const line of lines) if (line.trim()) reporter.remoteText(`${role}: ${line}\n`);
+    const lines = text.split('\n');
+    const last = lines.pop() as string;
+    for (const line of lines) {
+      show(partial + line, partialCut);
+      partial = '';
+      partialCut = 0;
+    }
+    const rest = partial + last;
+    partial = rest.slice(0, REMOTE_TEXT_MAX);
+    partialCut += rest.length - partial.length;
   });
-  link.stderr.on('end', () => { if (partial.trim()) reporter.remoteText(`${role}: ${partial}\n`); });
+  link.stderr.on('end', () => show(partial, partialCut));
 }
 
 /** Turns "the stream ended" into why the agent ended, when it is known. */

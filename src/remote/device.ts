@@ -1,7 +1,13 @@
 // A device: a regular file or a block device, opened read-only (source, recheck) or read-write
 // (destination). Block devices report size 0 in stat(), so their size comes from sysfs.
-import { promises as fs, constants as fsConstants, readFileSync } from 'node:fs';
-import { AgentError, describeSystemError, deviceError } from '../shared/errors';
+//
+// A destination block device is opened exclusively (O_EXCL): Linux then refuses, with EBUSY, a device
+// that is mounted, held by LVM or MD, or opened exclusively by another program, and keeps anyone else
+// from claiming it while we write. After a write or flush has failed the device takes no more writes
+// and never reports a flush as done: Linux reports a failed writeback once, and a second fdatasync
+// "succeeds" although the data never reached the disk.
+import { promises as fs, constants as fsConstants, readFileSync, type Stats } from 'node:fs';
+import { AgentError, describeSystemError, deviceError, deviceWriteError } from '../shared/errors';
 
 /** Most bytes kept in spare read buffers (about a window of 2 MiB buffers). */
 const MAX_SPARE_BYTES = 64 * 1024 * 1024;
@@ -14,22 +20,24 @@ export class Device {
     readonly writable: boolean,
   ) {}
 
+  /** The first failed write or flush: every later write or flush fails with it. */
+  private failure?: AgentError;
+
   static async open(path: string, writable: boolean): Promise<Device> {
-    // O_RDONLY for sources: a source is never opened in a way that could change it.
-    // O_NONBLOCK: opening a FIFO would otherwise wait forever for a writer (and keep the agent alive
-    // after the controller is gone); it is refused below. It changes nothing for files and block devices.
-    const flags = (writable ? fsConstants.O_RDWR : fsConstants.O_RDONLY) | fsConstants.O_NONBLOCK;
-    const handle = await fs.open(path, flags);
+    // A block device to write to is opened with O_EXCL (see the header); a path that turns into one
+    // between the stat and the open is reopened below.
+    const exclusive = writable && (await fs.stat(path).then((stat) => stat.isBlockDevice(), () => false));
+    let handle = await openDevice(path, writable, exclusive);
     try {
-      const stat = await handle.stat();
-      if (stat.isDirectory()) throw deviceError(path, { code: 'EISDIR' }, writable);
-      if (stat.isFIFO()) throw deviceError(path, { code: 'EFIFO' }, writable);
-      // /dev/null, /dev/zero, a tty: no size, nothing to keep in sync.
-      if (stat.isCharacterDevice()) throw deviceError(path, { code: 'ECHARDEV' }, writable);
-      const size = stat.isBlockDevice() ? blockDeviceSize(stat.rdev, handle) : stat.size;
-      return new Device(path, handle, await size, writable);
+      let stat = await handle.stat();
+      if (writable && stat.isBlockDevice() && !exclusive) {
+        await handle.close();
+        handle = await openDevice(path, writable, true);
+        stat = await handle.stat();
+      }
+      return new Device(path, handle, await deviceSize(path, stat, handle, writable), writable);
     } catch (error) {
-      await handle.close();
+      await handle.close().catch(() => undefined);
       throw error;
     }
   }
@@ -75,22 +83,59 @@ export class Device {
     return buffer;
   }
 
+  /** Throws the failure of an earlier write or flush, if there was one. */
+  checkWritable(): void {
+    if (this.failure) throw this.failure;
+  }
+
   async write(offset: number, data: Buffer): Promise<void> {
-    let done = 0;
-    while (done < data.length) {
-      const { bytesWritten } = await this.handle.write(data, done, data.length - done, offset + done);
-      done += bytesWritten;
+    this.checkWritable();
+    try {
+      let done = 0;
+      while (done < data.length) {
+        const { bytesWritten } = await this.handle.write(data, done, data.length - done, offset + done);
+        done += bytesWritten;
+      }
+    } catch (error) {
+      throw this.failed(error, `Write of ${data.length} bytes at offset ${offset} of ${this.path}`);
     }
   }
 
   /** Makes every completed write durable. */
   async flush(): Promise<void> {
-    await this.handle.datasync();
+    this.checkWritable();
+    try {
+      await this.handle.datasync();
+    } catch (error) {
+      throw this.failed(error, `Flush of ${this.path}`);
+    }
   }
 
   async close(): Promise<void> {
     await this.handle.close();
   }
+
+  /** Records the first failure (later writes and flushes fail with it) and returns it. */
+  private failed(error: unknown, what: string): AgentError {
+    this.failure ??= deviceWriteError(what, error);
+    return this.failure;
+  }
+}
+
+async function openDevice(path: string, writable: boolean, exclusive: boolean): Promise<fs.FileHandle> {
+  // O_RDONLY for sources: a source is never opened in a way that could change it.
+  // O_NONBLOCK: opening a FIFO would otherwise wait forever for a writer (and keep the agent alive
+  // after the controller is gone); it is refused below. It changes nothing for files and block devices.
+  const flags = (writable ? fsConstants.O_RDWR : fsConstants.O_RDONLY) | fsConstants.O_NONBLOCK | (exclusive ? fsConstants.O_EXCL : 0);
+  return fs.open(path, flags);
+}
+
+async function deviceSize(path: string, stat: Stats, handle: fs.FileHandle, writable: boolean): Promise<number> {
+  if (stat.isDirectory()) throw deviceError(path, { code: 'EISDIR' }, writable);
+  if (stat.isFIFO()) throw deviceError(path, { code: 'EFIFO' }, writable);
+  // /dev/null, /dev/zero, a tty: no size, nothing to keep in sync.
+  if (stat.isCharacterDevice()) throw deviceError(path, { code: 'ECHARDEV' }, writable);
+  return stat.isBlockDevice() ? blockDeviceSize(stat.rdev, handle) : stat.size;
 }
 
 async function blockDeviceSize(rdev: number, handle: fs.FileHandle): Promise<number> {

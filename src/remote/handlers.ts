@@ -57,6 +57,7 @@ export async function handleRead(state: AgentState, request: MessageOf<typeof MS
 export async function handleWrite(state: AgentState, request: MessageOf<typeof MSG.WRITE>, data: Promise<Buffer>): Promise<Message> {
   const { device } = state.opened();
   if (!device.writable) throw new AgentError('EROFS', `${device.path} is open read-only`);
+  device.checkWritable();
   checkExtent(device, request.offset, request.block.rawLength);
   // A zero block over a range that already reads as zeros (a fresh or sparse image, an unused area)
   // is not written: reading is cheaper than writing, and holes stay holes.
@@ -77,10 +78,14 @@ export async function handleFlush(state: AgentState, request: MessageOf<typeof M
 }
 
 export async function handleClose(state: AgentState, request: MessageOf<typeof MSG.CLOSE>): Promise<Message> {
-  if (state.device) {
-    if (state.device.writable) await state.device.flush();
-    await state.device.close();
-    state.device = undefined;
+  const device = state.device;
+  state.device = undefined;
+  if (device) {
+    try {
+      if (device.writable) await device.flush();
+    } finally {
+      await device.close();
+    }
   }
   return { type: MSG.CLOSED, id: request.id };
 }

@@ -1,5 +1,6 @@
 // One errors module. Every error basyn raises on purpose is a BasynError with a stable `code`
 // and the exit code it maps to. The CLI prints `message` alone (one line) unless --debug.
+import { printable } from './remote-text';
 
 export const EXIT_OK = 0;
 /** Command-line error: nothing was opened for writing, nothing changed. */
@@ -46,10 +47,10 @@ export class ProtocolError extends BasynError {
   }
 }
 
-/** An error the agent reported over the wire, with the agent's own code. */
+/** An error the agent reported over the wire, with the agent's own code (both made printable). */
 export class RemoteError extends BasynError {
   constructor(message: string, code: string) {
-    super(message, code, EXIT_SYNC);
+    super(printable(message), printable(code, 32), EXIT_SYNC);
   }
 }
 
@@ -80,6 +81,7 @@ const SYSTEM_ERROR_TEXT: Readonly<Record<string, string>> = {
   EROFS: 'read-only file system',
   ENOSPC: 'no space left on device',
   EIO: 'i/o error',
+  EDQUOT: 'disk quota exceeded',
 };
 
 /** Node's system errors (ENOENT, EACCES, ...) as one readable line. */
@@ -105,6 +107,8 @@ export function deviceError(path: string, error: unknown, writable: boolean): Ag
     case 'ECHARDEV': return new AgentError(code, `Device ${path} is a character device, not a file or block device`);
     case 'ELOOP': return new AgentError(code, `Device ${path} cannot be opened: symbolic link loop`);
     case 'EROFS': return new AgentError(code, `Device ${path} is on a ${SYSTEM_ERROR_TEXT[code]}`);
+    // Only a block device opened for writing (O_EXCL, see device.ts) gives EBUSY.
+    case 'EBUSY': return new AgentError(code, `Device ${path} is busy: it is mounted, in use by LVM or MD, or opened exclusively by another program; not writing to it`);
     default: return new AgentError(code, `Device ${path} cannot be opened: ${err?.message ?? String(error)}`);
   }
 }
@@ -114,4 +118,15 @@ export class PatchError extends BasynError {
   constructor(message: string, code = 'EPATCH') {
     super(message, code, EXIT_SYNC);
   }
+}
+
+/**
+ * A failed write or flush of a device (`what`: "Flush of /dev/sdb1"), as the agent reports it; the
+ * device takes no more writes after it (device.ts).
+ */
+export function deviceWriteError(what: string, error: unknown): AgentError {
+  const err = error as NodeJS.ErrnoException;
+  const code = err?.code ?? 'EIO';
+  const text = SYSTEM_ERROR_TEXT[code];
+  return new AgentError(code, `${what} failed: ${text ? `${text} (${code})` : (err?.message ?? String(error))}; nothing more is written to it`);
 }

@@ -4,6 +4,7 @@ import type { Readable, Writable } from 'node:stream';
 import { ProtocolError, RemoteError, SyncError } from './errors';
 import { FrameDecoder } from './frame';
 import { encodeParts, MESSAGE_NAMES, MSG, type Message, type MessageOf } from './protocol';
+import { printable } from './remote-text';
 
 /** The reply type each request expects. */
 const REPLY_TO: Partial<Record<number, number>> = {
@@ -36,7 +37,7 @@ interface Pending {
 }
 
 export interface RpcEvents {
-  /** A LOG message from the agent. */
+  /** A LOG message from the agent (its text made printable). */
   onLog?(level: number, text: string): void;
 }
 
@@ -112,6 +113,9 @@ export class RpcClient {
 
   private receive(chunk: Buffer): void {
     this.bytesIn += chunk.length;
+    // Once the link has failed nothing more from it is believed (a reply after a protocol error
+    // could resolve nothing anyway: every pending call has been rejected).
+    if (this.closedError) return;
     let messages: Message[];
     try {
       messages = this.decoder.push(chunk);
@@ -119,7 +123,10 @@ export class RpcClient {
       this.fail(error as Error);
       return;
     }
-    for (const message of messages) this.dispatch(message);
+    for (const message of messages) {
+      if (this.closedError) return;
+      this.dispatch(message);
+    }
   }
 
   private dispatch(message: Message): void {
@@ -128,7 +135,7 @@ export class RpcClient {
       return;
     }
     if (message.type === MSG.LOG) {
-      this.events.onLog?.(message.level, message.text);
+      this.events.onLog?.(message.level, printable(message.text));
       return;
     }
     if (message.type === MSG.ERROR && message.id === 0) {

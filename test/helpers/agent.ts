@@ -73,6 +73,15 @@ export class AgentProcess {
     return this.reply(this.send(request));
   }
 
+  /** Stops reading the agent's stdout: its replies pile up and its stdout cannot drain (nor its exit finish). */
+  pauseOutput(): void {
+    this.child.stdout.pause();
+  }
+
+  resumeOutput(): void {
+    this.child.stdout.resume();
+  }
+
   endInput(): void {
     this.child.stdin.end();
   }

@@ -46,6 +46,8 @@ export interface RunOptions {
   /** Run as this user and group (root only): permission tests are meaningless as root. */
   uid?: number;
   gid?: number;
+  /** Read nothing of basyn's stdout and stderr for this long (a slow reader: the pipes fill up). */
+  pauseOutputMs?: number;
 }
 
 export function basyn(args: string[], options: RunOptions = {}): Promise<RunResult> {
@@ -68,6 +70,11 @@ function spawnBasyn(args: string[], options: RunOptions): Promise<RunResult> {
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (text: string) => { stdout += text; });
     child.stderr.setEncoding('utf8').on('data', (text: string) => { stderr += text; });
+    if (options.pauseOutputMs) {
+      child.stdout.pause();
+      child.stderr.pause();
+      setTimeout(() => { child.stdout.resume(); child.stderr.resume(); }, options.pauseOutputMs);
+    }
     const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`basyn ${args.join(' ')} timed out`)); }, options.timeoutMs ?? 60_000);
     child.once('error', reject);
     child.once('close', (code, signal) => { clearTimeout(timer); resolve({ code, signal, stdout, stderr }); });

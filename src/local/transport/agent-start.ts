@@ -1,3 +1,4 @@
+
 // Starting the agent on the far side of a remote shell, shared by ssh.ts (ssh2 exec) and rsh.ts (an
 // external command): the command line that finds node and runs the loader under any login shell, the
 // tail of the remote stderr for messages, and the wait for the agent's first byte, which turns "node
@@ -5,6 +6,7 @@
 import type { Readable } from 'node:stream';
 import { SyncError } from '../../shared/errors';
 import { DEFAULT_CONNECT_TIMEOUT_MS, seconds } from './deadline';
+import { printable } from '../../shared/remote-text';
 import { LOADER_EXIT_BAD_BUNDLE, LOADER_EXIT_OLD_NODE, LOADER_SOURCE, MIN_REMOTE_NODE_MAJOR } from './loader';
 import type { AgentExit } from './transport';
 
@@ -36,9 +38,9 @@ export class TextTail {
   push(data: Buffer | string): void {
     this.text = (this.text + data.toString()).slice(-STDERR_TAIL_BYTES);
   }
-  /** The last non-empty line. */
+  /** The last non-empty line, made printable (it ends up in error messages). */
   lastLine(): string {
-    return this.text.split('\n').map((line) => line.trim()).filter(Boolean).pop() ?? '';
+    return printable(this.text.split('\n').map((line) => line.trim()).filter(Boolean).pop() ?? '');
   }
 }
 

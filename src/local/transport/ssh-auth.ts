@@ -4,6 +4,7 @@
 import { utils, type AnyAuthMethod, type ParsedKey, type Prompt } from 'ssh2';
 import { readFileSync } from 'node:fs';
 import { SyncError } from '../../shared/errors';
+import { printable } from '../../shared/remote-text';
 import type { SshEnvironment, SshTarget } from './ssh-config';
 
 /** Reads a secret from the TTY without echo (stdin must be a TTY). Ctrl-C aborts. */
@@ -81,7 +82,7 @@ export class Authenticator {
           prompt: (_name: string, _instructions: string, _lang: string, prompts: Prompt[], finish: (answers: string[]) => void) => {
             void this.prompted(async () => {
               const answers: string[] = [];
-              for (const prompt of prompts) answers.push(await this.context.askSecret(`(${username}@${target.alias}) ${prompt.prompt}`));
+              for (const prompt of prompts) answers.push(await this.context.askSecret(`(${username}@${target.alias}) ${printable(prompt.prompt, 200)}`));
               return answers;
             }).then(finish, () => finish([]));
           },

@@ -14,6 +14,7 @@ import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
 import { connect as tcpConnect } from 'node:net';
 import { PassThrough, type Duplex, type Readable } from 'node:stream';
 import { SyncError } from '../../shared/errors';
+import { printable } from '../../shared/remote-text';
 import type { ConnectionOptions } from '../options';
 import { AGENT_START_TIMEOUT_MS, awaitAgentStart, KILL_GRACE_MS, remoteLoaderCommand, TextTail } from './agent-start';
 import { DEFAULT_CONNECT_TIMEOUT_MS, seconds, withDeadline } from './deadline';
@@ -240,7 +241,7 @@ export class SshTransport implements Transport {
     let status: { code: number | null; signal: string | null } = { code: null, signal: null };
     let reason: string | undefined;
     channel.on('exit', (code: number | null, signal?: string) => { status = { code: code ?? null, signal: signal ?? null }; });
-    client.on('error', (error: Error) => { reason ??= error.message === 'Keepalive timeout' ? 'connection lost (no answer to keepalives)' : `connection lost: ${error.message}`; });
+    client.on('error', (error: Error) => { reason ??= error.message === 'Keepalive timeout' ? 'connection lost (no answer to keepalives)' : `connection lost: ${printable(error.message)}`; });
     channel.on('error', () => undefined); // writes after the end; the end itself is reported below
 
     const exited = new Promise<AgentExit>((resolve) => {
