@@ -1,4 +1,3 @@
-
 // Starting the agent on the far side of a remote shell, shared by ssh.ts (ssh2 exec) and rsh.ts (an
 // external command): the command line that finds node and runs the loader under any login shell, the
 // tail of the remote stderr for messages, and the wait for the agent's first byte, which turns "node
