@@ -231,7 +231,6 @@ const INVOCATIONS: Record<string, Invocation[]> = {
     {
       input: 'a missing remote device whose path has a newline (still one line)',
       skip: needsSsh,
-      knownBug: 'control characters in messages are not escaped yet (issue 9, remote text, h-agent)',
       run: (p) => run(['-l', p.a, '-r', p.path('new\nline.img'), ...ssh(), ...PUSH]),
     },
   ],
