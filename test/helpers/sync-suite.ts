@@ -185,11 +185,12 @@ define('PULL: a smaller local device is refused with exit 2 and left unchanged',
   await assertSynced(t, where, source, destination);
 });
 
-define('a device path given twice (same file as source and destination) stays intact', async (t, basyn) => {
+define('a device path given twice (same file as source and destination) is a usage error; the file stays intact', async (t, basyn) => {
   const where = devices(t, 'PUSH', Buffer.alloc(0), Buffer.alloc(0));
   const content = random(BUFFER + 7);
   writeFileSync(where.source, content);
-  await basyn(['-l', where.source, '-r', where.source, '-a', 'PUSH', '-m', 'SYNC', '--buffer', '64']);
+  const result = await basyn(['-l', where.source, '-r', where.source, '-a', 'PUSH', '-m', 'SYNC', '--buffer', '64'], 1);
+  t.regex(result.stderr, /^-l\/--local and -r\/--remote are the same file/);
   t.is(await sha256File(where.source), sha256(content));
 });
 
