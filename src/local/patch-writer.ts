@@ -99,13 +99,17 @@ export class PatchWriter implements BlockSink {
 
   async bufferDone(index: number): Promise<void> {
     this.done.add(index);
+    // Collected and queued without an await in between: concurrent calls (the engine's workers finish
+    // buffers out of order) must not interleave their records in the file.
+    const parts: Buffer[] = [];
     while (this.done.has(this.nextBuffer)) {
       const records = (this.pending.get(this.nextBuffer) ?? []).sort((a, b) => a.offset - b.offset);
       this.pending.delete(this.nextBuffer);
       this.done.delete(this.nextBuffer);
       this.nextBuffer++;
-      for (const record of records) await this.emitRecord(record);
+      for (const record of records) parts.push(...this.recordParts(record));
     }
+    if (parts.length > 0) await this.emit(parts);
   }
 
   /** Records beyond the engine's buffers (the tail of a larger source, --diffsize resize), in order. */
@@ -141,25 +145,30 @@ export class PatchWriter implements BlockSink {
     await fs.unlink(this.path).catch(() => undefined);
   }
 
-  private async emitRecord(record: Pending): Promise<void> {
+  private emitRecord(record: Pending): Promise<void> {
+    return this.emit(this.recordParts(record));
+  }
+
+  private recordParts(record: Pending): Buffer[] {
     if (this.encoder) {
       const digest = createHash(this.setup.digest.nodeName as string);
       const encoding = record.block.encoding as PatchEncoding;
-      await this.emit(this.encoder.record({
+      return this.encoder.record({
         offset: record.offset, length: record.data.length, encoding,
         preImage: record.preImage, postImage: digest.update(record.data).digest(),
         data: encoding === ENCODING.ZERO ? Buffer.alloc(0) : record.block.bytes,
-      }));
-      return;
+      });
     }
     // bdsync: one record per block piece: blocks of --chunk bytes, each cut in pieces of at most 32 KiB.
     const { blockSize } = this.setup;
+    const parts: Buffer[] = [];
     for (let start = 0; start < record.data.length; start += blockSize) {
       const block = record.data.subarray(start, Math.min(record.data.length, start + blockSize));
       for (let piece = 0; piece < block.length; piece += BDSYNC_MAX_PIECE) {
-        await this.emit(encodeBdsyncRecord({ offset: record.offset + start + piece, data: block.subarray(piece, Math.min(block.length, piece + BDSYNC_MAX_PIECE)) }));
+        parts.push(...encodeBdsyncRecord({ offset: record.offset + start + piece, data: block.subarray(piece, Math.min(block.length, piece + BDSYNC_MAX_PIECE)) }));
       }
     }
+    return parts;
   }
 
   private emit(parts: Buffer[]): Promise<void> {
