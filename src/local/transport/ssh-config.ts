@@ -98,16 +98,25 @@ function wholeNumber(value: string | undefined, keyword: string, min: number, ma
   return number;
 }
 
-/** `[user@]host[:port]`, with `[v6addr]:port` allowed; `ssh://` URIs too. */
-export function parseJumpHost(spec: string): JumpHost {
-  const text = spec.replace(/^ssh:\/\//, '');
+/**
+ * `[user@]host[:port]`, with `[v6addr]:port` allowed: the one reader of this spelling, for ProxyJump
+ * hops and for `ssh://` endpoints (endpoint.ts). `bad` is the message when it does not parse;
+ * `portName` names the port in the out-of-range message.
+ */
+export function parseUserHostPort(text: string, bad: string, portName: string): JumpHost {
   const at = text.lastIndexOf('@');
   const user = at >= 0 ? text.slice(0, at) : undefined;
   const rest = at >= 0 ? text.slice(at + 1) : text;
   const match = /^\[([^\]]+)\](?::(\d+))?$/.exec(rest) ?? /^([^:]+)(?::(\d+))?$/.exec(rest);
-  if (!match || !match[1]) throw new UsageError(`ssh config: bad ProxyJump host '${spec}'`);
-  const port = match[2] === undefined ? undefined : wholeNumber(match[2], 'ProxyJump port', 1, 65535);
+  if (!match || !match[1]) throw new UsageError(bad);
+  const port = match[2] === undefined ? undefined : Number(match[2]);
+  if (port !== undefined && !(port >= 1 && port <= 65535)) throw new UsageError(`${portName} must be a number from 1 to 65535, got '${match[2]}'`);
   return { host: match[1], port, user: user || undefined };
+}
+
+/** A ProxyJump hop: `[user@]host[:port]`, `ssh://` URIs too. */
+export function parseJumpHost(spec: string): JumpHost {
+  return parseUserHostPort(spec.replace(/^ssh:\/\//, ''), `ssh config: bad ProxyJump host '${spec}'`, 'ssh config: ProxyJump port');
 }
 
 /** OpenSSH's % tokens and a leading ~, in file names and HostName. */
