@@ -12,6 +12,7 @@
 import { UsageError } from '../shared/errors';
 import { parseUserHostPort } from './transport/ssh-config';
 import { resourceFactory, unknownScheme, type EndpointSide, type Resource } from './resource';
+import './resources/iscsi'; // registers iscsi://
 
 export type { EndpointSide } from './resource';
 
