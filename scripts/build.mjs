@@ -1,8 +1,10 @@
 // Builds two self-contained bundles with esbuild:
 //   dist/basyn.js  the controller (CLI), run by bin/basyn
 //   dist/agent.js  the agent, uploaded to the remote host (or piped to a local node) at each run.
+// and the man page dist/basyn.1. `npm pack` runs it (prepack), and so does an install from a git URL (prepare).
 // Both get the same BUILD_ID so the handshake can tell a stale agent from the right one.
 import { build } from 'esbuild';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -37,4 +39,6 @@ await build({ ...common, entryPoints: ['src/remote/agent.ts'], outfile: `dist/ag
 await build({ ...common, entryPoints: ['src/local/main.ts'], outfile: `dist/basyn.js${tmp}`, external: ['cpu-features', '*.node'] });
 renameSync(`dist/agent.js${tmp}`, 'dist/agent.js');
 renameSync(`dist/basyn.js${tmp}`, 'dist/basyn.js');
-console.log(`built dist/basyn.js and dist/agent.js (build ${buildId})`);
+// The man page, from the same definitions as --help (scripts/build-man.mts; TypeScript, so through tsx).
+execFileSync(process.execPath, ['--import', 'tsx', 'scripts/build-man.mts', 'dist/basyn.1'], { stdio: 'inherit' });
+console.log(`built dist/basyn.js, dist/agent.js and dist/basyn.1 (build ${buildId})`);

@@ -2,7 +2,6 @@
 // session.ts does the work. Errors become one line on stderr and an exit code (0 ok, 1 usage, 2 sync);
 // stack traces only with --debug.
 import { Command, CommanderError, Option } from 'commander';
-import { VERSION } from '../shared/build-info';
 import { BasynError, EXIT_OK, EXIT_SYNC, EXIT_USAGE } from '../shared/errors';
 import { printable } from '../shared/remote-text';
 import { validateOptions, type RawOptions } from './options';
@@ -11,14 +10,16 @@ import { createReporter, PROCESS_IO, type Io } from './progress';
 import { runSession } from './session';
 import type { TransportFor } from './transport/index';
 import { patchMain } from './patch-command';
+import { HELP_DESCRIPTION, HELP_LAYOUT, HELP_USAGE, helpEpilogue, versionText } from './manual-render';
 
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 export function buildProgram(io: Io = PROCESS_IO): Command {
   return new Command('basyn')
-    .description('Block device Advanced SYNchronization: keeps two block devices or image files identical,\nlocally or over SSH, moving only what changed.')
-    .version(VERSION, '--version')
+    .description(HELP_DESCRIPTION)
+    .usage(HELP_USAGE)
+    .version(versionText(), '--version', 'print the version, build id and protocol version')
     .helpOption('--help', 'display help') // -h is the host, as in Python basyn
     .option('-l, --local <device>', 'local device (e.g. /dev/sda1)')
     .option('-r, --remote <device>', 'remote device (e.g. /dev/vg_backups/copy-sda1)')
@@ -56,6 +57,8 @@ export function buildProgram(io: Io = PROCESS_IO): Command {
     .option('--rsh <command>', 'run the agent through this remote shell command instead of ssh2 (e.g. "ssh -i key")')
     .addOption(new Option('-o, --option <key=value>', 'OpenSSH-style option, e.g. -o UserKnownHostsFile=FILE (repeatable)').argParser(collect))
     .allowExcessArguments(false)
+    .configureHelp(HELP_LAYOUT)
+    .addHelpText('after', helpEpilogue())
     .exitOverride()
     .configureOutput({ writeOut: (text) => io.stdout(text), writeErr: (text) => io.stderr(text) });
 }
