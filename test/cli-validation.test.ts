@@ -5,6 +5,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { basyn, hasStackTrace } from './helpers/cli';
 import { sha256File, tempDir, writeRandom } from './helpers/images';
+import { PROTOCOL_VERSION } from '../src/shared/protocol';
 
 /** `L`, `R` and `B` in the cases stand for a local image, a remote image and a (missing) bitmap path. */
 const CASES: Array<{ name: string; args: string[]; message: string | RegExp }> = [
@@ -94,11 +95,17 @@ test('--help exits 0 and documents -h/--host and every basyn option', async (t) 
   }
 });
 
-test('--version exits 0 and prints the package version', async (t) => {
+test('--version exits 0 and prints the package version, the build id and the protocol version', async (t) => {
   const { version } = JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as { version: string };
+  const agentBuild = /"(\d+\.\d+\.\d+[^"]*\+[0-9a-f]{12})"/.exec(readFileSync(join(__dirname, '..', 'dist', 'agent.js'), 'utf8'))?.[1] ?? 'none in dist/agent.js';
   const result = await basyn(['--version']);
   t.is(result.code, 0);
-  t.is(result.stdout.trim(), version);
+  const match = /^basyn (\S+) \(build (\S+), protocol (\d+), node (v\d+\.\d+\.\d+)\)$/.exec(result.stdout.trim());
+  if (!match) return t.fail(`unexpected --version: ${result.stdout}`);
+  t.is(match[1], version);
+  t.is(match[2], agentBuild, 'the build id the agent bundle carries');
+  t.is(Number(match[3]), PROTOCOL_VERSION);
+  t.is(match[4], process.version);
 });
 
 test('--debug on a usage error may add detail but still exits 1', async (t) => {

@@ -9,7 +9,10 @@ import { JsonEvents } from './json-output';
 import { createReporter, PROCESS_IO, type Io } from './progress';
 import { runSession } from './session';
 import type { TransportFor } from './transport/index';
-import { patchMain } from './patch-command';
+import { buildPatchProgram, patchMain } from './patch-command';
+import { buildCheckHostProgram, checkHostMain } from './check-host';
+import { completionScript } from './completion';
+import { VERSION } from '../shared/build-info';
 import { HELP_DESCRIPTION, HELP_LAYOUT, HELP_USAGE, helpEpilogue, versionText } from './manual-render';
 
 
@@ -69,11 +72,25 @@ export interface Seams {
   readonly transports?: TransportFor;
 }
 
+/** `basyn completion bash`: the script completes the options of every form, as defined here. */
+function completionMain(argv: string[], io: Io): number {
+  try {
+    io.stdout(completionScript(argv, { sync: buildProgram(io), patch: buildPatchProgram(), checkHost: buildCheckHostProgram(io) }, VERSION));
+    return EXIT_OK;
+  } catch (error) {
+    if (!(error instanceof BasynError)) throw error;
+    io.stderr(`${error.message}\n`);
+    return error.exitCode;
+  }
+}
+
 /** Runs basyn with `argv` (without node and script) and returns the exit code. */
 export async function main(argv: string[], seams: Seams = {}): Promise<number> {
   // Reserved first word: `basyn patch ...` (a file of that name is `./patch`).
   if (argv[0] === 'patch') return patchMain(argv.slice(1));
   const io = seams.io ?? PROCESS_IO;
+  if (argv[0] === 'check-host') return checkHostMain(argv.slice(1), { io });
+  if (argv[0] === 'completion') return completionMain(argv.slice(1), io);
   const program = buildProgram(io);
   // Known before parsing, so that even an error while validating can show its stack (or end the JSON).
   const debug = argv.includes('--debug');

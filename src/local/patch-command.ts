@@ -2,7 +2,7 @@
 // applies a patch file (patch-format.md §4). A patch read from a pipe is spooled to the state folder
 // first, so the whole patch is checked before the first write, as for a file.
 import { createReadStream, promises as fs } from 'node:fs';
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { BasynError, EXIT_OK, EXIT_SYNC, EXIT_USAGE, PatchError, UsageError, describeSystemError } from '../shared/errors';
 import type { SizeMode } from '../shared/patch-format';
 import { applyPatch, rollbackPatch, type ApplyOutcome } from '../remote/patch-apply';
@@ -10,21 +10,12 @@ import { defaultStateDir } from '../remote/patch-journal';
 import { Spool } from '../remote/patch-spool';
 import { SIZE_MODE } from '../shared/patch-format';
 import { MSG } from '../shared/protocol';
-import type { ConnectionOptions } from './options';
+import { addConnectionOptions, connectionOf, type ConnectionRawOptions } from './connection-cli';
 import { remotePatch } from './patch-remote';
 import { parseSizeMode } from './options';
 
-interface PatchRawOptions {
+interface PatchRawOptions extends ConnectionRawOptions {
   host?: string;
-  port?: string;
-  user?: string;
-  sshConfig?: string;
-  identity?: string[];
-  knownHosts?: string[];
-  acceptNew?: boolean;
-  remoteNode?: string;
-  rsh?: string;
-  option?: string[];
   rollback?: boolean;
   diffsize?: string;
   spoolDir?: string;
@@ -33,24 +24,14 @@ interface PatchRawOptions {
   debug?: boolean;
 }
 
-const collect = (value: string, previous: string[] = []) => [...previous, value];
-
-function buildPatchProgram(): Command {
-  return new Command('basyn patch')
+export function buildPatchProgram(): Command {
+  const program = new Command('basyn patch')
     .description('Apply a patch made by basyn --diff (or by bdsync) to DEST: the whole patch and DEST are checked\nbefore the first write, and the write is journalled (a killed apply is finished by running it again,\nor undone with --rollback).')
     .usage('[options] FILE|- DEST   |   --rollback [FILE] DEST')
     .argument('<args...>')
     .helpOption('--help', 'display help')
-    .option('-h, --host <host>', 'DEST is on this SSH host: the patch is streamed there, spooled, checked and applied there')
-    .option('-p, --port <port>', 'remote SSH port')
-    .option('-u, --user <user>', 'remote SSH user')
-    .option('-F, --ssh-config <file>', 'OpenSSH client config file (default: ~/.ssh/config)')
-    .addOption(new Option('-i, --identity <file>', 'private key file (repeatable)').argParser(collect))
-    .addOption(new Option('--known-hosts <file>', 'known_hosts file to verify host keys (repeatable)').argParser(collect))
-    .option('--accept-new', 'add an unknown host key to known_hosts (a changed key is always refused)')
-    .option('--remote-node <path>', 'node binary on the remote host')
-    .option('--rsh <command>', 'reach the host with this command instead of ssh2')
-    .addOption(new Option('-o, --option <key=value>', 'OpenSSH-style option (repeatable)').argParser(collect))
+    .option('-h, --host <host>', 'DEST is on this SSH host: the patch is streamed there, spooled, checked and applied there');
+  return addConnectionOptions(program)
     .option('--rollback', 'undo an unfinished (killed) apply to DEST from its journal')
     .option('--diffsize <mode>', 'strict (default): DEST must have the patched size; resize: grow an image file; minsize: write what fits')
     .option('--spool-dir <dir>', 'where a patch read from stdin is spooled (default: the state folder)')
@@ -86,7 +67,7 @@ export async function patchMain(argv: string[]): Promise<number> {
       if (raw.diffsize !== undefined) throw new UsageError('--diffsize has no meaning with --rollback');
       const target = args[args.length - 1];
       outcome = raw.host !== undefined
-        ? await remotePatch(connectionOf(raw), { type: MSG.PATCH_ROLLBACK, stateDir: raw.stateDir ?? '', target }, say)
+        ? await remotePatch(connectionOf(raw.host, raw), { type: MSG.PATCH_ROLLBACK, stateDir: raw.stateDir ?? '', target }, say)
         : await rollbackPatch({ target, stateDir: raw.stateDir ?? defaultStateDir(), log: say });
     } else {
       if (args.length !== 2) throw new UsageError('usage: basyn patch [options] FILE|- DEST');
@@ -95,7 +76,7 @@ export async function patchMain(argv: string[]): Promise<number> {
       if (file !== '-') await fs.stat(file).catch((error) => { throw new UsageError(describeSystemError(error, file)); });
       if (raw.host !== undefined) {
         const begin = { size: file === '-' ? 0 : (await fs.stat(file)).size, sizeMode: sizeMode === undefined ? 0xff : SIZE_MODE[sizeMode], stateDir: raw.stateDir ?? '', spoolDir: raw.spoolDir ?? '', target };
-        outcome = await remotePatch(connectionOf(raw), { type: MSG.PATCH_APPLY, begin, input: file === '-' ? process.stdin : createReadStream(file) }, say);
+        outcome = await remotePatch(connectionOf(raw.host, raw), { type: MSG.PATCH_APPLY, begin, input: file === '-' ? process.stdin : createReadStream(file) }, say);
       } else {
         const stateDir = raw.stateDir ?? defaultStateDir();
         await fs.stat(target).catch((error) => { throw new UsageError(describeSystemError(error, target)); });
@@ -124,20 +105,4 @@ export async function patchMain(argv: string[]): Promise<number> {
   } finally {
     if (spooled) await fs.unlink(spooled).catch(() => undefined);
   }
-}
-
-/** The SSH options of `basyn patch -h`, as the sync's (see options.ts). */
-function connectionOf(raw: PatchRawOptions): ConnectionOptions {
-  const port = raw.port === undefined ? undefined : Number(raw.port);
-  if (port !== undefined && !(Number.isInteger(port) && port >= 1 && port <= 65535)) throw new UsageError(`-p/--port must be between 1 and 65535, got '${raw.port}'`);
-  const sshOptions: Record<string, string> = {};
-  for (const pair of raw.option ?? []) {
-    const match = /^\s*([A-Za-z]+)\s*[= ]\s*(.+?)\s*$/.exec(pair);
-    if (!match) throw new UsageError(`-o expects KEY=VALUE, got '${pair}'`);
-    sshOptions[match[1].toLowerCase()] = match[2];
-  }
-  return {
-    host: raw.host, port, user: raw.user, sshConfig: raw.sshConfig, identities: raw.identity ?? [], knownHosts: raw.knownHosts ?? [],
-    acceptNew: !!raw.acceptNew, remoteNode: raw.remoteNode, rsh: raw.rsh, sshOptions, interactive: Boolean(process.stdin.isTTY),
-  };
 }

@@ -9,6 +9,7 @@
 // the device waits for every earlier request, so a read never sees a later write and a FLUSH covers
 // every WRITE before it. A WRITE's block is inflated as soon as it arrives.
 import type { Readable, Writable } from 'node:stream';
+import { runtimeLogText } from '../shared/agent-runtime';
 import { BUILD_ID } from '../shared/build-info';
 import { AgentError, BasynError, EXIT_OK, EXIT_SYNC } from '../shared/errors';
 import { FrameDecoder } from '../shared/frame';
@@ -131,6 +132,7 @@ export function serveAgent(input: Readable, output: Writable): AgentService {
   input.on('end', stop);
   input.resume();
   send({ type: MSG.HELLO, id: 0, version: PROTOCOL_VERSION, buildId: BUILD_ID });
+  send({ type: MSG.LOG, id: 0, level: 1, text: runtimeLogText() });
   return { done, stop };
 }
 
