@@ -166,7 +166,13 @@ const INVOCATIONS: Record<string, Invocation[]> = {
     { input: '-r with no device', run: (p) => run(['-l', p.a, '-r']) },
     { input: '-h alone (help is --help)', run: () => run(['-h']) },
   ],
-  USAGE_TOO_MANY_ARGUMENTS: [{ input: 'a device without -l/-r', run: (p) => run(['-l', p.a, '-r', p.b, p.a]) }],
+  USAGE_TOO_MANY_ARGUMENTS: [
+    { input: 'a device without -l/-r', run: (p) => run(['-l', p.a, '-r', p.b, p.a]) },
+    { input: 'check-host with a third word', run: (p) => run(['check-host', 'localhost', p.a, p.b]) },
+  ],
+  USAGE_ARGUMENT_MISSING: [{ input: 'check-host without HOST', run: () => run(['check-host']) }],
+  USAGE_COMPLETION_SHELL: [{ input: 'completion for zsh', run: () => run(['completion', 'zsh']) }],
+  USAGE_COMPLETION_ARGUMENTS: [{ input: 'completion without a shell', run: () => run(['completion']) }],
   USAGE_DEVICE_MISSING: [
     { input: 'no options at all', run: () => run([]) },
     { input: 'PULL with a bitmap but no source -r', run: (p) => run(['-l', p.a, '-a', 'PULL', '-m', 'SYNC', '-b', p.path('bitmap')]) },
@@ -222,6 +228,7 @@ const INVOCATIONS: Record<string, Invocation[]> = {
 
   DEVICE_NOT_FOUND: [
     { input: 'a missing source', run: (p) => run(['-l', p.path('missing.img'), '-r', p.b, ...PUSH]) },
+    { input: 'check-host, a missing DEVICE', skip: needsSsh, run: (p) => run(['check-host', sshd.host, p.path('missing.img'), ...ssh().slice(2)]) },
     { input: 'a missing destination', run: (p) => run(['-l', p.a, '-r', p.path('missing.img'), ...PUSH]) },
     {
       input: 'a missing remote device whose path has spaces and quotes (arrives intact)',
@@ -417,10 +424,16 @@ const INVOCATIONS: Record<string, Invocation[]> = {
 
   SSH_CONNECT: [{ input: 'nothing listening on the port', skip: needsSsh, run: (p) => run(['-l', p.a, '-r', p.b, ...ssh({ port: 1 }), ...PUSH]) }],
   SSH_RESOLVE: [{ input: 'a host name that does not resolve', run: (p) => run(['-l', p.a, '-r', p.b, '-h', 'no-such-host.invalid', ...PUSH]) }],
-  SSH_HOST_KEY_UNKNOWN: [{ input: 'an unknown host', skip: needsSsh, run: (p) => {
-    writeFileSync(p.path('known_hosts'), '');
-    return run(['-l', p.a, '-r', p.b, ...ssh({ knownHosts: p.path('known_hosts') }), ...PUSH]);
-  } }],
+  SSH_HOST_KEY_UNKNOWN: [
+    { input: 'an unknown host', skip: needsSsh, run: (p) => {
+      writeFileSync(p.path('known_hosts'), '');
+      return run(['-l', p.a, '-r', p.b, ...ssh({ knownHosts: p.path('known_hosts') }), ...PUSH]);
+    } },
+    { input: 'check-host, an unknown host', skip: needsSsh, run: (p) => {
+      writeFileSync(p.path('known_hosts'), '');
+      return run(['check-host', sshd.host, ...ssh({ knownHosts: p.path('known_hosts') }).slice(2)]);
+    } },
+  ],
   SSH_HOST_KEY_CHANGED: [{ input: 'a changed host key', skip: needsSsh, run: (p) => {
     writeFileSync(p.path('known_hosts'), `[${sshd.host}]:${sshd.port} ${keygen(p.path('other_host_key'))}\n`);
     return run(['-l', p.a, '-r', p.b, ...ssh({ knownHosts: p.path('known_hosts') }), ...PUSH]);
