@@ -7,9 +7,8 @@ import type { Command } from 'commander';
 import { UsageError } from '../shared/errors';
 import { HASH_NAMES } from '../shared/hash';
 import { SIZE_MODE } from '../shared/patch-format';
+import { SUBCOMMANDS } from './endpoint';
 
-/** The reserved first words and how each is completed (the sync's own form has none). */
-export const SUBCOMMANDS = ['patch', 'check-host', 'completion'] as const;
 
 /** Fixed value names, by long option. */
 const VALUE_WORDS: Readonly<Record<string, readonly string[]>> = {
