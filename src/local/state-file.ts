@@ -13,7 +13,7 @@
 //   - A replacement is written to a temp file beside the target, fsynced, renamed over the target,
 //     and the directory is fsynced: after a crash the old or the new file is there, whole.
 //
-// Typical use (see bitmap-store.ts, session.ts):
+// Typical use (see bitmap-store.ts, session-checks.ts):
 //
 //   const path = await resolveStatePath(options.bitmap, BITMAP_FILE);   // once, before the lock
 //   const bytes = await readStateFile(path, BITMAP_FILE);               // undefined: no file yet
