@@ -39,6 +39,15 @@ test('--help fits 80 columns, lists the commands and ends with examples', async 
   t.true(helpOptions(result.stdout).length >= 30, 'the option list was found');
 });
 
+test('the help of each subcommand fits 80 columns too', async (t) => {
+  for (const word of ['patch', 'check-host']) {
+    const result = await basyn([word, '--help'], { env: { ...process.env, COLUMNS: '200' } });
+    t.is(result.code, 0, word);
+    t.regex(result.stdout, new RegExp(`^Usage: basyn ${word} `), word);
+    t.deepEqual(result.stdout.split('\n').filter((line) => line.length > 80), [], `basyn ${word} --help`);
+  }
+});
+
 test('every option of --help is in the man page, with its description', async (t) => {
   const help = (await basyn(['--help'])).stdout;
   const page = rendered(readFileSync(MAN_PAGE, 'utf8'));

@@ -15,6 +15,7 @@ import { printable } from '../shared/remote-text';
 import { addConnectionOptions, connectionOf, type ConnectionRawOptions } from './connection-cli';
 import { validateHost } from './options';
 import { Peer } from './peer';
+import { HELP_LAYOUT } from './manual-render';
 import { PROCESS_IO, type Io } from './progress';
 import { remoteTransport } from './transport/index';
 import type { Transport } from './transport/transport';
@@ -25,7 +26,8 @@ interface CheckHostRawOptions extends ConnectionRawOptions {
 
 export function buildCheckHostProgram(io: Io = PROCESS_IO): Command {
   const program = new Command('basyn check-host')
-    .description('Check that HOST is ready for basyn: connects as a sync does (host key verified), uploads the\nagent, reports the remote node version and, with DEVICE, whether the agent may open DEVICE for\nreading and writing. Nothing is written.')
+    .description('Check that HOST is ready for basyn: connects as a sync does (host key verified), uploads the agent, reports the remote node version and, with DEVICE, whether the agent may open DEVICE for reading and writing. Nothing is written.')
+    .configureHelp(HELP_LAYOUT)
     .usage('[options] HOST [DEVICE]')
     .argument('<host>')
     .argument('[device]')

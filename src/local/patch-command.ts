@@ -11,6 +11,7 @@ import { Spool } from '../remote/patch-spool';
 import { SIZE_MODE } from '../shared/patch-format';
 import { MSG } from '../shared/protocol';
 import { addConnectionOptions, connectionOf, type ConnectionRawOptions } from './connection-cli';
+import { HELP_LAYOUT } from './manual-render';
 import { remotePatch } from './patch-remote';
 import { parseSizeMode } from './options';
 
@@ -26,7 +27,8 @@ interface PatchRawOptions extends ConnectionRawOptions {
 
 export function buildPatchProgram(): Command {
   const program = new Command('basyn patch')
-    .description('Apply a patch made by basyn --diff (or by bdsync) to DEST: the whole patch and DEST are checked\nbefore the first write, and the write is journalled (a killed apply is finished by running it again,\nor undone with --rollback).')
+    .description('Apply a patch made by basyn --diff (or by bdsync) to DEST: the whole patch and DEST are checked before the first write, and the write is journalled (a killed apply is finished by running it again, or undone with --rollback).')
+    .configureHelp(HELP_LAYOUT)
     .usage('[options] FILE|- DEST   |   --rollback [FILE] DEST')
     .argument('<args...>')
     .helpOption('--help', 'display help')
