@@ -14,6 +14,7 @@ import { buildCheckHostProgram, checkHostMain } from './check-host';
 import { completionScript } from './completion';
 import { VERSION } from '../shared/build-info';
 import { HELP_DESCRIPTION, HELP_LAYOUT, HELP_USAGE, helpEpilogue, versionText } from './manual-render';
+import { tasksMain } from './tasks/tasks-command';
 
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -86,8 +87,9 @@ function completionMain(argv: string[], io: Io): number {
 
 /** Runs basyn with `argv` (without node and script) and returns the exit code. */
 export async function main(argv: string[], seams: Seams = {}): Promise<number> {
-  // Reserved first word: `basyn patch ...` (a file of that name is `./patch`).
+  // Reserved first words: `basyn patch ...`, `basyn tasks ...` (a file of that name is `./patch`).
   if (argv[0] === 'patch') return patchMain(argv.slice(1));
+  if (argv[0] === 'tasks') return tasksMain(argv.slice(1));
   const io = seams.io ?? PROCESS_IO;
   if (argv[0] === 'check-host') return checkHostMain(argv.slice(1), { io });
   if (argv[0] === 'completion') return completionMain(argv.slice(1), io);

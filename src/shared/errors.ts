@@ -130,3 +130,14 @@ export function deviceWriteError(what: string, error: unknown): AgentError {
   const text = SYSTEM_ERROR_TEXT[code];
   return new AgentError(code, `${what} failed: ${text ? `${text} (${code})` : (err?.message ?? String(error))}; nothing more is written to it`);
 }
+
+/**
+ * A resource an endpoint acquires (an LVM snapshot, a loop device) could not be acquired or released:
+ * exit 2 (a sync error: no destination was written when acquiring fails, but something outside basyn
+ * may have changed, and a rerun cleans up what this one could not).
+ */
+export class ResourceError extends BasynError {
+  constructor(message: string, code = 'ERESOURCE') {
+    super(message, code, EXIT_SYNC);
+  }
+}

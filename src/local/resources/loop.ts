@@ -1,0 +1,113 @@
+// `loop://FILE`: the sync reads (SOURCE, attached read-only) or writes (TARGET) FILE through a loop
+// device, attached with `losetup --find --show` (the kernel picks a free device: no race with another
+// attach) and always detached (resource.ts holds it). A record, a lock-file.ts lock named after FILE's
+// real path in the state folder, is taken before the attach and removed after the detach: a run killed
+// with SIGKILL leaves it behind, and the next run that uses FILE finds it stale, detaches the loop
+// devices still backed by FILE (`losetup --list`), and says so. A record of a live run refuses FILE:
+// two runs never attach one file.
+import { createHash } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { ResourceError, UsageError, describeSystemError } from '../../shared/errors';
+import { LockFile, type LockRefusal } from '../lock-file';
+import { failureText, runProgram } from './run-program';
+import {
+  RELEASE_TRIES, releaseRetryDelayMs, withRetry,
+  type AcquiredResource, type EndpointRole, type ResourceContext, type ResourceScheme,
+} from './resource';
+
+const PREFIX = 'loop://';
+
+function fileOf(endpoint: string): string {
+  const file = endpoint.slice(PREFIX.length);
+  if (!file) throw new UsageError(`${endpoint}: expected loop://FILE (the image file to attach)`, 'ECONFIG');
+  return resolve(file);
+}
+
+/** Loop devices whose backing file is `file` (a real path), from `losetup --list --json`. */
+export async function loopDevicesOf(file: string): Promise<string[]> {
+  const listed = await runProgram('losetup', ['--list', '--json', '--output', 'NAME,BACK-FILE']);
+  if (listed.code !== 0) throw new ResourceError(`Could not list loop devices: ${failureText(listed)}`, 'ELOOPDEV');
+  if (!listed.stdout.trim()) return []; // none attached: losetup prints nothing at all
+  const devices = (JSON.parse(listed.stdout) as { loopdevices?: Array<{ name: string; 'back-file'?: string }> }).loopdevices ?? [];
+  return devices.filter((device) => device['back-file']?.replace(/ \(deleted\)$/, '') === file).map((device) => device.name);
+}
+
+async function detach(device: string): Promise<void> {
+  let last = '';
+  try {
+    await withRetry(RELEASE_TRIES, releaseRetryDelayMs(), async () => {
+      const detached = await runProgram('losetup', ['--detach', device]);
+      if (detached.code !== 0) {
+        last = failureText(detached);
+        throw new Error(last);
+      }
+    });
+  } catch {
+    throw new ResourceError(`Could not detach loop device ${device} after ${RELEASE_TRIES} attempts: ${last}; detach it with \`losetup -d ${device}\``, 'ELOOPDETACH');
+  }
+}
+
+async function takeRecord(endpoint: string, file: string, stateDir: string): Promise<LockFile> {
+  await fs.mkdir(stateDir, { recursive: true, mode: 0o700 });
+  const path = join(stateDir, `loop-${createHash('sha256').update(file).digest('hex').slice(0, 20)}.lock`);
+  const refuse = (refusal: LockRefusal): ResourceError => {
+    switch (refusal.kind) {
+      case 'alive': return new ResourceError(`${endpoint}: ${file} is attached by another basyn run (pid ${refusal.owner.pid}); wait for it to end`, 'ELOOPBUSY');
+      case 'other-host': return new ResourceError(`${endpoint}: record ${path} belongs to host ${refusal.owner.host}`, 'ELOOPBUSY');
+      case 'not-a-lock': return new ResourceError(`${endpoint}: ${path} is not a record basyn wrote (${refusal.detail}); move it away`, 'ELOOPBUSY');
+      case 'failed': return new ResourceError(describeSystemError(refusal.error, `Loop device record ${path}`), 'ELOOPBUSY');
+    }
+  };
+  return LockFile.acquire(path, refuse);
+}
+
+export const LOOP: ResourceScheme = {
+  prefix: PREFIX,
+
+  check(endpoint: string): void {
+    fileOf(endpoint);
+  },
+
+  async acquire(endpoint: string, context: ResourceContext): Promise<AcquiredResource> {
+    const given = fileOf(endpoint);
+    const file = await fs.realpath(given).catch((error: unknown) => {
+      throw new ResourceError(describeSystemError(error, `${endpoint}: file ${given}`), 'ELOOPDEV');
+    });
+    const record = await takeRecord(endpoint, file, context.stateDir);
+    try {
+      if (record.tookOverFrom) {
+        for (const device of await loopDevicesOf(file)) {
+          await detach(device);
+          context.log(`Detached ${device} (backing file ${file}): left attached by an earlier basyn run (pid ${record.tookOverFrom.pid}) that did not end`);
+        }
+      }
+      const attached = await runProgram('losetup', ['--find', '--show', ...readOnly(context.role), file]);
+      const device = attached.stdout.trim();
+      if (attached.code !== 0 || !device.startsWith('/dev/')) throw new ResourceError(`Could not attach ${file} to a loop device: ${failureText(attached)}`, 'ELOOPDEV');
+      const description = `loop device ${device} (backing file ${file})`;
+      context.log(`Attached ${description}`);
+      return {
+        device,
+        description,
+        release: async () => {
+          try {
+            await detach(device);
+          } catch (error) {
+            record.keep(); // the next run that uses FILE detaches it
+            throw error;
+          }
+          await record.release();
+          context.log(`Detached ${description}`);
+        },
+      };
+    } catch (error) {
+      await record.release();
+      throw error;
+    }
+  },
+};
+
+function readOnly(role: EndpointRole): string[] {
+  return role === 'source' ? ['--read-only'] : [];
+}
