@@ -15,6 +15,8 @@ import { completionScript } from './completion';
 import { VERSION } from '../shared/build-info';
 import { HELP_DESCRIPTION, HELP_LAYOUT, HELP_USAGE, helpEpilogue, versionText } from './manual-render';
 import { tasksMain } from './tasks/tasks-command';
+// lvm+snapshot:// and loop:// as SOURCE/TARGET endpoints (registered with resource.ts).
+import './resources/register';
 
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];

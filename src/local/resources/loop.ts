@@ -79,7 +79,7 @@ export const LOOP: ResourceScheme = {
       if (record.tookOverFrom) {
         for (const device of await loopDevicesOf(file)) {
           await detach(device);
-          context.log(`Detached ${device} (backing file ${file}): left attached by an earlier basyn run (pid ${record.tookOverFrom.pid}) that did not end`);
+          context.log(`Detached ${device} (backing file ${file}): left attached by an earlier basyn run (pid ${record.tookOverFrom.pid}) that did not end`, true);
         }
       }
       const attached = await runProgram('losetup', ['--find', '--show', ...readOnly(context.role), file]);

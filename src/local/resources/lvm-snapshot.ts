@@ -86,13 +86,13 @@ export const LVM_SNAPSHOT: ResourceScheme = {
     ]);
     if (created.code !== 0) {
       // lvcreate can fail after the volume exists (activation, a tag): the name is this run's, so remove it.
-      if ((await lvm.run(['lvs', '--noheadings', '-o', 'lv_name', snapshot])).code === 0) await release().catch((error: Error) => context.log(error.message));
+      if ((await lvm.run(['lvs', '--noheadings', '-o', 'lv_name', snapshot])).code === 0) await release().catch((error: Error) => context.log(error.message, true));
       throw new ResourceError(`Could not create ${description}: ${failureText(created)}`, 'ESNAPSHOT');
     }
     const shown = await lvm.run(['lvs', '--noheadings', '-o', 'lv_path', snapshot]);
     const device = shown.stdout.trim();
     if (shown.code !== 0 || !device) {
-      await release().catch((error: Error) => context.log(error.message));
+      await release().catch((error: Error) => context.log(error.message, true));
       throw new ResourceError(`Could not find the device of ${description}: ${failureText(shown)}`, 'ESNAPSHOT');
     }
     context.log(`Created ${description} (${device})`);
@@ -132,7 +132,7 @@ async function removeSnapshot(lvm: Lvm, snapshot: string): Promise<void> {
 async function removeLeftovers(lvm: Lvm, spec: SnapshotSpec, prefix: string, context: ResourceContext): Promise<void> {
   const listed = await lvm.run(['lvs', '--noheadings', '--separator', '|', '-o', 'lv_name,lv_tags,origin', spec.vg]);
   if (listed.code !== 0) {
-    context.log(`Could not list the snapshots of volume group ${spec.vg} to look for leftovers: ${failureText(listed)}`);
+    context.log(`Could not list the snapshots of volume group ${spec.vg} to look for leftovers: ${failureText(listed)}`, true);
     return;
   }
   const ours = new RegExp(`^${prefix.replace(/[.+]/g, '\\$&')}-(${RUN_ID_PATTERN})$`);
@@ -142,9 +142,9 @@ async function removeLeftovers(lvm: Lvm, spec: SnapshotSpec, prefix: string, con
     if (!run || run === context.runId || origin !== spec.lv || !tags.split(',').includes(SNAPSHOT_TAG)) continue;
     try {
       await removeSnapshot(lvm, `${spec.vg}/${name}`);
-      context.log(`Removed snapshot ${spec.vg}/${name} left by an earlier run of this task that did not end (run ${run})`);
+      context.log(`Removed snapshot ${spec.vg}/${name} left by an earlier run of this task that did not end (run ${run})`, true);
     } catch (error) {
-      context.log((error as Error).message);
+      context.log((error as Error).message, true);
     }
   }
 }

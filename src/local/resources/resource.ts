@@ -31,8 +31,11 @@ export interface ResourceContext {
    * as ours) may be removed. Never true on the command line, where no lock says the other run is dead.
    */
   readonly leftoversAreOurs: boolean;
-  /** Messages for the user: a leftover removed, a release retried. */
-  readonly log: (text: string) => void;
+  /**
+   * Messages for the user. `notice`: always worth showing (a leftover removed, a release that failed);
+   * otherwise routine (attached, created, removed), shown in a task's log or with --verbose.
+   */
+  readonly log: (text: string, notice?: boolean) => void;
 }
 
 export interface AcquiredResource {

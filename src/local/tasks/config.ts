@@ -11,7 +11,7 @@ import { parseSize } from '../../shared/size';
 import { validateOptions, type RawOptions } from '../options';
 import { resourceSchemeOf } from '../resources/index';
 import type { ResourceSettings } from '../resources/resource';
-import { deviceArgs, isLocal } from './endpoint-args';
+import { deviceArgs, plainEndpoint } from './endpoint-args';
 
 export const DEFAULT_CONFIG = '/etc/basyn/tasks.conf';
 export const DEFAULT_SECTION = 'DEFAULT';
@@ -155,12 +155,14 @@ function checkTask(file: string, name: string, line: number, values: Values, pla
     const scheme = resourceSchemeOf(value);
     try {
       scheme?.check(value, key, settings);
+      // A loop:// file and a local path are relative to the config file's folder, not to the cwd of a timer.
+      if (value.startsWith('loop://')) return `loop://${relative(value.slice('loop://'.length))}`;
+      if (scheme) return value;
+      const plain = plainEndpoint(value, key);
+      return plain.kind === 'local' ? relative(plain.path) : value;
     } catch (error) {
       throw new ConfigError(`${at(key)}: ${(error as Error).message}`);
     }
-    // A loop:// file and a local path are relative to the config file's folder, not to the cwd of a timer.
-    if (value.startsWith('loop://')) return `loop://${relative(value.slice('loop://'.length))}`;
-    return scheme || !isLocal(value) ? value : relative(value);
   };
 
   const snapshotSize = text('lvm_snapshot_size');
@@ -179,6 +181,9 @@ function checkTask(file: string, name: string, line: number, values: Values, pla
     deviceArgs(local(source), local(target));
   } catch (error) {
     throw new ConfigError(`${file}:${line}: [${name}]: ${(error as Error).message}`);
+  }
+  if (flag('create_target_if_missing') && !(isLocalPath(source) && isLocalPath(target))) {
+    throw new ConfigError(`${at('create_target_if_missing')}: needs a source and a target on this machine (it creates a local image file)`);
   }
   if (resources.snapshotName !== undefined && !source.startsWith('lvm+snapshot://')) {
     // Checked with the snapshot's other rules when the source is one; otherwise it would be ignored.
@@ -229,6 +234,11 @@ function checkTask(file: string, name: string, line: number, values: Values, pla
     syncOptions,
     resources,
   };
+}
+
+/** On this machine: a resource, or a local path (after `endpoint()` made it absolute). */
+function isLocalPath(endpoint: string): boolean {
+  return resourceSchemeOf(endpoint) !== undefined || endpoint.startsWith('/');
 }
 
 /** The RawOptions field a key sets. */

@@ -1,34 +1,35 @@
-// A task's SOURCE and TARGET (after any resource is acquired: a device path then) as basyn's own
-// options: `-l`, `-r`, `-h`, `-u`, `-a`. A local path stays local; `[user@]host:path` is on that host
-// (the local side is then the other one, and the action says which way data flows).
+// A task's SOURCE and TARGET as read by the endpoint parser (endpoint.ts: local path, file://,
+// [user@]host:PATH, ssh://), once any resource of theirs is acquired (a device path then), turned into
+// basyn's own options for the child run: `-l`, `-r`, `-h`, `-u`, `-p`, `-a`. The local side is -l; the
+// action says which way the data flows.
 import { UsageError } from '../../shared/errors';
+import { parseEndpoint, type EndpointSide, type LocalEndpoint, type RemoteEndpoint } from '../endpoint';
 
-interface Place {
-  readonly path: string;
-  readonly host?: string;
-  readonly user?: string;
+/** A plain endpoint (not a resource) as the parser reads it. */
+export function plainEndpoint(spec: string, side: EndpointSide): LocalEndpoint | RemoteEndpoint {
+  const endpoint = parseEndpoint(spec, side);
+  if (endpoint.kind === 'resource') throw new UsageError(`internal: ${spec} is a resource, acquired before the sync`);
+  return endpoint;
 }
 
-/** `[user@]host:path` (a colon before any slash), else a local path. */
-export function placeOf(endpoint: string): Place {
-  const match = /^(?:([^@/:]+)@)?([^/:@]+):(.+)$/s.exec(endpoint);
-  return match ? { user: match[1], host: match[2], path: match[3] } : { path: endpoint };
+export function isLocal(spec: string, side: EndpointSide): boolean {
+  return plainEndpoint(spec, side).kind === 'local';
 }
 
-export function isLocal(endpoint: string): boolean {
-  return placeOf(endpoint).host === undefined;
-}
-
-/** `-l/-r/-h/-u/-a` for a sync of `source` to `target`; `direction` false gives them without `-a`. */
+/** `-l/-r/[-h/-u/-p]/-a` for a sync of `source` to `target`. */
 export function deviceArgs(source: string, target: string): string[] {
-  const from = placeOf(source);
-  const to = placeOf(target);
-  if (from.host && to.host) throw new UsageError(`source ${source} and target ${target} are both remote: one side must be on this machine`, 'ECONFIG');
-  const remote = from.host ? from : to.host ? to : undefined;
-  const [local, other] = from.host ? [to, from] : [from, to];
+  const from = plainEndpoint(source, 'source');
+  const to = plainEndpoint(target, 'target');
+  if (from.kind === 'remote' && to.kind === 'remote') {
+    throw new UsageError(`source ${source} and target ${target} are both remote: one side must be on this machine`, 'ECONFIG');
+  }
+  const remote = from.kind === 'remote' ? from : to.kind === 'remote' ? to : undefined;
+  const [local, other] = from.kind === 'remote' ? [to, from] : [from, to];
   return [
     '-l', local.path, '-r', other.path,
-    ...(remote?.host ? ['-h', remote.host] : []), ...(remote?.user ? ['-u', remote.user] : []),
-    '-a', from.host ? 'PULL' : 'PUSH',
+    ...(remote ? ['-h', remote.host] : []),
+    ...(remote?.user !== undefined ? ['-u', remote.user] : []),
+    ...(remote?.port !== undefined ? ['-p', String(remote.port)] : []),
+    '-a', from.kind === 'remote' ? 'PULL' : 'PUSH',
   ];
 }

@@ -19,7 +19,7 @@ import { resourceSchemeOf } from '../resources/index';
 import { holdResources, newRunId, type EndpointRole, type HeldEndpoint } from '../resources/resource';
 import { runProgram } from '../resources/run-program';
 import type { Task } from './config';
-import { deviceArgs, isLocal, placeOf } from './endpoint-args';
+import { deviceArgs, plainEndpoint } from './endpoint-args';
 
 export type TaskStatus = 'ok' | 'failed' | 'skipped' | 'disabled' | 'interrupted';
 export type Phase = 'snapshot' | 'sync' | 'apply' | 'recheck' | 'release';
@@ -159,9 +159,12 @@ async function syncPhases(
     const patch = join(task.patchDir, `${task.name}-${runId}.patch`);
     record(await runBasyn([...devices, '-m', 'SYNC', '--diff', patch, ...task.syncOptions], env, true));
     timer.start('apply');
-    const to = placeOf(target);
+    const to = plainEndpoint(target, 'target');
     const connection = task.syncOptions.flatMap((option, index, all) => (option === '--ssh-config' || option === '--identity' ? [option, all[index + 1]] : []));
-    await runBasyn(['patch', patch, to.path, ...(to.host ? ['-h', to.host] : []), ...(to.user ? ['-u', to.user] : []), ...(to.host ? connection : [])], env, false);
+    const host = to.kind === 'remote'
+      ? ['-h', to.host, ...(to.user !== undefined ? ['-u', to.user] : []), ...(to.port !== undefined ? ['-p', String(to.port)] : []), ...connection]
+      : [];
+    await runBasyn(['patch', patch, to.path, ...host], env, false);
     await fs.unlink(patch).catch(() => undefined);
   } else {
     record(await runBasyn([...devices, '-m', task.mode, ...(task.bitmap ? ['-b', task.bitmap] : []), ...task.syncOptions], env, true));
@@ -231,7 +234,6 @@ function lines(stream: NodeJS.ReadableStream, onLine: (line: string) => void): v
 /** create_target_if_missing: a sparse file of the source's size, created (O_EXCL) only if nothing is there. */
 async function createTarget(task: Task, source: string, env: TaskEnvironment): Promise<void> {
   const file = task.target.startsWith('loop://') ? task.target.slice('loop://'.length) : task.target;
-  if (!isLocal(file) || !isLocal(source)) throw new TaskFailure('create_target_if_missing needs a source and a target on this machine', 'ECONFIG');
   const exists = await fs.stat(file).then(() => true, (error: NodeJS.ErrnoException) => {
     if (error.code === 'ENOENT') return false;
     throw new TaskFailure(describeSystemError(error, `Target ${file}`), 'ETARGET');
