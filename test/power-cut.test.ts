@@ -15,7 +15,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { bitmapV1 } from './helpers/bitmap-golden';
 import { limiter } from './helpers/cli';
 import { tempDir } from './helpers/images';
-import { bitmapNotFinished, bitmapViolation, killCutRerun, timedRun, type PowerCutOutcome } from './helpers/power-cut';
+import { bitmapNotFinished, bitmapViolation, killCutRerun, timedRun, type BitmapCheckStats, type PowerCutOutcome } from './helpers/power-cut';
 import { PowerLossFs, powerLossUnavailable } from './helpers/powerloss/mount';
 
 const CHAINS = Number(process.env.BASYN_POWER_CHAINS ?? 2);
@@ -50,6 +50,8 @@ const CONFIGS: Config[] = [
 
 interface ChainResult {
   readonly outcomes: PowerCutOutcome[];
+  /** Entries found torn by a cut (harmless, bitmap-format.md §5.2), for the summary. */
+  readonly stats: BitmapCheckStats;
   /** Violations found, each with the chain's geometry to replay it. */
   readonly violations: string[];
 }
@@ -75,6 +77,7 @@ async function runChain(config: Config, chain: number): Promise<ChainResult> {
   const dir = tempDir('basyn-power-');
   const outcomes: PowerCutOutcome[] = [];
   const violations: string[] = [];
+  const stats: BitmapCheckStats = { torn: 0 };
   try {
     // Mostly 4 KiB buffers, several hundred of them: a run commits every 64 changed buffers (bitmap-sync.ts),
     // so kills land between commits, where a commit without a FLUSH before it would show. Sometimes
@@ -111,7 +114,7 @@ async function runChain(config: Config, chain: number): Promise<ChainResult> {
     };
     const checkDurable = (_when: string, finished: boolean) => {
       if (!readFileSync(destinationPath).subarray(size).equals(tail)) return 'the destination tail beyond the source size changed';
-      return bitmapViolation(bitmap, destinationPath) ?? (finished ? bitmapNotFinished(bitmap) : undefined);
+      return bitmapViolation(bitmap, destinationPath, stats) ?? (finished ? bitmapNotFinished(bitmap) : undefined);
     };
     const checkResult = () => {
       const result = readFileSync(destinationPath);
@@ -134,10 +137,10 @@ async function runChain(config: Config, chain: number): Promise<ChainResult> {
       // The first run, then a cut right after it: a run that said it was done was durable.
       const { result: first, activeMs } = await timedRun(args, `${bitmap}.lock`);
       killWindowMs = Math.round(activeMs * KILL_WINDOW_SHARE);
-      if (first.code !== 0) return { outcomes, violations: [`${geometry}: the first run exited ${first.code}: ${first.stderr.trim()}`] };
+      if (first.code !== 0) return { outcomes, stats, violations: [`${geometry}: the first run exited ${first.code}: ${first.stderr.trim()}`] };
       await fs.powerCycle();
       const problem = checkDurable('', true) ?? checkResult();
-      if (problem) return { outcomes, violations: [`${geometry}: after the first run and a power cut: ${problem}`] };
+      if (problem) return { outcomes, stats, violations: [`${geometry}: after the first run and a power cut: ${problem}`] };
     }
 
     for (let trial = 0; trial < TRIALS; trial++) {
@@ -171,7 +174,7 @@ async function runChain(config: Config, chain: number): Promise<ChainResult> {
       record(outcome);
       if (outcome.violations.length > 0) break;
     }
-    return { outcomes, violations };
+    return { outcomes, stats, violations };
   } finally {
     await fs.stop();
     dir.cleanup();
@@ -193,9 +196,10 @@ for (const config of CONFIGS) {
     const chains = await Promise.all(Array.from({ length: CHAINS }, (_, chain) => pool(() => runChain(config, chain))));
     const outcomes = chains.flatMap((chain) => chain.outcomes);
     const violations = chains.flatMap((chain) => chain.violations);
+    const torn = chains.reduce((sum, chain) => sum + chain.stats.torn, 0);
     const count = (killed: PowerCutOutcome['killed']) => outcomes.filter((outcome) => outcome.killed === killed).length;
     const summary = `power cut ${name}: ${outcomes.length} trials (controller killed ${count('controller')}, agent killed ${count('agent')}, `
-      + `run ended before the kill ${count('none')}), ${violations.length} violations, ${((Date.now() - started) / 1000).toFixed(1)}s`;
+      + `run ended before the kill ${count('none')}), ${violations.length} violations, ${torn} torn entries (harmless), ${((Date.now() - started) / 1000).toFixed(1)}s`;
     t.log(summary);
     console.log(summary);
     for (const violation of violations) t.log(violation);

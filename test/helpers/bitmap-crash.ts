@@ -78,9 +78,10 @@ function holdsLock(lockPath: string, pid: number): boolean {
 /**
  * Runs the interrupted SYNC: waits until the run holds the bitmap lock, then SIGKILLs the controller
  * or one of its agents after `delayMs`, and waits until every process of the run is gone (an orphaned
- * local agent finishes its queued writes first, as it would after a real crash).
+ * local agent finishes its queued writes first, as it would after a real crash). `startedWhen` is the
+ * lock file the run writes its pid into, or a test of when the run has started (e.g. its journal exists).
  */
-export async function interruptedRun(args: string[], lockPath: string, delayMs: number, victim: 'controller' | 'agent'): Promise<TrialOutcome['killed']> {
+export async function interruptedRun(args: string[], startedWhen: string | (() => boolean), delayMs: number, victim: 'controller' | 'agent'): Promise<TrialOutcome['killed']> {
   const child = spawn(process.execPath, [BASYN, ...args], { stdio: 'ignore' });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const pid = child.pid as number;
@@ -88,7 +89,8 @@ export async function interruptedRun(args: string[], lockPath: string, delayMs: 
   void exited.then(() => { done = true; });
   const agents = new Set<number>();
   const deadline = Date.now() + 20_000;
-  while (!done && !holdsLock(lockPath, pid) && Date.now() < deadline) {
+  const started = typeof startedWhen === 'string' ? () => holdsLock(startedWhen, pid) : startedWhen;
+  while (!done && !started() && Date.now() < deadline) {
     for (const agent of children(pid)) agents.add(agent);
     await sleep(1);
   }
