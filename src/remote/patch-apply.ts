@@ -93,10 +93,24 @@ export async function rollbackPatch(job: Omit<ApplyJob, 'patchPath' | 'sizeMode'
     await device.close();
     await handle.close();
   }
-  if (journalled.header.sizeAfter !== journalled.header.sizeBefore) await fs.truncate(job.target, journalled.header.sizeBefore);
+  if (journalled.header.sizeAfter !== journalled.header.sizeBefore) await truncateDurably(job.target, journalled.header.sizeBefore);
   await Journal.remove(path);
   job.log(`rolled back ${journalled.entries.length} ranges`);
   return 'rolled-back';
+}
+
+/**
+ * The size goes back and is made durable before the journal is removed: otherwise a power cut could
+ * leave the grown size with no journal left to say what it was.
+ */
+async function truncateDurably(target: string, size: number): Promise<void> {
+  const handle = await fs.open(target, 'r+');
+  try {
+    await handle.truncate(size);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
 }
 
 function endOf(entries: JournalEntry[]): number {

@@ -48,6 +48,7 @@ function sha(...parts: Buffer[]): Buffer {
   return hash.digest();
 }
 
+/** fsync of the folder holding `path`: makes a name in it (created, linked, removed) durable. */
 async function syncDir(path: string): Promise<void> {
   const dir = await fs.open(dirname(path), 'r');
   try {
@@ -57,12 +58,37 @@ async function syncDir(path: string): Promise<void> {
   }
 }
 
+/**
+ * Creates folder `dir` and its missing parents (0700), each name made durable by an fsync of the
+ * folder holding it: a journal in a folder that a power cut takes away would be lost with it, leaving
+ * a half-written target that neither finishing nor --rollback could resolve. The folder holding `dir`
+ * is fsynced even when `dir` exists (an earlier apply may have been killed before doing it).
+ */
+async function makeDurableDir(dir: string): Promise<void> {
+  const missing: string[] = [];
+  for (let at = dir; dirname(at) !== at; at = dirname(at)) {
+    const exists = await fs.stat(at).then(() => true, (error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return false;
+      throw error;
+    });
+    if (exists) break;
+    missing.unshift(at);
+  }
+  for (const folder of missing) {
+    await fs.mkdir(folder, { mode: 0o700 }).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EEXIST') throw error;
+    });
+    await syncDir(folder);
+  }
+  if (missing.length === 0) await syncDir(dir);
+}
+
 export class Journal {
   private constructor(readonly path: string, private readonly handle: fs.FileHandle, private end: number) {}
 
   /** Creates the journal durably (file and directory entry) before anything is written to the target. */
   static async create(path: string, header: JournalHeader): Promise<Journal> {
-    await fs.mkdir(dirname(path), { recursive: true, mode: 0o700 });
+    await makeDurableDir(dirname(path));
     const target = Buffer.from(header.target, 'utf8');
     const body = Buffer.alloc(8 + 4 + 4 + DIGEST + 8 + 8 + 2);
     MAGIC.copy(body, 0);
@@ -156,7 +182,7 @@ export class Journal {
     await this.handle.close();
   }
 
-  /** The apply is over (the target flushed): the journal goes, durably. */
+  /** The apply or the rollback is over (the target flushed, its size durable): the journal goes, durably. */
   static async remove(path: string): Promise<void> {
     await fs.unlink(path);
     await syncDir(path);
