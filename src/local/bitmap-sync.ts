@@ -14,8 +14,14 @@
 //                       from the very bytes it forwarded
 //   --update-bitmap     both sides are hashed; staged digests are read back from the destination
 //   bitmap-only         no destination: entries describe the source as seen (nothing to protect)
+//
+// The same steps serve the full comparisons outside a SYNC (invalidateEntries, recordRepaired below):
+//
+//   --recheck, --verify-bitmap   step 1 alone: buffers found different are marked unknown
+//   --repair                     step 1, then recheck.ts writes, flushes and compares again; only
+//                                a clean compare lets steps 3-5 record the destination's digests
 import { decodeBlock } from '../shared/block-codec';
-import { chunkExtents, type Extent } from '../shared/geometry';
+import { bufferExtent, chunkExtents, type Extent } from '../shared/geometry';
 import { splitDigests, unsaltedHasher, type Hasher } from '../shared/hash';
 import type { EncodedBlock } from '../shared/protocol';
 import type { BitmapStore } from './bitmap-store';
@@ -112,16 +118,11 @@ export class BitmapSync {
     return this.hasher.digest(await decodeBlock(block));
   }
 
-  /** Steps 4-5: FLUSH, then the staged digests are committed; never the other way round. */
+  /** Steps 4-5, one commit at a time. */
   private commit(): Promise<void> {
     const { bitmap, destination } = this.job;
     this.uncommittedBytes = 0;
-    this.committing = this.committing.then(async () => {
-      if (bitmap.stagedCount === 0) return;
-      const batch = bitmap.takeStaged(); // before FLUSH is sent: the FLUSH covers every write they describe
-      if (destination) await destination.flush();
-      await bitmap.commit(batch);
-    });
+    this.committing = this.committing.then(() => flushThenCommit(bitmap, destination));
     return this.committing;
   }
 
@@ -155,13 +156,8 @@ export class BitmapSync {
     const chunks = chunkSize > 0 ? chunkExtents(extent, chunkSize) : [];
     const [sourceDigest, destinationDigest] = await Promise.all([source.hash(extent), destination.hash(extent)]);
 
-    const stageDestination = async (buffer: Buffer) => {
-      bitmap.stage(index, 0, buffer);
-      if (chunkSize === 0) return;
-      splitDigests(await destination.hash(extent, chunkSize), chunks.length).forEach((entry, chunk) => bitmap.stage(index, 1 + chunk, entry));
-    };
     if (sourceDigest.equals(destinationDigest)) {
-      await stageDestination(destinationDigest);
+      await stageDestination(bitmap, destination, index, extent, destinationDigest);
       return [];
     }
     this.job.debug?.(`buffer ${index} at ${extent.offset}: source ${sourceDigest.toString('hex')}, destination ${destinationDigest.toString('hex')} differ`);
@@ -171,9 +167,65 @@ export class BitmapSync {
       const [sourceChunks, destinationChunks] = await Promise.all([source.hash(extent, chunkSize), destination.hash(extent, chunkSize)]);
       changed = differingChunks(splitDigests(sourceChunks, chunks.length), splitDigests(destinationChunks, chunks.length)).map((chunk) => chunks[chunk]);
     }
-    await this.write(destination, index, chunks.map((_, chunk) => 1 + chunk), changed);
+    await this.write(destination, index, chunkSlots(bitmap, extent), changed);
     // Read back what the destination holds now; committed only after the FLUSH that makes it durable.
-    await stageDestination(await destination.hash(extent));
+    await stageDestination(bitmap, destination, index, extent, await destination.hash(extent));
     return changed;
   }
+}
+
+/**
+ * Steps 4-5: FLUSH the destination, then commit the digests staged before it; never the other way
+ * round. The batch is taken before FLUSH is sent: the FLUSH covers every write its digests describe.
+ */
+async function flushThenCommit(bitmap: BitmapStore, destination?: Peer): Promise<void> {
+  if (bitmap.stagedCount === 0) return;
+  const batch = bitmap.takeStaged();
+  if (destination) await destination.flush();
+  await bitmap.commit(batch);
+}
+
+/** The entry slots of the chunks of the buffer at `extent` (1, 2, ...; none without chunk entries). */
+function chunkSlots(bitmap: BitmapStore, extent: Extent): number[] {
+  const { chunkSize } = bitmap.layout;
+  return chunkSize > 0 ? chunkExtents(extent, chunkSize).map((_, chunk) => 1 + chunk) : [];
+}
+
+/** Step 3 from the destination itself: its digest of the buffer (`bufferDigest`) and of each chunk. */
+async function stageDestination(bitmap: BitmapStore, destination: Peer, index: number, extent: Extent, bufferDigest: Buffer): Promise<void> {
+  const { chunkSize } = bitmap.layout;
+  bitmap.stage(index, 0, bufferDigest);
+  if (chunkSize === 0) return;
+  const count = chunkExtents(extent, chunkSize).length;
+  splitDigests(await destination.hash(extent, chunkSize), count).forEach((digest, chunk) => bitmap.stage(index, 1 + chunk, digest));
+}
+
+/**
+ * --recheck -b and --verify-bitmap (step 1 alone): durably marks every entry (buffer and chunks) of
+ * the given buffers unknown; resolves with how many buffers had an entry that claimed something (the
+ * ones the bitmap was wrong about).
+ */
+export async function invalidateEntries(bitmap: BitmapStore, indexes: number[], size: number): Promise<number> {
+  const { bufferSize } = bitmap.layout;
+  let invalidated = 0;
+  await Promise.all(indexes.map((index) => {
+    const slots = chunkSlots(bitmap, bufferExtent(index, size, bufferSize));
+    if ([0, ...slots].some((slot) => bitmap.entry(index, slot) !== undefined)) invalidated++;
+    return bitmap.markUnknown(index, slots);
+  }));
+  return invalidated;
+}
+
+/**
+ * --repair -b (steps 3-5), called only after a clean second compare of the repaired buffers, whose
+ * entries invalidateEntries marked unknown before the repair wrote anything: their entries get the
+ * destination's digests again, committed after a FLUSH, so the next SYNC need not resend them.
+ */
+export async function recordRepaired(bitmap: BitmapStore, destination: Peer, indexes: number[], size: number): Promise<void> {
+  const { bufferSize } = bitmap.layout;
+  for (const index of indexes) {
+    const extent = bufferExtent(index, size, bufferSize);
+    await stageDestination(bitmap, destination, index, extent, await destination.hash(extent));
+  }
+  await flushThenCommit(bitmap, destination);
 }

@@ -3,10 +3,11 @@
 // With a bitmap (-b and -a), every buffer found different has its entries durably marked unknown, so
 // the next SYNC resends it although the bitmap had claimed it synced. With --repair the differing
 // ranges are sent, flushed and compared again; the run succeeds only if that second compare is clean.
+// What happens to the bitmap, and in which order, is bitmap-sync.ts's (invalidateEntries, recordRepaired).
 import { MismatchError } from '../shared/errors';
-import { appendExtent, bufferCount, bufferExtent, chunkExtents, type Extent } from '../shared/geometry';
-import { splitDigests } from '../shared/hash';
+import { appendExtent, bufferCount, bufferExtent, type Extent } from '../shared/geometry';
 import type { BitmapStore } from './bitmap-store';
+import { invalidateEntries, recordRepaired } from './bitmap-sync';
 import { differingExtents } from './compare';
 import { forEachBuffer, workersFor } from './engine';
 import type { Peer } from './peer';
@@ -75,21 +76,6 @@ export function describeDifferences(differences: Differences): string {
     `in ${ranges.length} range${ranges.length === 1 ? '' : 's'} (offset+length): ${shown}${more}`;
 }
 
-/**
- * Durably marks every entry (buffer and chunks) of the given buffers unknown; resolves with how many
- * buffers had an entry that claimed something (the ones the bitmap was wrong about).
- */
-export async function invalidateEntries(bitmap: BitmapStore, indexes: number[], size: number): Promise<number> {
-  const { bufferSize, chunkSize } = bitmap.layout;
-  let invalidated = 0;
-  await Promise.all(indexes.map((index) => {
-    const slots = chunkSize > 0 ? chunkExtents(bufferExtent(index, size, bufferSize), chunkSize).map((_, chunk) => 1 + chunk) : [];
-    if ([0, ...slots].some((slot) => bitmap.entry(index, slot) !== undefined)) invalidated++;
-    return bitmap.markUnknown(index, slots);
-  }));
-  return invalidated;
-}
-
 /** "3 bitmap entries invalidated: the next SYNC resends them" (`then`: what follows instead). */
 export function invalidationText(count: number, then?: string): string {
   if (count === 0) return 'no bitmap entry invalidated (they were unknown already)';
@@ -145,21 +131,4 @@ async function repairBuffers(job: RecheckJob, source: Peer, destination: Peer, i
     }
   }
   return { ranges, bytes };
-}
-
-/**
- * After a clean second compare (the repair writes are flushed, and nothing is written after), the
- * repaired buffers' entries get the destination's digests again, so the next SYNC need not resend them.
- */
-async function recordRepaired(bitmap: BitmapStore, destination: Peer, indexes: number[], size: number): Promise<void> {
-  const { bufferSize, chunkSize } = bitmap.layout;
-  for (const index of indexes) {
-    const extent = bufferExtent(index, size, bufferSize);
-    bitmap.stage(index, 0, await destination.hash(extent));
-    if (chunkSize > 0) {
-      const chunks = chunkExtents(extent, chunkSize);
-      splitDigests(await destination.hash(extent, chunkSize), chunks.length).forEach((digest, chunk) => bitmap.stage(index, 1 + chunk, digest));
-    }
-  }
-  await bitmap.commit(bitmap.takeStaged());
 }

@@ -12,7 +12,8 @@ import { BITMAP_FILE, type BitmapStore } from './bitmap-store';
 import { forEachBuffer, workersFor } from './engine';
 import type { Peer } from './peer';
 import { readStateFile, resolveStatePath } from './state-file';
-import { describeDifferences, differencesOf, invalidateEntries, invalidationText, type Differences } from './recheck';
+import { invalidateEntries } from './bitmap-sync';
+import { describeDifferences, differencesOf, invalidationText, type Differences } from './recheck';
 
 /** The layout a bitmap was made with: --verify-bitmap takes it from the file, as it has no source to size. */
 export async function bitmapLayoutOf(path: string): Promise<BitmapLayout> {
