@@ -2,7 +2,7 @@
 // FILE:LINE and the key before anything runs; `basyn tasks` exit codes for config and usage errors,
 // and the task lock ("already running (pid N)" counts as failed).
 import test from 'ava';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig, type Task } from '../src/local/tasks/config';
@@ -105,4 +105,21 @@ test('task lock: a task held by a live run is skipped with "already running (pid
   t.true(readFileSync(scratch.path('c.img')).equals(readFileSync(scratch.path('a.img'))));
   t.false(readFileSync(scratch.path('b.img')).equals(readFileSync(scratch.path('a.img'))), 'db did not run');
   t.deepEqual(result.summary, { type: 'summary', exitCode: 3, ok: 1, failed: 0, skipped: 1, disabled: 0, interrupted: 0, notStarted: 0 } as never);
+});
+
+test('patch_dir: the task makes a patch (--diff), applies it with basyn patch, and removes it; the target equals the source', async (t) => {
+  const scratch = tempDir('basyn-tasks-patch-');
+  t.teardown(() => scratch.cleanup());
+  writeRandom(scratch.path('a.img'), 256 * 1024);
+  writeRandom(scratch.path('b.img'), 256 * 1024);
+  mkdirSync(scratch.path('patches'));
+  const config = writeConfig(scratch.dir, '[db]\nsource = a.img\ntarget = b.img\npatch_dir = patches\nrecheck = true\n');
+  const result = await runTasks(['--config', config, '--json', '--log-level', 'debug'], { env: tasksEnv(scratch.path('state')) });
+  t.is(result.code, 0, result.stderr);
+  t.deepEqual(Object.keys(result.tasks.db.phases), ['snapshot', 'sync', 'apply', 'recheck', 'release']);
+  t.regex(result.stderr, /running: basyn -l \S+a\.img -r \S+b\.img -a PUSH -m SYNC --diff \S+\/patches\/db-\d{8}T\d{6}-\d+\.patch --json/);
+  t.regex(result.stderr, /running: basyn patch \S+\/patches\/db-\S+\.patch \S+b\.img/);
+  t.true(readFileSync(scratch.path('b.img')).equals(readFileSync(scratch.path('a.img'))));
+  t.deepEqual(readdirSync(scratch.path('patches')), [], 'the applied patch is removed');
+  t.true((result.tasks.db as unknown as { patchBytes: number }).patchBytes > 256 * 1024, 'the patch holds the changed bytes');
 });

@@ -35,6 +35,8 @@ export interface TaskOutcome {
   readonly changedBytes: number;
   readonly writtenBytes: number;
   readonly linkBytes: number;
+  /** patch_dir: the size of the patch made and applied (`--diff` does not report changed bytes). */
+  readonly patchBytes?: number;
   readonly durationSeconds: number;
   readonly error?: { readonly code: string; readonly message: string };
 }
@@ -61,7 +63,7 @@ export async function runTask(task: Task, env: TaskEnvironment): Promise<TaskOut
   const started = Date.now();
   const runId = newRunId();
   const phases: Partial<Record<Phase, number>> = {};
-  const figures = { changedBytes: 0, writtenBytes: 0, linkBytes: 0 };
+  const figures: Figures = { changedBytes: 0, writtenBytes: 0, linkBytes: 0 };
   const outcome = (status: TaskStatus, error?: { code: string; message: string }): TaskOutcome => ({
     task: task.name, status, runId, phases, ...figures, durationSeconds: (Date.now() - started) / 1000, ...(error ? { error } : {}),
   });
@@ -147,7 +149,7 @@ class PhaseTimer {
 
 async function syncPhases(
   task: Task, source: string, target: string, env: TaskEnvironment, timer: PhaseTimer,
-  figures: { changedBytes: number; writtenBytes: number; linkBytes: number }, runId: string,
+  figures: Figures, runId: string,
 ): Promise<void> {
   const devices = deviceArgs(source, target);
   const record = (end: EndEvent | undefined) => {
@@ -158,6 +160,7 @@ async function syncPhases(
   if (task.patchDir) {
     const patch = join(task.patchDir, `${task.name}-${runId}.patch`);
     record(await runBasyn([...devices, '-m', 'SYNC', '--diff', patch, ...task.syncOptions], env, true));
+    figures.patchBytes = (await fs.stat(patch)).size;
     timer.start('apply');
     const to = plainEndpoint(target, 'target');
     const connection = task.syncOptions.flatMap((option, index, all) => (option === '--ssh-config' || option === '--identity' ? [option, all[index + 1]] : []));
@@ -173,6 +176,13 @@ async function syncPhases(
     timer.start('recheck');
     await runBasyn([...devices, '--recheck', ...(task.bitmap && !task.patchDir ? ['-b', task.bitmap] : []), ...task.syncOptions], env, true);
   }
+}
+
+interface Figures {
+  changedBytes: number;
+  writtenBytes: number;
+  linkBytes: number;
+  patchBytes?: number;
 }
 
 /** The `end` event of a run's --json output (docs/json.md): the figures a task reports. */
