@@ -160,6 +160,12 @@ const unprivileged = (p: Place): RunOptions => {
   return NOBODY;
 };
 
+/** A `basyn tasks` config in the case's folder (its paths relative to it); returns its path. */
+function taskConfig(p: Place, text: string): string {
+  writeFileSync(p.path('tasks.conf'), text);
+  return p.path('tasks.conf');
+}
+
 const INVOCATIONS: Record<string, Invocation[]> = {
   USAGE_UNKNOWN_OPTION: [{ input: 'an unknown option', run: (p) => run(['-l', p.a, '-r', p.b, '--frobnicate']) }],
   USAGE_OPTION_VALUE_MISSING: [
@@ -487,6 +493,15 @@ const INVOCATIONS: Record<string, Invocation[]> = {
     writeSparse(p.path('big-b.img'), 8 * 1024 * MiB);
     return run(['-l', p.path('big-a.img'), '-r', p.path('big-b.img'), ...ssh({}, '--remote-node', node), ...PUSH]);
   } }],
+  TASKS_CONFIG_KEY: [
+    { input: 'basyn tasks: zlevel = 12', run: (p) => run(['tasks', '--config', taskConfig(p, '[db]\nsource = a.img\ntarget = b.img\nzlevel = 12\n')]) },
+    { input: 'basyn tasks: an LVM snapshot as the target', run: (p) => run(['tasks', '--config', taskConfig(p, '[db]\nsource = a.img\ntarget = lvm+snapshot://vg/db\n')]) },
+  ],
+  TASKS_CONFIG_UNKNOWN_KEY: [{ input: 'basyn tasks: a misspelt key', run: (p) => run(['tasks', '--config', taskConfig(p, '[DEFAULT]\nrechek = true\n[db]\nsource = a.img\ntarget = b.img\n')]) }],
+  TASKS_CONFIG_SYNTAX: [{ input: 'basyn tasks: a line without =', run: (p) => run(['tasks', '--config', taskConfig(p, '[db]\nsource a.img\n')]) }],
+  TASKS_CONFIG_MISSING: [{ input: 'basyn tasks with no config file', run: (p) => run(['tasks', '--config', p.path('none.conf')]) }],
+  TASKS_UNKNOWN_TASK: [{ input: 'basyn tasks --task of no task', run: (p) => run(['tasks', '--config', taskConfig(p, '[db]\nsource = a.img\ntarget = b.img\n'), '--task', 'dbb']) }],
+  TASKS_JOBS: [{ input: 'basyn tasks --jobs 0', run: (p) => run(['tasks', '--config', taskConfig(p, '[db]\nsource = a.img\ntarget = b.img\n'), '--jobs', '0']) }],
 };
 
 // ---------------------------------------------------------------------------------------------
