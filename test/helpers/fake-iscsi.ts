@@ -19,6 +19,7 @@ export interface FakeTarget {
 export interface Cues {
   discovery?: 'refused';
   login?: 'timeout' | 'auth';
+  loginDelayMs?: number;
   logoutFailures?: number;
   noLun?: boolean;
 }
@@ -27,6 +28,8 @@ export interface Call {
   readonly argv: string[];
   readonly pid: number;
   readonly ppid: number;
+  /** The caller's command line (/proc/PPID/cmdline): what the process list showed of basyn. */
+  readonly parent: string[];
 }
 
 export interface FakeSession {

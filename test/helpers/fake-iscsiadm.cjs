@@ -3,9 +3,10 @@
 // attaching each LUN's image file to a real loop device and making udev's by-path link to it, and
 // fails on cue. Its folder is FAKE_ISCSI_DIR:
 //   config.json  { byPath, portals: { "ADDR:PORT": { tpgt, targets: { IQN: { luns: { N: IMAGE }, chap? } } } },
-//                  cues: { discovery?: "refused", login?: "timeout" | "auth", logoutFailures?: N, noLun?: true } }
+//                  cues: { discovery?: "refused", login?: "timeout" | "auth", loginDelayMs?: N,
+//                          logoutFailures?: N, noLun?: true } }
 //   state.json   { nodes: { "IQN|ADDR:PORT": { settings } }, sessions: [...], nextSid }
-//   calls.log    one JSON line per call: { argv, pid, ppid }
+//   calls.log    one JSON line per call: { argv, pid, ppid, parent: the caller's command line }
 // Output and exit codes follow open-iscsi's (include/iscsi_err.h: 4 transport, 15 session exists,
 // 21 nothing found, 24 authorization failure).
 /* eslint-disable @typescript-eslint/no-require-imports */
@@ -20,7 +21,15 @@ if (!dir) {
   process.exit(1);
 }
 const argv = process.argv.slice(2);
-fs.appendFileSync(path.join(dir, 'calls.log'), `${JSON.stringify({ argv, pid: process.pid, ppid: process.ppid })}\n`);
+/** The command line of the process that ran this one (basyn): what `ps` shows every local user. */
+function parentCommandLine() {
+  try {
+    return fs.readFileSync(`/proc/${process.ppid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+  } catch {
+    return [];
+  }
+}
+fs.appendFileSync(path.join(dir, 'calls.log'), `${JSON.stringify({ argv, pid: process.pid, ppid: process.ppid, parent: parentCommandLine() })}\n`);
 
 const config = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
 const cues = config.cues || {};
@@ -99,6 +108,9 @@ if (op === 'new') {
   process.stdout.write(`New iSCSI node [tcp:[hw=,ip=,net_if=,iscsi_if=default] ${portal.address},${portal.port},${served ? served.tpgt : 1} ${iqn}] added\n`);
   process.exit(0);
 }
+
+// A slow login (a far or busy target): the delay comes before the state is locked.
+if (has('-l', '--login') && cues.loginDelayMs > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, cues.loginDelayMs);
 
 const code = withState((state) => {
   const node = state.nodes[nodeKey];
