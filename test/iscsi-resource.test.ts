@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseEndpoint } from '../src/local/endpoint';
+import '../src/local/resources/register';
 import { withResources } from '../src/local/resource';
 import { iscsiResource, type IscsiResource } from '../src/local/resources/iscsi';
 import { parseIscsiSpec, byPathName } from '../src/local/resources/iscsi-spec';
@@ -67,7 +68,8 @@ test('iscsi:// spellings: portal, [v6], port, IQN forms, lun, chap', (t) => {
   t.like(parseIscsiSpec('h/iqn.2001-04.com.example?chap=/etc/basyn/chap'), { chapFile: '/etc/basyn/chap' });
   const endpoint = parseEndpoint(`iscsi://${URL_REST}`, 'target');
   t.is(endpoint.kind, 'resource', 'registered with the endpoint parser');
-  t.regex(endpoint.kind === 'resource' ? endpoint.resource.description : '', /^iSCSI target iqn\.2026-11\.test\.basyn:disk1 at 127\.0\.0\.1:3260 \(LUN 0\)$/);
+  t.is(endpoint.kind === 'resource' ? endpoint.scheme : '', 'iscsi');
+  t.is(iscsiResource(URL_REST, 'source').description, 'iSCSI target iqn.2026-11.test.basyn:disk1 at 127.0.0.1:3260 (LUN 0)');
 });
 
 test('iscsi:// spellings refused with one line, exit 1', (t) => {

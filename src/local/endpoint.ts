@@ -12,7 +12,6 @@
 import { UsageError } from '../shared/errors';
 import { parseUserHostPort } from './transport/ssh-config';
 import { resourceFactory, unknownScheme, type EndpointSide, type Resource } from './resource';
-import './resources/iscsi'; // registers iscsi://
 
 export type { EndpointSide } from './resource';
 

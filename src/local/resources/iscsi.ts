@@ -18,11 +18,12 @@ import { promises as fs } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { SyncError, type BasynError } from '../../shared/errors';
-import { registerResourceScheme, type EndpointSide, type Resource } from '../resource';
+import type { EndpointSide, Resource } from '../resource';
 import { chapSettings, readChapFile, type ChapCredentials } from './iscsi-chap';
 import { byPathName, parseIscsiSpec, portalArgument, type IscsiSpec } from './iscsi-spec';
 import { newHolder, isAlive, TargetRegistry, type Holder, type TargetRecord } from './iscsi-sessions';
 import { admFailure, Iscsiadm, ISCSI_ERR_NO_OBJS_FOUND, ISCSI_ERR_SESS_EXISTS, type PortalTarget } from './iscsiadm';
+import type { AcquiredResource, EndpointRole, ResourceContext, ResourceScheme } from './resource';
 
 export interface IscsiSettings {
   /** The environment iscsiadm runs in (PATH finds it); the BASYN_ISCSI_* settings are read from it. */
@@ -218,4 +219,36 @@ export function iscsiResource(rest: string, side: EndpointSide, settings: IscsiS
   return new IscsiResource(parseIscsiSpec(rest, spec), side, settings);
 }
 
-registerResourceScheme('iscsi', (rest, { side, spec }) => iscsiResource(rest, side, { env: process.env }, spec));
+const PREFIX = 'iscsi://';
+const SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
+/**
+ * iscsi:// as a scheme of resources/index.ts (`basyn tasks`; register.ts registers it for the command
+ * line too). That interface passes no abort signal, so the acquire listens for SIGINT, SIGTERM and
+ * SIGHUP itself: a signal ends the udev wait (and every step but a login in progress) at once, and the
+ * acquire rejects with "Interrupted by ..." after logging out; the caller's own handlers run as well.
+ */
+export const ISCSI: ResourceScheme = {
+  prefix: PREFIX,
+
+  check(endpoint: string, _role: EndpointRole): void {
+    parseIscsiSpec(endpoint.slice(PREFIX.length), endpoint);
+  },
+
+  async acquire(endpoint: string, context: ResourceContext): Promise<AcquiredResource> {
+    const resource = iscsiResource(endpoint.slice(PREFIX.length), context.role, { env: process.env }, endpoint);
+    const controller = new AbortController();
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (!controller.signal.aborted) controller.abort(new SyncError(signal === 'SIGINT' ? 'Interrupted by user' : `Interrupted by ${signal}`, 'EINTR'));
+    };
+    for (const signal of SIGNALS) process.on(signal, onSignal);
+    let device: string;
+    try {
+      device = await resource.acquire(controller.signal);
+    } finally {
+      for (const signal of SIGNALS) process.off(signal, onSignal);
+    }
+    context.log(`Using ${resource.description} as ${device}`);
+    return { device, description: resource.description, release: () => resource.release() };
+  },
+};
