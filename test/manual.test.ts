@@ -36,6 +36,7 @@ test('--help fits 80 columns, lists the commands and ends with examples', async 
   const examples = result.stdout.slice(result.stdout.indexOf('\nExamples:\n'));
   t.true(HELP_EXAMPLES >= 2 && HELP_EXAMPLES <= 3);
   for (const example of EXAMPLES.slice(0, HELP_EXAMPLES)) t.true(examples.includes(`\n  ${example.command}\n`), example.command);
+  t.is(lines[lines.length - 1], `  ${EXAMPLES[HELP_EXAMPLES - 1].command}`, 'the examples come last');
   t.true(helpOptions(result.stdout).length >= 30, 'the option list was found');
 });
 

@@ -44,11 +44,11 @@ export function helpEpilogue(): string {
     out.push(`  ${command.usage}`);
     out.push(...wrap(command.summary, HELP_WIDTH, '      '));
   }
+  out.push('', ...wrap('Exit status: 0 identical, 1 usage error (nothing changed), 2 sync error. More in the manual: man basyn.', HELP_WIDTH, ''));
   out.push('', 'Examples:');
   for (const example of EXAMPLES.slice(0, HELP_EXAMPLES)) {
     out.push(...wrap(example.comment, HELP_WIDTH, '  # '), `  ${example.command}`);
   }
-  out.push('', ...wrap('Exit status: 0 identical, 1 usage error (nothing changed), 2 sync error. More in the manual: man basyn.', HELP_WIDTH, ''));
   return out.join('\n');
 }
 
