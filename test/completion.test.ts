@@ -84,6 +84,9 @@ test('files for devices and bitmaps; subcommands and files as the first word', (
   t.deepEqual(complete(['basyn', 'p']), ['patch']);
   t.deepEqual(complete(['basyn', 'completion', '']), ['bash']);
   t.deepEqual(complete(['basyn', 'patch', '--roll']), ['--rollback']);
+  t.deepEqual(complete(['basyn', 'tasks', '--log-level', 'w']), ['warning']);
+  t.deepEqual(complete(['basyn', 'tasks', '--config', 'other']), ['other.img']);
+  t.deepEqual(complete(['basyn', 't']), ['tasks']);
   t.deepEqual(complete(['basyn', '-p', '']), [], 'a port: nothing to offer');
 });
 

@@ -32,7 +32,7 @@ test('--help fits 80 columns, lists the commands and ends with examples', async 
   const lines = result.stdout.trimEnd().split('\n');
   t.deepEqual(lines.filter((line) => line.length > 80), [], 'no line over 80 columns');
   t.regex(result.stdout, /^Usage: basyn \[options\] -l DEVICE -r DEVICE/);
-  for (const word of ['patch', 'check-host', 'completion']) t.regex(result.stdout, new RegExp(`^ {2}basyn ${word}\\b`, 'm'));
+  for (const word of ['patch', 'tasks', 'check-host', 'completion']) t.regex(result.stdout, new RegExp(`^ {2}basyn ${word}\\b`, 'm'));
   const examples = result.stdout.slice(result.stdout.indexOf('\nExamples:\n'));
   t.true(HELP_EXAMPLES >= 2 && HELP_EXAMPLES <= 3);
   for (const example of EXAMPLES.slice(0, HELP_EXAMPLES)) t.true(examples.includes(`\n  ${example.command}\n`), example.command);

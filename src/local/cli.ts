@@ -14,7 +14,7 @@ import { buildCheckHostProgram, checkHostMain } from './check-host';
 import { completionScript } from './completion';
 import { VERSION } from '../shared/build-info';
 import { HELP_DESCRIPTION, HELP_LAYOUT, HELP_USAGE, helpEpilogue, versionText } from './manual-render';
-import { tasksMain } from './tasks/tasks-command';
+import { buildTasksProgram, tasksMain } from './tasks/tasks-command';
 // lvm+snapshot:// and loop:// as SOURCE/TARGET endpoints (registered with resource.ts).
 import './resources/register';
 
@@ -78,7 +78,7 @@ export interface Seams {
 /** `basyn completion bash`: the script completes the options of every form, as defined here. */
 function completionMain(argv: string[], io: Io): number {
   try {
-    io.stdout(completionScript(argv, { sync: buildProgram(io), patch: buildPatchProgram(), checkHost: buildCheckHostProgram(io) }, VERSION));
+    io.stdout(completionScript(argv, { sync: buildProgram(io), patch: buildPatchProgram(), checkHost: buildCheckHostProgram(io), tasks: buildTasksProgram() }, VERSION));
     return EXIT_OK;
   } catch (error) {
     if (!(error instanceof BasynError)) throw error;

@@ -17,6 +17,7 @@ const VALUE_WORDS: Readonly<Record<string, readonly string[]>> = {
   '--hash': HASH_NAMES,
   '--diff-format': ['basyn', 'bdsync'],
   '--diffsize': Object.keys(SIZE_MODE),
+  '--log-level': ['debug', 'info', 'warning', 'error'],
 };
 
 /** Value placeholders (`<file>`) whose values are paths. */
@@ -71,8 +72,16 @@ function formFunction(name: string, program: Command, positional: string): strin
   ].join('\n');
 }
 
+/** The commander definitions of each form of the command line. */
+export interface Programs {
+  readonly sync: Command;
+  readonly patch: Command;
+  readonly checkHost: Command;
+  readonly tasks: Command;
+}
+
 /** The whole script; `programs` are the commander definitions of each form. */
-export function bashCompletion(programs: { sync: Command; patch: Command; checkHost: Command }, version: string): string {
+export function bashCompletion(programs: Programs, version: string): string {
   return `# bash completion for basyn ${version}: source <(basyn completion bash), or save as
 # /etc/bash_completion.d/basyn (or ~/.local/share/bash-completion/completions/basyn).
 
@@ -102,6 +111,8 @@ _basyn_ssh_hosts() {
 
 ${formFunction('_basyn_sync', programs.sync, 'COMPREPLY=($(compgen -f -- "$cur")); compopt -o filenames 2>/dev/null; return 0')}
 
+${formFunction('_basyn_tasks', programs.tasks, 'return 0')}
+
 ${formFunction('_basyn_patch', programs.patch, 'COMPREPLY=($(compgen -f -- "$cur")); compopt -o filenames 2>/dev/null; return 0')}
 
 # check-host HOST [DEVICE]: the first word that is not an option (nor an option's value) is the host.
@@ -116,6 +127,7 @@ _basyn() {
   fi
   case \${COMP_WORDS[1]} in
     patch) _basyn_patch "$cur" "$prev" ;;
+    tasks) _basyn_tasks "$cur" "$prev" ;;
     completion) (( COMP_CWORD == 2 )) && COMPREPLY=($(compgen -W bash -- "$cur")) ;;
     check-host)
       # How many plain words (not options, nor the value of one) come before the cursor.
@@ -142,7 +154,7 @@ complete -F _basyn basyn
 }
 
 /** `basyn completion SHELL` */
-export function completionScript(argv: string[], programs: { sync: Command; patch: Command; checkHost: Command }, version: string): string {
+export function completionScript(argv: string[], programs: Programs, version: string): string {
   if (argv.length !== 1) throw new UsageError('usage: basyn completion bash');
   if (argv[0] !== 'bash') throw new UsageError(`basyn completion: no completion for '${argv[0]}' (only bash)`);
   return bashCompletion(programs, version);

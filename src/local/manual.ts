@@ -4,6 +4,8 @@
 // its commander definition (cli.ts); prose about the tool is written once, below. Plain text only: the
 // help prints it as is and the man page renders `code` and _emphasis_ as roff fonts.
 
+import { DEFAULT_CONFIG } from './tasks/config';
+
 export interface ManualCommand {
   /** The reserved first word and its arguments, as in the synopsis. */
   readonly usage: string;
@@ -49,6 +51,12 @@ export const COMMANDS: readonly ManualCommand[] = [
       'or undone with `basyn patch --rollback DEST`. See `basyn patch --help`.',
   },
   {
+    usage: 'basyn tasks [--config FILE] [--task NAME]...',
+    summary: 'run the tasks of a config file (many volumes, many hosts)',
+    details: 'Each task syncs a SOURCE to a TARGET, with its own lock; exit 3 when a task failed, 4 when interrupted. ' +
+      'See `basyn tasks --help` and the README.',
+  },
+  {
     usage: 'basyn check-host [options] HOST [DEVICE]',
     summary: 'check that HOST is ready: SSH, node, the agent, DEVICE',
     details: 'Connects to HOST as a sync would (host keys verified, the same SSH options), uploads the agent, reports ' +
@@ -80,12 +88,15 @@ export const EXIT_STATUS: readonly (readonly [string, string])[] = [
   ['1', 'Command-line or configuration error, shown as one line on stderr. Nothing was opened for writing, no data changed.'],
   ['2', 'Sync error, shown as one line on stderr: the destination may be partly changed and a rerun converges. Also: devices of different sizes, ' +
     'a recheck that finds differences, a lost connection, an interrupt.'],
+  ['3', 'basyn tasks: a task failed (the others ran).'],
+  ['4', 'basyn tasks: interrupted.'],
 ];
 
 export const FILES: readonly (readonly [string, string])[] = [
   ['~/.ssh/config', 'OpenSSH client configuration (Host, HostName, User, Port, IdentityFile, ProxyJump, ...); -F names another.'],
   ['~/.ssh/known_hosts', 'host keys the SSH connection is verified against; --known-hosts or -o UserKnownHostsFile name others.'],
   ['BITMAP, BITMAP.lock', 'the bitmap of -b (0600, created by basyn) and its lock: one run per bitmap.'],
+  [DEFAULT_CONFIG, 'the tasks of basyn tasks (INI; --config names another).'],
   ['$XDG_STATE_HOME/basyn/', 'undo journals and spooled patches of basyn patch (default ~/.local/state/basyn/).'],
 ];
 

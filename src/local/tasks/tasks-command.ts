@@ -27,7 +27,7 @@ interface TasksRawOptions {
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
-function buildTasksProgram(): Command {
+export function buildTasksProgram(): Command {
   return new Command('basyn tasks')
     .description('Run the tasks of a config file: each syncs a SOURCE to a TARGET (see README, "Many volumes, many hosts").\nExit 0: all ok; 3: a task failed; 4: interrupted; 1: config or usage error (nothing ran).')
     .helpOption('--help', 'display help')
