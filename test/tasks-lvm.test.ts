@@ -103,6 +103,14 @@ test('SIGTERM while lvcreate runs: the snapshot it makes is removed as soon as i
   assertReleased(t, p, result);
 });
 
+test('Ctrl-C (SIGINT to the whole process group) while lvcreate runs: lvcreate is not cut short, its snapshot is removed', async (t) => {
+  const p = place(t);
+  p.lvm.stall('lvcreate', 1500);
+  const result = await p.run([], { when: () => p.lvm.calls().some((argv) => argv[0] === 'lvcreate'), signal: 'SIGINT', delayMs: 200, group: true });
+  t.is(result.code, 4, result.stderr);
+  assertReleased(t, p, result);
+});
+
 test('lvremove failing twice is retried: removed at the third attempt, exit 0', async (t) => {
   const p = place(t);
   p.lvm.fail('lvremove', 2);

@@ -25,8 +25,8 @@ export interface TasksRun extends RunResult {
 
 export interface TasksOptions {
   readonly env?: NodeJS.ProcessEnv;
-  /** Send `signal` once stderr contains `when`. */
-  readonly interrupt?: { readonly when: string | RegExp; readonly signal: NodeJS.Signals; readonly delayMs?: number };
+  /** Send `signal` once stderr contains `when` (or `when()` is true); `group`: to the whole process group, as a terminal's Ctrl-C does. */
+  readonly interrupt?: { readonly when: string | RegExp | (() => boolean); readonly signal: NodeJS.Signals; readonly delayMs?: number; readonly group?: boolean };
   readonly timeoutMs?: number;
 }
 
@@ -44,23 +44,29 @@ export function tasksEnv(stateHome: string, extra: NodeJS.ProcessEnv = {}): Node
 
 export function runTasks(args: string[], options: TasksOptions = {}): Promise<TasksRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BASYN, 'tasks', ...args], { env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BASYN, 'tasks', ...args], { env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'], detached: options.interrupt?.group });
     let stdout = '';
     let stderr = '';
     let sent = false;
     child.stdout.setEncoding('utf8').on('data', (text: string) => { stdout += text; });
+    const cue = options.interrupt;
+    const check = () => {
+      if (!cue || sent) return;
+      const due = typeof cue.when === 'string' ? stderr.includes(cue.when) : cue.when instanceof RegExp ? cue.when.test(stderr) : cue.when();
+      if (!due) return;
+      sent = true;
+      setTimeout(() => (cue.group ? process.kill(-(child.pid as number), cue.signal) : child.kill(cue.signal)), cue.delayMs ?? 0);
+    };
+    const poll = typeof cue?.when === 'function' ? setInterval(check, 50) : undefined;
     child.stderr.setEncoding('utf8').on('data', (text: string) => {
       stderr += text;
-      const cue = options.interrupt;
-      if (cue && !sent && (typeof cue.when === 'string' ? stderr.includes(cue.when) : cue.when.test(stderr))) {
-        sent = true;
-        setTimeout(() => child.kill(cue.signal), cue.delayMs ?? 0);
-      }
+      check();
     });
     const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`basyn tasks ${args.join(' ')} timed out; stderr: ${stderr}`)); }, options.timeoutMs ?? 240_000);
     child.once('error', reject);
     child.once('close', (code, signal) => {
       clearTimeout(timer);
+      clearInterval(poll);
       const objects = stdout.split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as { type: string; task?: string });
       const tasks: Record<string, TaskObject> = {};
       for (const object of objects) if (object.type === 'task') tasks[object.task as string] = object as TaskObject;

@@ -17,7 +17,9 @@ const OUTPUT_MAX = 64 * 1024;
 export function runProgram(program: string, args: readonly string[], timeoutMs = 120_000): Promise<ProgramResult> {
   return new Promise((resolve) => {
     // stdin closed: a program that would prompt (lvm's "Do you really want...?") gets EOF, not a hang.
-    const child = spawn(program, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LVM_SUPPRESS_FD_WARNINGS: '1' } });
+    // Its own process group: a Ctrl-C meant for basyn must not cut an lvcreate or a release short (basyn
+    // finishes or undoes what the program did; systemd's final SIGKILL still reaches it).
+    const child = spawn(program, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LVM_SUPPRESS_FD_WARNINGS: '1' } });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (text: string) => { if (stdout.length < OUTPUT_MAX) stdout += text; });
