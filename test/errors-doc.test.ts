@@ -4,8 +4,8 @@
 // code and print exactly one line on stderr, matching the row's message, with no stack trace.
 // Invocations needing root (mounts, another user) or an sshd are skipped, with the reason, elsewhere.
 import test, { type ExecutionContext } from 'ava';
-import { spawn, spawnSync } from 'node:child_process';
-import { appendFileSync, chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { appendFileSync, chmodSync, closeSync, constants as fsConstants, copyFileSync, existsSync, openSync, mkdirSync, readFileSync, renameSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { BASYN, basyn, hasStackTrace, NOBODY, type RunOptions, type RunResult } from './helpers/cli';
@@ -286,6 +286,18 @@ const INVOCATIONS: Record<string, Invocation[]> = {
       },
     },
   ],
+  DEVICE_ON_READ_ONLY_FS: [{ input: 'a destination image on a tmpfs remounted read-only', skip: needsRoot, run: (p, t) => {
+    const space = tmpfs(t, MiB);
+    writeRandom(space.path('destination.img'), SIZE);
+    execFileSync('mount', ['-o', 'remount,ro', space.dir]);
+    return run(['-l', p.a, '-r', space.path('destination.img'), ...PUSH]);
+  } }],
+  DEVICE_BUSY: [{ input: 'a destination loop device held open exclusively (O_EXCL) by the test', skip: needsRoot, run: (p, t) => {
+    const device = loopDevice(t, p.b);
+    const held = openSync(device, fsConstants.O_RDONLY | fsConstants.O_EXCL);
+    t.teardown(() => closeSync(held));
+    return run(['-l', p.a, '-r', device, ...PUSH]);
+  } }],
   DEVICE_EMPTY: [{ input: 'an empty source image', run: (p) => {
     writeFileSync(p.a, '');
     return run(['-l', p.a, '-r', p.b, ...PUSH]);

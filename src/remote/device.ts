@@ -7,7 +7,7 @@
 // and never reports a flush as done: Linux reports a failed writeback once, and a second fdatasync
 // "succeeds" although the data never reached the disk.
 import { promises as fs, constants as fsConstants, readFileSync, type Stats } from 'node:fs';
-import { AgentError, describeSystemError, deviceError, deviceWriteError } from '../shared/errors';
+import { AgentError, deviceReadError, deviceWriteError, unsyncableDeviceError } from '../shared/errors';
 
 /** Most bytes kept in spare read buffers (about a window of 2 MiB buffers). */
 const MAX_SPARE_BYTES = 64 * 1024 * 1024;
@@ -35,7 +35,7 @@ export class Device {
         handle = await openDevice(path, writable, true);
         stat = await handle.stat();
       }
-      return new Device(path, handle, await deviceSize(path, stat, handle, writable), writable);
+      return new Device(path, handle, await deviceSize(path, stat, handle), writable);
     } catch (error) {
       await handle.close().catch(() => undefined);
       throw error;
@@ -74,8 +74,7 @@ export class Device {
         ({ bytesRead } = await this.handle.read(buffer, done, length - done, offset + done));
       } catch (error) {
         // The range, so that a failing disk can be located (and the user knows nothing beyond it was read).
-        const code = (error as NodeJS.ErrnoException).code ?? 'EIO';
-        throw new AgentError(code, describeSystemError(error, `Cannot read ${this.path} at offset ${offset + done} (${length - done} bytes)`));
+        throw deviceReadError(this.path, offset + done, length - done, error);
       }
       if (bytesRead === 0) throw new AgentError('EEOF', `unexpected end of device at ${offset + done}`);
       done += bytesRead;
@@ -130,11 +129,11 @@ async function openDevice(path: string, writable: boolean, exclusive: boolean): 
   return fs.open(path, flags);
 }
 
-async function deviceSize(path: string, stat: Stats, handle: fs.FileHandle, writable: boolean): Promise<number> {
-  if (stat.isDirectory()) throw deviceError(path, { code: 'EISDIR' }, writable);
-  if (stat.isFIFO()) throw deviceError(path, { code: 'EFIFO' }, writable);
+async function deviceSize(path: string, stat: Stats, handle: fs.FileHandle): Promise<number> {
+  if (stat.isDirectory()) throw unsyncableDeviceError(path, 'DEVICE_IS_DIRECTORY');
+  if (stat.isFIFO()) throw unsyncableDeviceError(path, 'DEVICE_IS_FIFO');
   // /dev/null, /dev/zero, a tty: no size, nothing to keep in sync.
-  if (stat.isCharacterDevice()) throw deviceError(path, { code: 'ECHARDEV' }, writable);
+  if (stat.isCharacterDevice()) throw unsyncableDeviceError(path, 'DEVICE_IS_CHARACTER_DEVICE');
   return stat.isBlockDevice() ? blockDeviceSize(stat.rdev, handle) : stat.size;
 }
 

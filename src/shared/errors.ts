@@ -86,31 +86,72 @@ const SYSTEM_ERROR_TEXT: Readonly<Record<string, string>> = {
 
 /** Node's system errors (ENOENT, EACCES, ...) as one readable line. */
 export function describeSystemError(error: unknown, what: string): string {
-  const err = error as NodeJS.ErrnoException;
-  const text = err?.code !== undefined ? SYSTEM_ERROR_TEXT[err.code] : undefined;
-  return `${what}: ${text ?? err?.message ?? String(error)}`;
+  return `${what}: ${systemErrorText(error)}`;
 }
 
-/** Why a device cannot be used, as the agent reports it (exit 2 at the controller). */
+/** What a system error means ("no such file or device"), else node's own text. */
+function systemErrorText(error: unknown): string {
+  const err = error as NodeJS.ErrnoException;
+  const text = err?.code !== undefined ? SYSTEM_ERROR_TEXT[err.code] : undefined;
+  return text ?? err?.message ?? String(error);
+}
+
+/**
+ * The device errors a user can meet, by their code in docs/errors.md: the errno (or agent) code the
+ * agent sends in its ERROR message, and the message. test/errors-table.test.ts checks each row here
+ * against the row of docs/errors.md with the same code (exit code and message), and the other way round
+ * for every DEVICE_ and IO_ row there; test/errors-doc.test.ts makes each of them happen for real.
+ */
+export const DEVICE_ERRORS = {
+  DEVICE_NOT_FOUND: { errno: 'ENOENT', message: (path: string) => `Device ${path} is not found` },
+  // e.g. /dev/sda1/x, or an image path through a regular file: node's text repeats the path and errno.
+  DEVICE_PATH_NOT_DIRECTORY: { errno: 'ENOTDIR', message: (path: string) => `Device ${path} is not found (part of its path is not a directory)` },
+  DEVICE_IS_DIRECTORY: { errno: 'EISDIR', message: (path: string) => `Device ${path} is a directory` },
+  DEVICE_IS_FIFO: { errno: 'EFIFO', message: (path: string) => `Device ${path} is a FIFO (named pipe), not a file or block device` },
+  DEVICE_IS_CHARACTER_DEVICE: { errno: 'ECHARDEV', message: (path: string) => `Device ${path} is a character device, not a file or block device` },
+  DEVICE_SYMLINK_LOOP: { errno: 'ELOOP', message: (path: string) => `Device ${path} cannot be opened: symbolic link loop` },
+  DEVICE_NOT_READABLE: { errno: 'EACCES', message: (path: string) => `Device ${path} is not readable: permission denied` },
+  DEVICE_NOT_WRITABLE: { errno: 'EACCES', message: (path: string) => `Device ${path} is not writable: permission denied` },
+  DEVICE_ON_READ_ONLY_FS: { errno: 'EROFS', message: (path: string) => `Device ${path} is on a read-only file system` },
+  // Only a block device opened for writing (O_EXCL, see device.ts) gives EBUSY.
+  DEVICE_BUSY: { errno: 'EBUSY', message: (path: string) => `Device ${path} is busy: it is mounted, in use by LVM or MD, or opened exclusively by another program; not writing to it` },
+  /** `what`: "Write of 4096 bytes at offset 0 of /dev/sdb1", "Flush of /dev/sdb1"; `reason`: errno text and code. */
+  IO_NO_SPACE: { errno: 'ENOSPC', message: (what: string, reason = 'no space left on device (ENOSPC)') => `${what} failed: ${reason}; nothing more is written to it` },
+  IO_ERROR: { errno: 'EIO', message: (what: string, reason = 'i/o error (EIO)') => `${what} failed: ${reason}; nothing more is written to it` },
+  IO_READ_ERROR: { errno: 'EIO', message: (path: string, offset: number | string, length: number | string, reason: string) => `Cannot read ${path} at offset ${offset} (${length} bytes): ${reason}` },
+} as const;
+
+/** What a device is that basyn cannot sync (device.ts finds it from the file's type, not from an errno). */
+export type UnsyncableKind = 'DEVICE_IS_DIRECTORY' | 'DEVICE_IS_FIFO' | 'DEVICE_IS_CHARACTER_DEVICE';
+
+/** A device of a kind basyn cannot sync, as the agent reports it (exit 2 at the controller). */
+export function unsyncableDeviceError(path: string, kind: UnsyncableKind): AgentError {
+  return new AgentError(DEVICE_ERRORS[kind].errno, DEVICE_ERRORS[kind].message(path));
+}
+
+/** Why a device cannot be opened, from node's system error, as the agent reports it (exit 2 at the controller). */
 export function deviceError(path: string, error: unknown, writable: boolean): AgentError {
   if (error instanceof AgentError) return error;
   const err = error as NodeJS.ErrnoException;
   const code = err?.code ?? 'EOPEN';
+  const row = (name: keyof typeof DEVICE_ERRORS & `DEVICE_${string}`) => new AgentError(code, DEVICE_ERRORS[name].message(path));
   switch (code) {
-    case 'ENOENT': return new AgentError(code, `Device ${path} is not found`);
-    // e.g. /dev/sda1/x, or an image path through a regular file: node's text repeats the path and errno.
-    case 'ENOTDIR': return new AgentError(code, `Device ${path} is not found (part of its path is not a directory)`);
+    case 'ENOENT': return row('DEVICE_NOT_FOUND');
+    case 'ENOTDIR': return row('DEVICE_PATH_NOT_DIRECTORY');
     case 'EACCES':
-    case 'EPERM': return new AgentError(code, `Device ${path} is not ${writable ? 'writable' : 'readable'}: ${SYSTEM_ERROR_TEXT[code]}`);
-    case 'EISDIR': return new AgentError(code, `Device ${path} ${SYSTEM_ERROR_TEXT[code]}`);
-    case 'EFIFO': return new AgentError(code, `Device ${path} is a FIFO (named pipe), not a file or block device`);
-    case 'ECHARDEV': return new AgentError(code, `Device ${path} is a character device, not a file or block device`);
-    case 'ELOOP': return new AgentError(code, `Device ${path} cannot be opened: symbolic link loop`);
-    case 'EROFS': return new AgentError(code, `Device ${path} is on a ${SYSTEM_ERROR_TEXT[code]}`);
-    // Only a block device opened for writing (O_EXCL, see device.ts) gives EBUSY.
-    case 'EBUSY': return new AgentError(code, `Device ${path} is busy: it is mounted, in use by LVM or MD, or opened exclusively by another program; not writing to it`);
+    case 'EPERM': return row(writable ? 'DEVICE_NOT_WRITABLE' : 'DEVICE_NOT_READABLE');
+    case 'EISDIR': return row('DEVICE_IS_DIRECTORY');
+    case 'ELOOP': return row('DEVICE_SYMLINK_LOOP');
+    case 'EROFS': return row('DEVICE_ON_READ_ONLY_FS');
+    case 'EBUSY': return row('DEVICE_BUSY');
     default: return new AgentError(code, `Device ${path} cannot be opened: ${err?.message ?? String(error)}`);
   }
+}
+
+/** A failed read of a device, with the range, so that a failing disk can be located. */
+export function deviceReadError(path: string, offset: number, length: number, error: unknown): AgentError {
+  const code = (error as NodeJS.ErrnoException)?.code ?? 'EIO';
+  return new AgentError(code, DEVICE_ERRORS.IO_READ_ERROR.message(path, offset, length, systemErrorText(error)));
 }
 
 /** A patch file that is damaged, or does not fit the target (exit 2: nothing was written). */
@@ -128,7 +169,8 @@ export function deviceWriteError(what: string, error: unknown): AgentError {
   const err = error as NodeJS.ErrnoException;
   const code = err?.code ?? 'EIO';
   const text = SYSTEM_ERROR_TEXT[code];
-  return new AgentError(code, `${what} failed: ${text ? `${text} (${code})` : (err?.message ?? String(error))}; nothing more is written to it`);
+  const reason = text ? `${text} (${code})` : (err?.message ?? String(error));
+  return new AgentError(code, (code === 'ENOSPC' ? DEVICE_ERRORS.IO_NO_SPACE : DEVICE_ERRORS.IO_ERROR).message(what, reason));
 }
 
 /**

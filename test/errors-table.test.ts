@@ -1,0 +1,85 @@
+// The device errors of src/shared/errors.ts (DEVICE_ERRORS) against docs/errors.md: every row of the
+// code's table has the row of the same code in the doc, with exit 2 and the same message (the builder
+// fed with the doc's placeholders gives the doc's text to the letter), and every DEVICE_ and IO_ row of
+// the doc has its row in the code. test/errors-doc.test.ts then makes each message happen for real.
+// (The other rows of docs/errors.md still have their messages where they are thrown: see issue 10.)
+import test from 'ava';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DEVICE_ERRORS, EXIT_SYNC, deviceError, deviceWriteError, unsyncableDeviceError } from '../src/shared/errors';
+
+/** code → { exit, message } from the rows between the errors:begin/end markers (parsed on its own, not with the code's help). */
+function docRows(): Map<string, { exit: number; message: string }> {
+  const text = readFileSync(join(__dirname, '..', 'docs', 'errors.md'), 'utf8');
+  const table = /<!-- errors:begin -->\n([\s\S]*?)<!-- errors:end -->/.exec(text)?.[1] ?? '';
+  const rows = new Map<string, { exit: number; message: string }>();
+  for (const line of table.split('\n')) {
+    const match = /^\| `([A-Z0-9_]+)` \| (\d) \| `([^`]*)` \|/.exec(line);
+    if (match) rows.set(match[1], { exit: Number(match[2]), message: match[3] });
+  }
+  return rows;
+}
+
+const rows = docRows();
+
+/** Each builder with the doc's placeholders for its arguments. */
+const PLACEHOLDERS: Record<keyof typeof DEVICE_ERRORS, string> = {
+  DEVICE_NOT_FOUND: DEVICE_ERRORS.DEVICE_NOT_FOUND.message('<path>'),
+  DEVICE_PATH_NOT_DIRECTORY: DEVICE_ERRORS.DEVICE_PATH_NOT_DIRECTORY.message('<path>'),
+  DEVICE_IS_DIRECTORY: DEVICE_ERRORS.DEVICE_IS_DIRECTORY.message('<path>'),
+  DEVICE_IS_FIFO: DEVICE_ERRORS.DEVICE_IS_FIFO.message('<path>'),
+  DEVICE_IS_CHARACTER_DEVICE: DEVICE_ERRORS.DEVICE_IS_CHARACTER_DEVICE.message('<path>'),
+  DEVICE_SYMLINK_LOOP: DEVICE_ERRORS.DEVICE_SYMLINK_LOOP.message('<path>'),
+  DEVICE_NOT_READABLE: DEVICE_ERRORS.DEVICE_NOT_READABLE.message('<path>'),
+  DEVICE_NOT_WRITABLE: DEVICE_ERRORS.DEVICE_NOT_WRITABLE.message('<path>'),
+  DEVICE_ON_READ_ONLY_FS: DEVICE_ERRORS.DEVICE_ON_READ_ONLY_FS.message('<path>'),
+  DEVICE_BUSY: DEVICE_ERRORS.DEVICE_BUSY.message('<path>'),
+  IO_NO_SPACE: DEVICE_ERRORS.IO_NO_SPACE.message('Write of <n> bytes at offset <offset> of <path>'),
+  IO_ERROR: DEVICE_ERRORS.IO_ERROR.message('Flush of <path>'),
+  IO_READ_ERROR: DEVICE_ERRORS.IO_READ_ERROR.message('<path>', '<offset>', '<length>', '<reason>'),
+};
+
+test('every device error of errors.ts is a row of docs/errors.md with exit 2 and the same message', (t) => {
+  t.true(Object.keys(DEVICE_ERRORS).length >= 13);
+  for (const [code, message] of Object.entries(PLACEHOLDERS)) {
+    const row = rows.get(code);
+    if (!row) {
+      t.fail(`${code} has no row in docs/errors.md`);
+      continue;
+    }
+    t.is(row.exit, EXIT_SYNC, `${code}: exit`);
+    t.is(row.message, message, `${code}: message`);
+  }
+});
+
+test('every DEVICE_ and IO_ row of docs/errors.md is a device error of errors.ts (or a controller check)', (t) => {
+  // DEVICE_EMPTY is the controller's size check (session), not an agent error.
+  const controller = new Set(['DEVICE_EMPTY']);
+  const documented = [...rows.keys()].filter((code) => /^(DEVICE|IO)_/.test(code) && !controller.has(code));
+  t.true(documented.length >= 13, `${documented.length} rows`);
+  t.deepEqual(documented.filter((code) => !(code in DEVICE_ERRORS)), [], 'rows of the doc missing in errors.ts');
+});
+
+test('the agent raises each device error with the code of its table row', (t) => {
+  const cases: Array<[keyof typeof DEVICE_ERRORS, ReturnType<typeof deviceError>]> = [
+    ['DEVICE_NOT_FOUND', deviceError('/d', { code: 'ENOENT' }, false)],
+    ['DEVICE_PATH_NOT_DIRECTORY', deviceError('/d', { code: 'ENOTDIR' }, false)],
+    ['DEVICE_NOT_READABLE', deviceError('/d', { code: 'EACCES' }, false)],
+    ['DEVICE_NOT_WRITABLE', deviceError('/d', { code: 'EPERM' }, true)],
+    ['DEVICE_SYMLINK_LOOP', deviceError('/d', { code: 'ELOOP' }, false)],
+    ['DEVICE_ON_READ_ONLY_FS', deviceError('/d', { code: 'EROFS' }, true)],
+    ['DEVICE_BUSY', deviceError('/d', { code: 'EBUSY' }, true)],
+    ['DEVICE_IS_DIRECTORY', unsyncableDeviceError('/d', 'DEVICE_IS_DIRECTORY')],
+    ['DEVICE_IS_FIFO', unsyncableDeviceError('/d', 'DEVICE_IS_FIFO')],
+    ['DEVICE_IS_CHARACTER_DEVICE', unsyncableDeviceError('/d', 'DEVICE_IS_CHARACTER_DEVICE')],
+    ['IO_NO_SPACE', deviceWriteError('Write of 1 bytes at offset 0 of /d', { code: 'ENOSPC' })],
+    ['IO_ERROR', deviceWriteError('Flush of /d', { code: 'EIO' })],
+  ];
+  for (const [code, error] of cases) {
+    const errno = DEVICE_ERRORS[code].errno;
+    // EPERM is reported with its own errno under the EACCES row's message.
+    t.is(error.code, code === 'DEVICE_NOT_WRITABLE' ? 'EPERM' : errno, code);
+    t.is(error.exitCode, EXIT_SYNC, code);
+  }
+  t.is(deviceWriteError('Flush of /d', { code: 'EIO' }).message, 'Flush of /d failed: i/o error (EIO); nothing more is written to it');
+});
