@@ -293,10 +293,13 @@ const INVOCATIONS: Record<string, Invocation[]> = {
     return run(['-l', p.a, '-r', space.path('destination.img'), ...PUSH]);
   } }],
   DEVICE_BUSY: [{ input: 'a destination loop device held open exclusively (O_EXCL) by the test', skip: needsRoot, run: (p, t) => {
-    const device = loopDevice(t, p.b);
+    // Sizes in whole sectors: a loop device is as large as its file, rounded down to 512 bytes.
+    writeRandom(p.path('source.img'), MiB);
+    writeRandom(p.path('backing.img'), MiB);
+    const device = loopDevice(t, p.path('backing.img'));
     const held = openSync(device, fsConstants.O_RDONLY | fsConstants.O_EXCL);
     t.teardown(() => closeSync(held));
-    return run(['-l', p.a, '-r', device, ...PUSH]);
+    return run(['-l', p.path('source.img'), '-r', device, ...PUSH]);
   } }],
   DEVICE_EMPTY: [{ input: 'an empty source image', run: (p) => {
     writeFileSync(p.a, '');
