@@ -80,7 +80,7 @@ test('the agent raises each device error with the code of its table row', (t) =>
     // EPERM is reported with its own errno under the EACCES row's message.
     t.is(error.code, code === 'DEVICE_NOT_WRITABLE' ? 'EPERM' : errno, code);
     t.is(error.exitCode, EXIT_SYNC, code);
-    if (code.startsWith('DEVICE_')) t.is(error.message, rows.get(code)?.message.replace('<path>', '/d'), `${code}: the row's message`);
+    if (code.startsWith('DEVICE_')) t.is(error.message, (rows.get(code)?.message ?? '').replace('<path>', '/d'), `${code}: the row's message`);
   }
   t.is(deviceWriteError('Write of 1 bytes at offset 0 of /d', { code: 'ENOSPC' }).message, 'Write of 1 bytes at offset 0 of /d failed: no space left on device (ENOSPC); nothing more is written to it');
   t.is(deviceWriteError('Flush of /d', { code: 'EIO' }).message, 'Flush of /d failed: i/o error (EIO); nothing more is written to it');
