@@ -263,9 +263,8 @@ withFake('a wrong IQN: one line naming what the portal offers, exit 2, no login'
 withFake('a LUN that does not appear: bounded wait, one line, exit 2, logged out again', async (t) => {
   const { fake, image } = setUp(t, { env: { BASYN_ISCSI_DEVICE_WAIT: '1' } });
   const resource = iscsiResource(`${URL_REST}?lun=7`, 'target', { env: fake.env });
-  const started = Date.now();
+  // The bound is the setting's 1 s (the message says so); an unbounded wait would hang the test.
   await expectError(t, resource.acquire(live()), EXIT_SYNC, /^iSCSI target iqn\.2026-11\.test\.basyn:disk1 at 127\.0\.0\.1:3260: LUN 7 did not appear as .*-lun-7 within 1 s \(logged out again\); check the LUN number/);
-  t.true(Date.now() - started < 100_000, 'bounded (the default wait is 30 s; this machine may be slow)');
   t.is(logins(fake).length, 1);
   t.is(logouts(fake).length, 1);
   await resource.release();
@@ -285,7 +284,7 @@ withFake('an abort (a signal) while waiting for udev: rejects with its reason at
   controller.abort(reason);
   const error = await t.throwsAsync(acquired);
   t.is(error, reason);
-  t.true(Date.now() - abortedAt < 60_000, 'the abort ended the wait');
+  t.true(Date.now() - abortedAt < 300_000, 'the abort ended the 600 s wait');
   t.is(logouts(fake).length, 1);
   assertNothingLeft(t, fake, image);
 });
