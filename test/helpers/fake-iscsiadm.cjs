@@ -37,12 +37,13 @@ const cues = config.cues || {};
 /** A spin lock around the state file (two basyn runs may call at once). */
 function withState(body) {
   const lock = path.join(dir, 'state.lock');
-  for (let tries = 0; ; tries++) {
+  const deadline = Date.now() + 120_000; // generous: the test machine may be at load 50
+  for (;;) {
     try {
       fs.mkdirSync(lock);
       break;
     } catch {
-      if (tries > 2000) throw new Error('fake iscsiadm: state lock stuck');
+      if (Date.now() > deadline) throw new Error('fake iscsiadm: state lock stuck');
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
     }
   }
