@@ -123,3 +123,20 @@ test('patch_dir: the task makes a patch (--diff), applies it with basyn patch, a
   t.deepEqual(readdirSync(scratch.path('patches')), [], 'the applied patch is removed');
   t.true((result.tasks.db as unknown as { patchBytes: number }).patchBytes > 256 * 1024, 'the patch holds the changed bytes');
 });
+
+test('SIGTERM during the first of two tasks: it ends as interrupted, the second never starts, exit 4', async (t) => {
+  const scratch = tempDir('basyn-tasks-signal-');
+  t.teardown(() => scratch.cleanup());
+  for (const name of ['a.img', 'b.img', 'c.img']) writeRandom(scratch.path(name), 256 * 1024);
+  const before = readFileSync(scratch.path('c.img'));
+  const config = writeConfig(scratch.dir, '[first]\nsource = a.img\ntarget = b.img\n[second]\nsource = a.img\ntarget = c.img\n');
+  const result = await runTasks(['--config', config, '--json', '--log-level', 'debug'], {
+    env: tasksEnv(scratch.path('state')), interrupt: { when: 'running: basyn', signal: 'SIGTERM', delayMs: 200 },
+  });
+  t.is(result.code, 4, result.stderr);
+  t.is(result.tasks.first.status, 'interrupted');
+  t.is(result.tasks.first.error?.message, 'Interrupted by SIGTERM');
+  t.false('second' in result.tasks);
+  t.like(result.summary, { exitCode: 4, interrupted: 1, notStarted: 1 });
+  t.true(readFileSync(scratch.path('c.img')).equals(before), 'the second task did not run');
+});

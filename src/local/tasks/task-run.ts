@@ -142,7 +142,7 @@ class PhaseTimer {
     if (!this.current) return;
     const seconds = (Date.now() - this.current.since) / 1000;
     this.phases[this.current.phase] = seconds;
-    this.env.log('debug', `${this.current.phase}: ${seconds.toFixed(2)} s`);
+    this.env.log('info', `${this.current.phase}: ${seconds.toFixed(2)} s`);
     this.current = undefined;
   }
 }
