@@ -75,7 +75,8 @@ async function runChain(chain: number, patches: Record<'strict' | 'resize', Patc
   const writeback = chain % 2 === 1;
   const resize = chain % 4 >= 2;
   const { oldImage, newImage, patchFile } = patches[resize ? 'resize' : 'strict'];
-  const fs = await PowerLossFs.mount(writeback ? { writeback: 0.5 } : {});
+  // Flushes take 20 ms (a disk's), so the journalled steps last long enough for kills to land between them.
+  const fs = await PowerLossFs.mount({ ...(writeback ? { writeback: 0.5 } : {}), fsyncDelayMs: 20 });
   const outcomes: PowerCutOutcome[] = [];
   const violations: string[] = [];
   let rollbacks = 0;

@@ -205,3 +205,14 @@ fsTest('powerloss fs: with --writeback, unsynced pages may survive a cut, each w
     t.true(survived > 0 && survived < 64, `${survived} of 64 unsynced pages survived`);
   }, { writeback: 0.5, seed: 7 });
 });
+
+fsTest('powerloss fs: with fsyncDelayMs, fsync, fdatasync and a directory fsync each take at least that long', async (t) => {
+  await withFs((fs) => {
+    durableFile(fs.path('a'), randomBytes(4096));
+    for (const sync of [() => fsyncPath(fs.path('a')), () => fsyncPath(fs.path('a'), false), () => fsyncDir(fs.path('a'))]) {
+      const started = Date.now();
+      sync();
+      t.true(Date.now() - started >= 250, 'the flush took its delay');
+    }
+  }, { fsyncDelayMs: 250 });
+});

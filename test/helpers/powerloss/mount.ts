@@ -26,6 +26,8 @@ export interface PowerLossOptions {
   /** Probability that a write also writes back one random cached page (background writeback). */
   readonly writeback?: number;
   readonly seed?: number;
+  /** Every fsync, fdatasync and directory fsync takes this many ms more (a disk's flush): steps between syncs get wider. */
+  readonly fsyncDelayMs?: number;
 }
 
 /** Counters read from the control file. */
@@ -110,6 +112,7 @@ export class PowerLossFs {
     const args = [SCRIPT, this.dir.path('disk'), this.root];
     if (this.options.writeback !== undefined) args.push('--writeback', String(this.options.writeback));
     if (this.options.seed !== undefined) args.push('--seed', String(this.options.seed));
+    if (this.options.fsyncDelayMs !== undefined) args.push('--fsync-delay', String(this.options.fsyncDelayMs));
     const daemon = spawn(PYTHON, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.daemon = daemon;
     this.exited = new Promise((resolve) => daemon.once('exit', () => resolve()));

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """A FUSE file system that loses power, in the manner of LazyFS (see README.md beside this file).
 
-    /usr/bin/python3 powerloss.py BACKING MOUNTPOINT [--writeback P] [--seed N]
+    /usr/bin/python3 powerloss.py BACKING MOUNTPOINT [--writeback P] [--seed N] [--fsync-delay MS]
 
 Memory is the page cache, BACKING is the disk. Every write goes to memory; nothing reaches BACKING
 until it is made durable:
@@ -14,6 +14,8 @@ until it is made durable:
 A power cut is SIGKILL of this process: memory is gone, BACKING is what the next mount finds. With
 --writeback P, each write also copies, with probability P, one random cached page of a random file to
 BACKING, as the kernel's background writeback would (so unsynced data may survive a cut, in any order).
+With --fsync-delay MS, every fsync, fdatasync and directory fsync takes MS milliseconds more, as a disk's
+flush does: the steps of a program that syncs between them get wider, so a kill lands between them more often.
 
 Control file /.powerloss (not listed; write one command per line, read it for counters as JSON):
   sync                          make everything durable (like sync(2))
@@ -66,9 +68,10 @@ class Inode:
 class PowerLossFS(Operations):
     use_ns = True
 
-    def __init__(self, backing, writeback, rng):
+    def __init__(self, backing, writeback, rng, fsync_delay=0.0):
         self.backing = backing
         self.writeback = writeback
+        self.fsync_delay = fsync_delay
         self.rng = rng
         self.fds = {}
         self.faults = []  # (ino, start, end)
@@ -394,6 +397,7 @@ class PowerLossFS(Operations):
     def fsync(self, path, datasync, fh):
         if fh == CONTROL_INO:
             return
+        time.sleep(self.fsync_delay)
         inode = self.inodes[fh]
         self.sync_file(inode)
         self.counters['fdatasync' if datasync else 'fsync'] += 1
@@ -402,6 +406,7 @@ class PowerLossFS(Operations):
             self.save_meta()
 
     def fsyncdir(self, path, datasync, fh):
+        time.sleep(self.fsync_delay)
         self.sync_dir(self.resolve(path))
         self.counters['fsyncdir'] += 1
 
@@ -508,14 +513,19 @@ def main(argv):
         at = args.index('--writeback')
         writeback = float(args[at + 1])
         del args[at:at + 2]
+    fsync_delay = 0.0
+    if '--fsync-delay' in args:
+        at = args.index('--fsync-delay')
+        fsync_delay = float(args[at + 1]) / 1000
+        del args[at:at + 2]
     if '--seed' in args:
         at = args.index('--seed')
         seed = int(args[at + 1])
         del args[at:at + 2]
     if len(args) != 2:
-        sys.exit('usage: powerloss.py BACKING MOUNTPOINT [--writeback P] [--seed N]')
+        sys.exit('usage: powerloss.py BACKING MOUNTPOINT [--writeback P] [--seed N] [--fsync-delay MS]')
     backing, mountpoint = args
-    filesystem = PowerLossFS(backing, writeback, random.Random(seed))
+    filesystem = PowerLossFS(backing, writeback, random.Random(seed), fsync_delay)
     # direct_io: every read and write reaches this process (the kernel caches no file data); the
     # zero timeouts do the same for names and attributes. hard_remove: an unlinked open file is not
     # renamed to .fuse_hidden* (that would be a rename this file system had to model).
