@@ -62,13 +62,13 @@ test('a snapshot named basyn-<task>-<run id>, tagged basyn, is synced from and r
   t.is(result.code, 0, result.stderr);
   t.is(result.tasks.db.status, 'ok');
   const create = p.lvm.calls().find((argv) => argv[0] === 'lvcreate') as string[];
-
   t.true(create.includes('--snapshot'));
   t.is(create[create.indexOf('--addtag') + 1], 'basyn');
   t.is(create[create.indexOf('--size') + 1], `${64 * 1024 * 1024}b`);
   t.is(create[create.length - 1], 'vg0/data');
   t.is(create[create.indexOf('--name') + 1], `basyn-db-${result.tasks.db.runId}`);
   assertReleased(t, p, result);
+  t.regex(result.stderr, new RegExp(`running: basyn -l \\S+/vg/vg0/basyn-db-${result.tasks.db.runId} -r `), 'the sync read the snapshot, not the origin');
   t.true(readFileSync(p.target).equals(p.origin), 'the target is the origin, byte for byte');
   for (const phase of ['snapshot', 'sync', 'release']) t.is(typeof result.tasks.db.phases[phase], 'number', phase);
   t.is(result.tasks.db.changedBytes, SIZE);
