@@ -1,13 +1,15 @@
 // `basyn check-host HOST [DEVICE]` against the private sshd: a ready host (node version reported,
 // DEVICE opened read-write and left untouched), a host without node on its PATH, one whose first
 // `node` on the PATH is too old (v16), and an unknown host key (refused before anything is uploaded).
-// The remote PATH is set by a ForceCommand wrapper in the sshd's config, as a login shell would.
+// The remote PATH is set by a ForceCommand wrapper in the sshd's config, as a login shell would. As
+// root, a loop device as DEVICE: free, then held exclusively by another program (busy).
 import { readFileSync, statSync, symlinkSync, writeFileSync, chmodSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { basyn, hasStackTrace, type RunResult } from './helpers/cli';
 import { sha256File, tempDir, writeRandom } from './helpers/images';
 import { startSshd, type Sshd } from './helpers/sshd';
-import { sshTest } from './helpers/ssh-test';
+import { attachLoop, holdExclusively, ROOT_SKIP } from './helpers/root-devices';
+import { SKIP_SSH, sshTest } from './helpers/ssh-test';
 
 const temp = tempDir('basyn-check-host-');
 const servers: Sshd[] = [];
@@ -91,4 +93,30 @@ sshTest('an unknown host key is refused: exit 2, the fingerprint shown, nothing 
   t.is(result.stdout, '', 'no connection, no agent');
   t.is(readFileSync(knownHosts, 'utf8'), '');
   t.notRegex(sshd.log(), /Accepted publickey/, 'the client never authenticated');
+});
+
+// A block device DEVICE is opened as a destination is: exclusively. A free loop device may be opened;
+// the same device held exclusively by another program (as a mount, LVM or MD holds one) is busy.
+(ROOT_SKIP || SKIP_SSH ? sshTest.skip : sshTest)('a block device: free is ready, held exclusively is busy (exit 2), never written', async (t) => {
+  const sshd = await startSshd();
+  servers.push(sshd);
+  const backing = temp.path('loop-backing.img');
+  writeRandom(backing, 1024 * 1024);
+  const before = await sha256File(backing);
+  const loop = attachLoop(backing);
+  t.teardown(() => loop.detach());
+  const free = await checkHost(sshd, [loop.device]);
+  t.is(free.code, 0, free.stderr);
+  t.true(free.stdout.includes(`${loop.device}: may be opened for reading and writing (1048576 bytes); nothing was written`), free.stdout);
+  const release = await holdExclusively(loop.device);
+  try {
+    const busy = await checkHost(sshd, [loop.device]);
+    t.is(busy.code, 2);
+    t.regex(busy.stderr, new RegExp(`^Device ${loop.device} is busy`));
+    t.notRegex(busy.stdout, /ready/);
+  } finally {
+    await release();
+  }
+  loop.detach();
+  t.is(await sha256File(backing), before, 'the device was not written');
 });

@@ -292,15 +292,24 @@ const INVOCATIONS: Record<string, Invocation[]> = {
     execFileSync('mount', ['-o', 'remount,ro', space.dir]);
     return run(['-l', p.a, '-r', space.path('destination.img'), ...PUSH]);
   } }],
-  DEVICE_BUSY: [{ input: 'a destination loop device held open exclusively (O_EXCL) by the test', skip: needsRoot, run: (p, t) => {
-    // Sizes in whole sectors: a loop device is as large as its file, rounded down to 512 bytes.
-    writeRandom(p.path('source.img'), MiB);
-    writeRandom(p.path('backing.img'), MiB);
-    const device = loopDevice(t, p.path('backing.img'));
-    const held = openSync(device, fsConstants.O_RDONLY | fsConstants.O_EXCL);
-    t.teardown(() => closeSync(held));
-    return run(['-l', p.path('source.img'), '-r', device, ...PUSH]);
-  } }],
+  DEVICE_BUSY: [
+    { input: 'a destination loop device held open exclusively (O_EXCL) by the test', skip: needsRoot, run: (p, t) => {
+      // Sizes in whole sectors: a loop device is as large as its file, rounded down to 512 bytes.
+      writeRandom(p.path('source.img'), MiB);
+      writeRandom(p.path('backing.img'), MiB);
+      const device = loopDevice(t, p.path('backing.img'));
+      const held = openSync(device, fsConstants.O_RDONLY | fsConstants.O_EXCL);
+      t.teardown(() => closeSync(held));
+      return run(['-l', p.path('source.img'), '-r', device, ...PUSH]);
+    } },
+    { input: 'check-host, a loop device held open exclusively (O_EXCL) by the test', skip: needsRoot ?? needsSsh, run: (p, t) => {
+      writeRandom(p.path('backing.img'), MiB);
+      const device = loopDevice(t, p.path('backing.img'));
+      const held = openSync(device, fsConstants.O_RDONLY | fsConstants.O_EXCL);
+      t.teardown(() => closeSync(held));
+      return run(['check-host', sshd.host, device, ...ssh().slice(2)]);
+    } },
+  ],
   DEVICE_EMPTY: [{ input: 'an empty source image', run: (p) => {
     writeFileSync(p.a, '');
     return run(['-l', p.a, '-r', p.b, ...PUSH]);
