@@ -25,6 +25,8 @@ const rows = docRows();
 /** Each builder with the doc's placeholders for its arguments. */
 const PLACEHOLDERS: Record<keyof typeof DEVICE_ERRORS, string> = {
   DEVICE_NOT_FOUND: DEVICE_ERRORS.DEVICE_NOT_FOUND.message('<path>'),
+  DEVICE_NOT_CREATED: DEVICE_ERRORS.DEVICE_NOT_CREATED.message('<path>'),
+  DEVICE_NO_SUCH_USER: DEVICE_ERRORS.DEVICE_NO_SUCH_USER.message('<path>'),
   DEVICE_PATH_NOT_DIRECTORY: DEVICE_ERRORS.DEVICE_PATH_NOT_DIRECTORY.message('<path>'),
   DEVICE_IS_DIRECTORY: DEVICE_ERRORS.DEVICE_IS_DIRECTORY.message('<path>'),
   DEVICE_IS_FIFO: DEVICE_ERRORS.DEVICE_IS_FIFO.message('<path>'),

@@ -7,7 +7,7 @@ import { printable } from '../shared/remote-text';
 import { validateOptions, type RawOptions } from './options';
 import { JsonEvents } from './json-output';
 import { createReporter, PROCESS_IO, type Io } from './progress';
-import { runSession } from './session';
+import { runEndpoints } from './run-endpoints';
 import type { TransportFor } from './transport/index';
 import { buildPatchProgram, patchMain } from './patch-command';
 import { buildCheckHostProgram, checkHostMain } from './check-host';
@@ -38,13 +38,16 @@ export function buildProgram(io: Io = PROCESS_IO): Command {
     .option('--repair', 'with --recheck and -a: send the differing ranges, flush, and compare them again')
     .option('--verify-bitmap', 'hash the destination only and compare it with the bitmap (-a PUSH -r DEST -b FILE, or -a PULL -l DEST -b FILE)')
     .option('--stat', 'print transfer statistics at the end')
-    .option('--verbose', 'say what is being done, on stdout')
-    .option('--progress', 'show progress on stderr (rate, ETA, changed bytes found so far)')
+    .option('-v, --verbose', 'say what is being done, on stdout (-vv: and --debug)')
+    .option('--progress', 'show progress on stderr (rate, ETA, changed bytes found so far); --progress=none|dot|full (dot: one per buffer)')
+    .addOption(new Option('--progress-style <style>').hideHelp()) // what --progress=STYLE becomes (see main)
     .option('--json', 'one JSON object per line on stdout (start, progress, warnings, ranges, end; see docs/json.md); human output goes to stderr')
     .option('--debug', 'print debug details (and stack traces) on stderr')
     .option('--hash <name>', 'SHA1 (default), SHA224, SHA256, SHA384, SHA512, BLAKE2B, BLAKE2S, MD5, or XXH128 (fast, salted per run, not with -b)')
     .option('--buffer <KB>', 'buffer size in KB for sequential comparison (default: 2048)')
+    .option('--block, --block-size <size>', 'the buffer size with units (e.g. 1M, 512K; B K M G T or kB MB GB TB), as iblocksync spells it')
     .option('--chunk <KB>', 'chunk size in KB: a differing buffer is compared chunk by chunk; 0 = off (default: 64, or none when the buffer is no larger; an existing bitmap keeps its own)')
+    .option('--algo <name>', 'the same as --hash; also adler32 or crc32 (32-bit: a warning, never with -b)')
     .option('--zlevel <0-9>', 'compression level, 0 = none (default: 6)')
     .option('--bwlimit <rate>', 'cap the bytes over the link to the remote side, per second (e.g. 10M = 10 MiB/s, 500kB; 0 = no limit)')
     .option('-b, --bitmap <file>', 'bitmap file of source digests: the destination is not read (SYNC only)')
@@ -62,6 +65,12 @@ export function buildProgram(io: Io = PROCESS_IO): Command {
     .option('--remote-node <path>', 'node binary on the remote host (default: node, then nodejs)')
     .option('--rsh <command>', 'run the agent through this remote shell command instead of ssh2 (e.g. "ssh -i key")')
     .addOption(new Option('-o, --option <key=value>', 'OpenSSH-style option, e.g. -o UserKnownHostsFile=FILE (repeatable)').argParser(collect))
+    .option('-f, --force', 'SOURCE TARGET form: sync into a TARGET larger than the SOURCE without asking')
+    .option('--source-rsh <command>', 'SOURCE TARGET form: --rsh for the SOURCE only (env BASYN_SOURCE_RSH)')
+    .option('--target-rsh <command>', 'SOURCE TARGET form: --rsh for the TARGET only (env BASYN_TARGET_RSH)')
+    .option('--source-wrap <command>', 'SOURCE TARGET form: run the SOURCE agent as `COMMAND node ...`, e.g. "sudo -n" (env BASYN_SOURCE_WRAP)')
+    .option('--target-wrap <command>', 'SOURCE TARGET form: run the TARGET agent as `COMMAND node ...` (env BASYN_TARGET_WRAP)')
+    .argument('[endpoints...]', 'SOURCE TARGET: a local path, file://PATH, [user@]host:PATH or ssh://[user@]host[:port]/PATH (see docs/endpoints.md)')
     .allowExcessArguments(false)
     .configureHelp(HELP_LAYOUT)
     .addHelpText('after', helpEpilogue())
@@ -69,10 +78,30 @@ export function buildProgram(io: Io = PROCESS_IO): Command {
     .configureOutput({ writeOut: (text) => io.stdout(text), writeErr: (text) => io.stderr(text) });
 }
 
-/** What a test may replace: where the text goes, and how each side's agent is started. */
+/** What a test may replace: where the text goes, how each side's agent is started, the environment. */
 export interface Seams {
   readonly io?: Io;
   readonly transports?: TransportFor;
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * iblocksync's spellings that commander cannot read as they are, rewritten before parsing (never
+ * after `--`): `--progress=STYLE` (a value only with `=`, so a bare --progress never swallows an
+ * endpoint) and `-vv` (--verbose and --debug).
+ */
+function rewriteSpellings(argv: string[]): string[] {
+  const end = argv.indexOf('--');
+  const head = end < 0 ? argv : argv.slice(0, end);
+  const tail = end < 0 ? [] : argv.slice(end);
+  return [
+    ...head.flatMap((arg) => {
+      if (arg.startsWith('--progress=')) return ['--progress-style', arg.slice('--progress='.length)];
+      if (/^-vv+$/.test(arg)) return ['--verbose', '--debug'];
+      return [arg];
+    }),
+    ...tail,
+  ];
 }
 
 /** `basyn completion bash`: the script completes the options of every form, as defined here. */
@@ -96,6 +125,7 @@ export async function main(argv: string[], seams: Seams = {}): Promise<number> {
   if (argv[0] === 'check-host') return checkHostMain(argv.slice(1), { io });
   if (argv[0] === 'completion') return completionMain(argv.slice(1), io);
   const program = buildProgram(io);
+  argv = rewriteSpellings(argv);
   // Known before parsing, so that even an error while validating can show its stack (or end the JSON).
   const debug = argv.includes('--debug');
   let json = argv.includes('--json') ? new JsonEvents(io) : undefined;
@@ -113,11 +143,15 @@ export async function main(argv: string[], seams: Seams = {}): Promise<number> {
     throw error;
   }
   try {
-    const raw = program.opts<RawOptions>();
-    const reporter = createReporter({ verbose: !!raw.verbose, debug, progress: !!raw.progress, json: !!raw.json, diff: raw.diff }, io);
+    const raw: RawOptions = { ...program.opts<RawOptions>(), endpoints: program.processedArgs[0] as string[] };
+    const style = raw.progressStyle?.toLowerCase();
+    const flags = { verbose: !!raw.verbose, debug, progress: !!raw.progress || style === 'full', dots: 0, json: !!raw.json, diff: raw.diff };
+    const reporter = createReporter(flags, io);
     json = reporter.json;
-    const options = validateOptions(raw, Boolean(process.stdin.isTTY));
-    await runSession(options, reporter, seams.transports);
+    const options = validateOptions(raw, Boolean(process.stdin.isTTY), seams.env ?? process.env);
+    if (options.progressDots) flags.dots = options.bufferSize;
+    for (const warning of options.warnings) reporter.warn(warning);
+    await runEndpoints(options, reporter, seams.transports);
     json?.end(EXIT_OK);
     return EXIT_OK;
   } catch (error) {

@@ -1,12 +1,13 @@
 // The typed options of one run, and the validation of option combinations (Python basyn's rules,
 // plus ours). Everything here is pure: no file is opened.
 import { UsageError } from '../shared/errors';
-import { hashByName, HASH_NAMES, type HashAlgorithm } from '../shared/hash';
+import { hashByName, HASH_NAMES, WEAK_HASH_NAMES, type HashAlgorithm } from '../shared/hash';
 import { MAX_BUFFER_SIZE } from '../shared/protocol';
 import { parseSize } from '../shared/size';
 import { sameFile } from './same-file';
 import { SIZE_MODE, type SizeMode } from '../shared/patch-format';
 import type { DiffFormat } from './patch-writer';
+import { checkBasynForm, endpointForm, type EndpointRun, type Environment } from './endpoint-options';
 
 /** --diffsize's names (bdsync's). */
 export function parseSizeMode(value: string | undefined): SizeMode {
@@ -40,6 +41,12 @@ export interface ConnectionOptions {
   remoteNode?: string;
   /** --rsh: external remote shell command instead of ssh2. */
   rsh?: string;
+  /**
+   * --source-wrap / --target-wrap (SOURCE TARGET form): a command the agent runs under on that side,
+   * `CMD node -e ...` (e.g. `sudo -n`); a shell command line on a remote host, split into words
+   * (no shell) on this one.
+   */
+  wrap?: string;
   /** -o KEY=VALUE options, OpenSSH style. */
   sshOptions: Record<string, string>;
   /** Batch mode: never prompt (no TTY on stdin). */
@@ -59,6 +66,19 @@ export interface Options {
   stat: boolean;
   verbose: boolean;
   progress: boolean;
+  /** --progress=dot: a dot on stderr per buffer done, as iblocksync prints. */
+  progressDots: boolean;
+  /** -f/--force: a TARGET larger than the SOURCE is synced without asking. */
+  force: boolean;
+  /** Said once at the start, not failing the run (e.g. --algo crc32). */
+  warnings: string[];
+  /** The SOURCE TARGET form: what the endpoints were (undefined in the -l/-r form). */
+  endpoints?: EndpointRun;
+  /**
+   * How to reach the local role's agent when it is not this machine's plain pipe (SOURCE TARGET form:
+   * a remote SOURCE of a remote to remote run, or --source-wrap/--target-wrap on a local endpoint).
+   */
+  localConnection?: ConnectionOptions;
   /** --json: events on stdout (json-output.ts); human output on stderr. */
   json: boolean;
   debug: boolean;
@@ -104,8 +124,22 @@ export interface RawOptions {
   repair?: boolean;
   verifyBitmap?: boolean;
   stat?: boolean;
-  verbose?: boolean;
+  /** --verbose is true; -v counts (-vv: 2, --debug's meaning). */
+  verbose?: boolean | number;
   progress?: boolean;
+  /** --progress=none|dot|full (the cli turns `--progress=X` into this, so a bare --progress never takes a value). */
+  progressStyle?: string;
+  /** The positional arguments: SOURCE TARGET. */
+  endpoints?: string[];
+  force?: boolean;
+  sourceRsh?: string;
+  targetRsh?: string;
+  sourceWrap?: string;
+  targetWrap?: string;
+  /** --block / --block-size SIZE: the buffer size, with the size parser's units. */
+  blockSize?: string;
+  /** --algo NAME: --hash, plus iblocksync's adler32 and crc32. */
+  algo?: string;
   json?: boolean;
   debug?: boolean;
   hash?: string;
@@ -185,7 +219,47 @@ export function validateHost(host: string): void {
   }
 }
 
-export function validateOptions(raw: RawOptions, interactive: boolean): Options {
+/** --hash or --algo (never both): the digest, and the warning a 32-bit one gets. */
+function chooseHash(raw: RawOptions, warnings: string[]): HashAlgorithm {
+  if (raw.hash !== undefined && raw.algo !== undefined) throw new UsageError('--hash and --algo are the same option: give one');
+  const name = raw.algo ?? raw.hash ?? 'SHA1';
+  const hash = hashByName(name);
+  if (!hash || (hash.weak && raw.algo === undefined)) {
+    const names = raw.algo !== undefined ? [...HASH_NAMES, ...WEAK_HASH_NAMES] : HASH_NAMES;
+    throw new UsageError(`Unsupported hash function: ${name} (one of ${names.join(', ')})`);
+  }
+  if (hash.weak) warnings.push(`--algo ${name.toLowerCase()} is a 32-bit digest: a change can go unnoticed (about 1 in 4 billion per differing block); prefer the default SHA1 or XXH128`);
+  return hash;
+}
+
+/** --buffer KB, or --block/--block-size SIZE (iblocksync's spelling, with units): one of them. */
+function bufferBytes(raw: RawOptions): number {
+  if (raw.buffer !== undefined && raw.blockSize !== undefined) throw new UsageError('--buffer and --block/--block-size both set the buffer size: give one');
+  if (raw.blockSize === undefined) return (integer(raw.buffer, '--buffer', 1, MAX_BUFFER_SIZE / 1024) ?? 2048) * 1024;
+  const bytes = parseSize(raw.blockSize, '--block/--block-size');
+  if (bytes < 1024 || bytes > MAX_BUFFER_SIZE || bytes % 1024 !== 0) {
+    throw new UsageError(`--block/--block-size must be a whole number of KiB from 1K to ${MAX_BUFFER_SIZE / 1024 / 1024}M, got '${raw.blockSize}'`);
+  }
+  return bytes;
+}
+
+/** --progress, --progress=none|dot|full. */
+function progressStyle(raw: RawOptions): 'none' | 'dot' | 'full' {
+  if (raw.progressStyle === undefined) return raw.progress ? 'full' : 'none';
+  if (raw.progress) throw new UsageError('--progress given twice');
+  const style = raw.progressStyle.toLowerCase();
+  if (style !== 'none' && style !== 'dot' && style !== 'full') throw new UsageError(`--progress= must be none, dot or full, got '${raw.progressStyle}'`);
+  return style;
+}
+
+/**
+ * `env`: where BASYN_SOURCE_RSH, BASYN_TARGET_RSH, BASYN_SOURCE_WRAP and BASYN_TARGET_WRAP are read
+ * (SOURCE TARGET form only: the -l/-r form is not changed by them).
+ */
+export function validateOptions(given: RawOptions, interactive: boolean, env: Environment = {}): Options {
+  const form = given.endpoints !== undefined && given.endpoints.length > 0 ? endpointForm(given, env) : undefined;
+  if (!form) checkBasynForm(given);
+  const raw = form?.raw ?? given;
   const action = raw.action?.toUpperCase();
   const mode = raw.mode?.toUpperCase();
   if (action !== undefined && action !== 'PUSH' && action !== 'PULL') throw new UsageError(`Unknown action - '${raw.action}'`);
@@ -218,9 +292,9 @@ export function validateOptions(raw: RawOptions, interactive: boolean): Options 
     throw new UsageError(`-l/--local and -r/--remote are the same file (${raw.local} and ${raw.remote})`);
   }
 
-  const hash = hashByName(raw.hash ?? 'SHA1');
-  if (!hash) throw new UsageError(`Unsupported hash function: ${raw.hash} (one of ${HASH_NAMES.join(', ')})`);
-  const bufferKb = integer(raw.buffer, '--buffer', 1, MAX_BUFFER_SIZE / 1024) ?? 2048;
+  const warnings: string[] = [];
+  const hash = chooseHash(raw, warnings);
+  const bufferKb = bufferBytes(raw) / 1024;
   const defaultChunkKb = DEFAULT_CHUNK_SIZE / 1024 < bufferKb ? DEFAULT_CHUNK_SIZE / 1024 : 0;
   const chunkKb = integer(raw.chunk, '--chunk', 0, MAX_BUFFER_SIZE / 1024) ?? defaultChunkKb;
   if (chunkKb > bufferKb) throw new UsageError("--chunk can't be greater than --buffer");
@@ -236,6 +310,9 @@ export function validateOptions(raw: RawOptions, interactive: boolean): Options 
   }
   if (raw.bitmap !== undefined && hash.salted) {
     throw new UsageError(`--hash ${hash.name} is salted for each run and cannot be stored in a bitmap; use SHA1 or another basyn hash`);
+  }
+  if (raw.bitmap !== undefined && hash.weak) {
+    throw new UsageError(`--algo ${hash.name.toLowerCase()} is a 32-bit digest and is never stored in a bitmap; use SHA1 or another basyn hash`);
   }
   if ((raw.resetBitmap || raw.updateBitmap) && raw.bitmap === undefined) {
     throw new UsageError(`--${raw.resetBitmap ? 'reset' : 'update'}-bitmap can be only used with -b/--bitmap`);
@@ -266,9 +343,11 @@ export function validateOptions(raw: RawOptions, interactive: boolean): Options 
   }
   if (raw.diffAdvancesBitmap && raw.bitmap === undefined) throw new UsageError('--diff-advances-bitmap can be only used with -b/--bitmap');
   const diffSize = parseSizeMode(raw.diffsize);
-  const patchHash = raw.hash !== undefined && !hash.salted ? hash : (hashByName('SHA256') as HashAlgorithm);
+  const patchHash = (raw.hash ?? raw.algo) !== undefined && !hash.salted && !hash.weak ? hash : (hashByName('SHA256') as HashAlgorithm);
+  const progress = progressStyle(raw);
+  const verbosity = typeof raw.verbose === 'number' ? raw.verbose : raw.verbose ? 1 : 0;
 
-  return {
+  const options: Options = {
     diff: raw.diff,
     diffFormat,
     diffAdvancesBitmap: !!raw.diffAdvancesBitmap,
@@ -282,10 +361,14 @@ export function validateOptions(raw: RawOptions, interactive: boolean): Options 
     repair: !!raw.repair,
     verifyBitmap: !!raw.verifyBitmap,
     stat: !!raw.stat,
-    verbose: !!raw.verbose,
-    progress: !!raw.progress,
+    verbose: verbosity > 0,
+    progress: progress === 'full',
+    progressDots: progress === 'dot',
+    force: !!raw.force,
+    warnings,
+    endpoints: form?.run,
     json: !!raw.json,
-    debug: !!raw.debug,
+    debug: !!raw.debug || verbosity >= 2,
     hash,
     bufferSize: bufferKb * 1024,
     chunkSize: chunkKb * 1024,
@@ -306,8 +389,15 @@ export function validateOptions(raw: RawOptions, interactive: boolean): Options 
       acceptNew: !!raw.acceptNew,
       remoteNode: raw.remoteNode,
       rsh: raw.rsh,
+      wrap: form?.remote.wrap,
       sshOptions: sshOptions(raw.option),
       interactive,
     },
   };
+  if (form?.local) {
+    if (form.local.host !== undefined) validateHost(form.local.host);
+    const { host, port, user, rsh, wrap } = form.local;
+    options.localConnection = { ...options.connection, host, port, user, rsh, wrap };
+  }
+  return options;
 }

@@ -49,7 +49,11 @@ function timestamp(now = new Date()): string {
   return `${two(now.getMonth() + 1)}/${two(now.getDate())}/${two(now.getFullYear() % 100)} ${two(now.getHours())}:${two(now.getMinutes())}:${two(now.getSeconds())}`;
 }
 
-export function createReporter(flags: { verbose: boolean; debug: boolean; progress: boolean; json?: boolean; diff?: string }, io: Io = PROCESS_IO): Reporter {
+/**
+ * `flags.dots` (--progress=dot): bytes per dot, normally the buffer size; read when a phase starts, so
+ * the CLI may set it once the options are validated.
+ */
+export function createReporter(flags: { verbose: boolean; debug: boolean; progress: boolean; dots?: number; json?: boolean; diff?: string }, io: Io = PROCESS_IO): Reporter {
   const json = flags.json ? new JsonEvents(io) : undefined;
   // stdout belongs to `--json` or `--diff -` when given: human output goes to stderr then.
   const human = (text: string) => (json || flags.diff === '-' ? io.stderr(text) : io.stdout(text));
@@ -67,6 +71,7 @@ export function createReporter(flags: { verbose: boolean; debug: boolean; progre
     startProgress: (label, total) => {
       const displays: ProgressDisplay[] = [];
       if (flags.progress) displays.push(io === PROCESS_IO && process.stderr.isTTY ? barProgress(label, total) : lineProgress(label, total, io));
+      else if (flags.dots) displays.push(dotProgress(flags.dots, io));
       if (json) displays.push(jsonProgress(json, label, total));
       if (displays.length === 0) return NO_PROGRESS;
       return {
@@ -119,6 +124,28 @@ function barProgress(label: string, total: number): ProgressDisplay {
       bar.update(done, values());
     },
     stop: () => bar.stop(),
+  };
+}
+
+/** --progress=dot: a dot on stderr for every `every` bytes done (a buffer), a newline at the end, as iblocksync does. */
+function dotProgress(every: number, io: Io): ProgressDisplay {
+  let done = 0;
+  let dots = 0;
+  let stopped = false;
+  return {
+    advance: (bytes) => {
+      done += bytes;
+      const due = Math.floor(done / every) - dots;
+      if (due > 0 && !stopped) io.stderr('.'.repeat(due));
+      dots += Math.max(0, due);
+    },
+    changed: () => undefined,
+    stop: () => {
+      // The short last buffer gets its dot too.
+      if (!stopped && done > dots * every) io.stderr('.');
+      if (!stopped && done > 0) io.stderr('\n');
+      stopped = true;
+    },
   };
 }
 

@@ -7,7 +7,8 @@
 // and never reports a flush as done: Linux reports a failed writeback once, and a second fdatasync
 // "succeeds" although the data never reached the disk.
 import { promises as fs, constants as fsConstants, readFileSync, type Stats } from 'node:fs';
-import { AgentError, deviceReadError, deviceWriteError, unsyncableDeviceError } from '../shared/errors';
+import { dirname, resolve } from 'node:path';
+import { AgentError, DEVICE_ERRORS, deviceReadError, deviceWriteError, unsyncableDeviceError } from '../shared/errors';
 
 /** Most bytes kept in spare read buffers (about a window of 2 MiB buffers). */
 const MAX_SPARE_BYTES = 64 * 1024 * 1024;
@@ -39,6 +40,33 @@ export class Device {
     } catch (error) {
       await handle.close().catch(() => undefined);
       throw error;
+    }
+  }
+
+  /**
+   * A missing TARGET image file is created as iblocksync does: 0600, O_EXCL (never over a file that
+   * appeared meanwhile), sparse at `size` bytes, and durable (file and directory entry fsynced)
+   * before the sync writes into it. A missing path under /dev is an error: a device is never made up.
+   * An existing path is left to open() as it is.
+   */
+  static async createMissing(path: string, size: number): Promise<void> {
+    if (await fs.lstat(path).then(() => true, (error: NodeJS.ErrnoException) => error.code !== 'ENOENT')) return;
+    const absolute = resolve(path);
+    if (absolute === '/dev' || absolute.startsWith('/dev/')) {
+      throw new AgentError(DEVICE_ERRORS.DEVICE_NOT_CREATED.errno, DEVICE_ERRORS.DEVICE_NOT_CREATED.message(path));
+    }
+    const handle = await fs.open(path, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, 0o600);
+    try {
+      await handle.truncate(size);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    const directory = await fs.open(dirname(absolute), fsConstants.O_RDONLY);
+    try {
+      await directory.sync();
+    } finally {
+      await directory.close();
     }
   }
 

@@ -6,6 +6,7 @@ import { chunkDigests, createHasher, hashById, type Hasher } from '../shared/has
 import { ENCODING, MSG, type Message, type MessageOf } from '../shared/protocol';
 import { AgentError, deviceError } from '../shared/errors';
 import { Device } from './device';
+import { expandHome } from './home-path';
 
 export class AgentState {
   device?: Device;
@@ -28,10 +29,12 @@ export async function handleOpen(state: AgentState, request: MessageOf<typeof MS
   if (!algorithm) throw new AgentError('EHASH', `unknown hash id ${request.hashId}`);
   if (state.device) await state.device.close();
   state.device = undefined;
+  const path = request.home ? expandHome(request.path) : request.path;
   try {
-    state.device = await Device.open(request.path, request.writable);
+    if (request.createSize !== undefined) await Device.createMissing(path, request.createSize);
+    state.device = await Device.open(path, request.writable);
   } catch (error) {
-    throw deviceError(request.path, error, request.writable);
+    throw deviceError(path, error, request.writable);
   }
   state.hasher = await createHasher(algorithm, request.seed);
   return { type: MSG.OPENED, id: request.id, size: state.device.size };

@@ -104,6 +104,10 @@ function systemErrorText(error: unknown): string {
  */
 export const DEVICE_ERRORS = {
   DEVICE_NOT_FOUND: { errno: 'ENOENT', message: (path: string) => `Device ${path} is not found` },
+  // SOURCE TARGET form: a missing TARGET is created, but never a device (device.ts, createMissing).
+  DEVICE_NOT_CREATED: { errno: 'ENOENT', message: (path: string) => `Device ${path} is not found (a missing path under /dev is not created: it must be a device)` },
+  // A remote endpoint's `~user/...` naming no user of that host (home-path.ts).
+  DEVICE_NO_SUCH_USER: { errno: 'ENOENT', message: (path: string) => `Device ${path} is not found: no such user on this host` },
   // e.g. /dev/sda1/x, or an image path through a regular file: node's text repeats the path and errno.
   DEVICE_PATH_NOT_DIRECTORY: { errno: 'ENOTDIR', message: (path: string) => `Device ${path} is not found (part of its path is not a directory)` },
   DEVICE_IS_DIRECTORY: { errno: 'EISDIR', message: (path: string) => `Device ${path} is a directory` },

@@ -1,13 +1,19 @@
 // Digest algorithms by name and by basyn's numeric id. Ids 0-7 are Python basyn's and are stored in
 // bitmap files, so they are fixed forever. XXH128 is ours: a fast non-cryptographic 128-bit hash,
 // salted with a random seed for each run so that no two runs (and no crafted data) share collisions;
-// because of that salt it cannot be stored in a bitmap.
+// because of that salt it cannot be stored in a bitmap. ADLER32 and CRC32 are iblocksync's (--algo):
+// 32-bit digests, accepted for compatibility with a warning that they can miss changes, and never
+// stored in a bitmap either.
 import { createHash } from 'node:crypto';
-import type { createXXHash128 as CreateXXHash128 } from 'hash-wasm';
+import type { createAdler32 as CreateAdler32, createCRC32 as CreateCRC32, createXXHash128 as CreateXXHash128, IHasher } from 'hash-wasm';
 // The single-algorithm build of hash-wasm keeps the agent bundle small (the package's main entry
 // carries every algorithm's WebAssembly).
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { createXXHash128 } = require('hash-wasm/dist/xxhash128.umd.min.js') as { createXXHash128: typeof CreateXXHash128 };
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { createAdler32 } = require('hash-wasm/dist/adler32.umd.min.js') as { createAdler32: typeof CreateAdler32 };
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { createCRC32 } = require('hash-wasm/dist/crc32.umd.min.js') as { createCRC32: typeof CreateCRC32 };
 
 export interface HashAlgorithm {
   readonly name: HashName;
@@ -18,10 +24,14 @@ export interface HashAlgorithm {
   readonly digestLength: number;
   /** Salted per run; never stored in a bitmap. */
   readonly salted: boolean;
+  /** A 32-bit digest (--algo adler32 / crc32): can miss changes; never stored in a bitmap. */
+  readonly weak?: boolean;
 }
 
 export const HASH_NAMES = ['SHA1', 'SHA224', 'SHA256', 'SHA384', 'SHA512', 'BLAKE2B', 'BLAKE2S', 'MD5', 'XXH128'] as const;
-export type HashName = (typeof HASH_NAMES)[number];
+/** Only through --algo (iblocksync's names), with a warning. */
+export const WEAK_HASH_NAMES = ['ADLER32', 'CRC32'] as const;
+export type HashName = (typeof HASH_NAMES)[number] | (typeof WEAK_HASH_NAMES)[number];
 
 const TABLE: readonly HashAlgorithm[] = [
   { name: 'SHA1', id: 0, nodeName: 'sha1', digestLength: 20, salted: false },
@@ -33,6 +43,8 @@ const TABLE: readonly HashAlgorithm[] = [
   { name: 'BLAKE2S', id: 6, nodeName: 'blake2s256', digestLength: 32, salted: false },
   { name: 'MD5', id: 7, nodeName: 'md5', digestLength: 16, salted: false },
   { name: 'XXH128', id: 100, digestLength: 16, salted: true },
+  { name: 'ADLER32', id: 101, digestLength: 4, salted: false, weak: true },
+  { name: 'CRC32', id: 102, digestLength: 4, salted: false, weak: true },
 ];
 
 export function hashByName(name: string): HashAlgorithm | undefined {
@@ -60,7 +72,10 @@ export function unsaltedHasher(algorithm: HashAlgorithm): Hasher {
 /** `seed` only matters for salted algorithms (a 64-bit value; 0 for the others). */
 export async function createHasher(algorithm: HashAlgorithm, seed = 0n): Promise<Hasher> {
   if (algorithm.nodeName) return unsaltedHasher(algorithm);
-  const wasm = await createXXHash128(Number(seed & 0xffffffffn), Number((seed >> 32n) & 0xffffffffn));
+  let wasm: IHasher;
+  if (algorithm.name === 'ADLER32') wasm = await createAdler32();
+  else if (algorithm.name === 'CRC32') wasm = await createCRC32();
+  else wasm = await createXXHash128(Number(seed & 0xffffffffn), Number((seed >> 32n) & 0xffffffffn));
   return {
     algorithm,
     digest: (data) => {

@@ -6,7 +6,7 @@
 // Strings are u16 byte length + UTF-8. Offsets are u64 (read as a JS number: devices < 8 PiB).
 import { ProtocolError } from './errors';
 
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 /** First 8 bytes of the agent's HELLO: tells a basyn agent from shell noise or another program. */
 export const HELLO_MAGIC = Buffer.from('BASYNAGT', 'latin1');
 export const FRAME_HEADER_LENGTH = 9;
@@ -50,6 +50,10 @@ export const ENCODING = {
 export type Encoding = (typeof ENCODING)[keyof typeof ENCODING];
 
 export const OPEN_FLAG_WRITABLE = 0x01;
+/** The agent expands a leading `~` or `~user` of the path itself (SOURCE TARGET remote endpoints). */
+export const OPEN_FLAG_HOME = 0x02;
+/** With WRITABLE: a missing file is created (0600, sparse) at `createSize` bytes; never under /dev. */
+export const OPEN_FLAG_CREATE = 0x04;
 
 export interface EncodedBlock {
   readonly encoding: Encoding;
@@ -59,7 +63,7 @@ export interface EncodedBlock {
 
 export type Message =
   | { type: typeof MSG.HELLO; id: number; version: number; buildId: string }
-  | { type: typeof MSG.OPEN; id: number; writable: boolean; hashId: number; seed: bigint; path: string }
+  | { type: typeof MSG.OPEN; id: number; writable: boolean; hashId: number; seed: bigint; path: string; home?: boolean; createSize?: number }
   | { type: typeof MSG.OPENED; id: number; size: number }
   | { type: typeof MSG.HASH; id: number; offset: number; length: number; chunkSize: number }
   | { type: typeof MSG.DIGESTS; id: number; digests: Buffer }
@@ -150,9 +154,13 @@ export function encodeParts(message: Message): Buffer[] {
     case MSG.HELLO: // bytes[8] magic | u16 version | str buildId
       writer.bytes(HELLO_MAGIC).u16(message.version).str(message.buildId);
       break;
-    case MSG.OPEN: // u8 flags | u8 hashId | u64 seed (salted hashes only, else 0) | str path
-      writer.u8(message.writable ? OPEN_FLAG_WRITABLE : 0).u8(message.hashId).u64(message.seed).str(message.path);
+    case MSG.OPEN: { // u8 flags | u8 hashId | u64 seed (salted hashes only, else 0) | str path | u64 createSize (only with CREATE)
+      const create = message.createSize !== undefined;
+      const flags = (message.writable ? OPEN_FLAG_WRITABLE : 0) | (message.home ? OPEN_FLAG_HOME : 0) | (create ? OPEN_FLAG_CREATE : 0);
+      writer.u8(flags).u8(message.hashId).u64(message.seed).str(message.path);
+      if (create) writer.u64(message.createSize as number);
       break;
+    }
     case MSG.OPENED: // u64 size
       writer.u64(message.size);
       break;
@@ -264,7 +272,14 @@ export function decode(type: number, id: number, payload: Buffer): Message {
     case MSG.OPEN: {
       const flags = reader.u8();
       const hashId = reader.u8();
-      message = { type, id, writable: (flags & OPEN_FLAG_WRITABLE) !== 0, hashId, seed: reader.take(8).readBigUInt64LE(0), path: reader.str() };
+      if ((flags & ~(OPEN_FLAG_WRITABLE | OPEN_FLAG_HOME | OPEN_FLAG_CREATE)) !== 0) throw new ProtocolError(`OPEN: unknown flags 0x${flags.toString(16)}`);
+      const open: MessageOf<typeof MSG.OPEN> = { type, id, writable: (flags & OPEN_FLAG_WRITABLE) !== 0, hashId, seed: reader.take(8).readBigUInt64LE(0), path: reader.str() };
+      if (flags & OPEN_FLAG_HOME) open.home = true;
+      if (flags & OPEN_FLAG_CREATE) {
+        if (!open.writable) throw new ProtocolError('OPEN: CREATE without WRITABLE');
+        open.createSize = reader.u64();
+      }
+      message = open;
       break;
     }
     case MSG.OPENED:

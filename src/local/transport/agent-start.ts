@@ -22,12 +22,18 @@ export function shellQuote(text: string): string {
   return `'${text.replace(/'/g, `'\\''`)}'`;
 }
 
-/** The command line that starts the loader on the remote host, for its login shell (any Bourne-like or csh-like shell). */
-export function remoteLoaderCommand(remoteNode?: string): string {
+/**
+ * The command line that starts the loader on the remote host, for its login shell (any Bourne-like or
+ * csh-like shell). `wrap` (--source-wrap / --target-wrap) goes in front of node as the user wrote it:
+ * it is a command line for that host's shell, like --rsh is for this one (e.g. `sudo -n`, or a script
+ * that takes a snapshot, runs its arguments and drops the snapshot).
+ */
+export function remoteLoaderCommand(remoteNode?: string, wrap?: string): string {
   const loader = shellQuote(LOADER_SOURCE);
+  const prefix = wrap !== undefined ? `${wrap} ` : '';
   const script = remoteNode !== undefined
-    ? `exec ${shellQuote(remoteNode)} -e ${loader}`
-    : `N=$(command -v node || command -v nodejs) || { echo "basyn: node not found in PATH" >&2; exit 127; }; exec "$N" -e ${loader}`;
+    ? `exec ${prefix}${shellQuote(remoteNode)} -e ${loader}`
+    : `N=$(command -v node || command -v nodejs) || { echo "basyn: node not found in PATH" >&2; exit 127; }; exec ${prefix}"$N" -e ${loader}`;
   return `exec sh -c ${shellQuote(script)}`;
 }
 
@@ -39,7 +45,12 @@ export class TextTail {
   }
   /** The last non-empty line, made printable (it ends up in error messages). */
   lastLine(): string {
-    return printable(this.text.split('\n').map((line) => line.trim()).filter(Boolean).pop() ?? '');
+    return this.lastLines(1);
+  }
+
+  /** The last `count` non-empty lines, made printable, joined with ' | ' (a wrapper's stderr). */
+  lastLines(count: number): string {
+    return printable(this.text.split('\n').map((line) => line.trim()).filter(Boolean).slice(-count).join(' | '));
   }
 }
 
@@ -50,7 +61,7 @@ export class TextTail {
 export function awaitAgentStart(
   stdout: Readable,
   exited: Promise<AgentExit>,
-  what: { host: string; remoteNode?: string; stderr: TextTail; stderrDone: Promise<void>; timeoutMs: number; abort?: AbortSignal },
+  what: { host: string; remoteNode?: string; wrap?: string; stderr: TextTail; stderrDone: Promise<void>; timeoutMs: number; abort?: AbortSignal },
 ): Promise<void> {
   return new Promise((resolve, reject) => {
     let settled = false;
@@ -77,12 +88,19 @@ export function awaitAgentStart(
         await Promise.race([what.stderrDone, new Promise((resolve) => setTimeout(resolve, STDERR_GRACE_MS))]);
         return exit;
       })
-      .then((exit) => settle(startFailure(exit, what.host, what.remoteNode, what.stderr)));
+      .then((exit) => settle(startFailure(exit, what.host, what.remoteNode, what.stderr, what.wrap)));
   });
 }
 
-function startFailure(exit: AgentExit, host: string, remoteNode: string | undefined, stderr: TextTail): SyncError {
+function startFailure(exit: AgentExit, host: string, remoteNode: string | undefined, stderr: TextTail, wrap?: string): SyncError {
   const said = stderr.lastLine();
+  // A wrapper that fails before the agent starts: its own words say why (sudo's password prompt, a
+  // snapshot that could not be taken). The loader's own exit codes still mean what they say.
+  if (wrap !== undefined && exit.code !== LOADER_EXIT_OLD_NODE && exit.code !== LOADER_EXIT_BAD_BUNDLE && !/node not found/.test(said)) {
+    const how = exit.reason ?? (exit.code !== null ? `exited with code ${exit.code}` : exit.signal ? `was killed by ${exit.signal}` : 'ended');
+    const lines = stderr.lastLines(3);
+    return new SyncError(`the wrapper '${printable(wrap)}' on ${host} ${how} before the agent started${lines ? `: ${lines}` : ''}`, 'EWRAP');
+  }
   const at = remoteNode !== undefined ? ` at ${remoteNode}` : '';
   if (exit.code === 126 || exit.code === 127 || exit.code === LOADER_EXIT_OLD_NODE) {
     const detail = exit.code === LOADER_EXIT_OLD_NODE && said ? ` (${said.replace(/^basyn: /, '')})` : '';

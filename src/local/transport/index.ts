@@ -13,12 +13,16 @@ export type Role = 'local' | 'remote';
 export type TransportFor = (role: Role) => Transport;
 
 export function remoteTransport(connection: ConnectionOptions): Transport {
-  if (!connection.host) return new LocalTransport();
+  if (!connection.host) return new LocalTransport(undefined, connection.wrap);
   if (connection.rsh !== undefined) return new RshTransport(connection);
   return new SshTransport(connection);
 }
 
-/** What the options say: the default of runSession(). */
-export function transportsFor(connection: ConnectionOptions): TransportFor {
-  return (role) => (role === 'local' ? new LocalTransport() : remoteTransport(connection));
+/**
+ * What the options say: the default of runSession(). `localConnection` reaches the local role's
+ * agent when it is not this machine's plain pipe (SOURCE TARGET form: a remote SOURCE of a remote to
+ * remote run, or a wrapped local endpoint).
+ */
+export function transportsFor(connection: ConnectionOptions, localConnection?: ConnectionOptions): TransportFor {
+  return (role) => (role === 'local' ? (localConnection ? remoteTransport(localConnection) : new LocalTransport()) : remoteTransport(connection));
 }

@@ -84,7 +84,7 @@ export function rshArgv(connection: ConnectionOptions): string[] {
     ...(connection.user !== undefined ? ['-l', connection.user] : []),
     ...(TAKES_END_OF_OPTIONS.test(basename(words[0])) ? ['--'] : []),
     connection.host,
-    remoteLoaderCommand(connection.remoteNode),
+    remoteLoaderCommand(connection.remoteNode, connection.wrap),
   ];
 }
 
@@ -136,7 +136,7 @@ export class RshTransport implements Transport {
 
     const timeoutMs = this.startTimeoutMs();
     try {
-      await awaitAgentStart(child.stdout, exited, { host, remoteNode: this.connection.remoteNode, stderr: tail, stderrDone, timeoutMs, abort });
+      await awaitAgentStart(child.stdout, exited, { host, remoteNode: this.connection.remoteNode, wrap: this.connection.wrap, stderr: tail, stderrDone, timeoutMs, abort });
     } catch (error) {
       kill();
       const exit = await Promise.race([exited, Promise.resolve(undefined)]);

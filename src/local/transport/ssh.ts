@@ -210,7 +210,7 @@ export class SshTransport implements Transport {
     const limit = phaseTimeout(target);
     try {
       const opened = new Promise<ClientChannel>((resolve, reject) => {
-        client.exec(remoteLoaderCommand(connection.remoteNode), (error, stream) => {
+        client.exec(remoteLoaderCommand(connection.remoteNode, connection.wrap), (error, stream) => {
           if (error) reject(new SyncError(`ssh: ${target.alias}: cannot run the agent: ${error.message}`, 'ECONNECT'));
           else resolve(stream);
         });
@@ -288,7 +288,7 @@ export class SshTransport implements Transport {
     };
     try {
       await awaitAgentStart(channel, exited, {
-        host: target.alias, remoteNode: this.connection.remoteNode, stderr: tail, stderrDone, timeoutMs: startTimeoutMs, abort,
+        host: target.alias, remoteNode: this.connection.remoteNode, wrap: this.connection.wrap, stderr: tail, stderrDone, timeoutMs: startTimeoutMs, abort,
       });
     } catch (error) {
       kill();
