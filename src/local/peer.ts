@@ -58,9 +58,18 @@ export class Peer {
   /** The first failed WRITE or FLUSH; every later write() and flush() fails with it, unsent. */
   private writeFailure?: Error;
 
+  /** The agent expands a leading `~` / `~user` of every path opened (a remote SOURCE TARGET endpoint). */
+  expandHome = false;
+  /** A writable open creates the file at this size when it is missing (a SOURCE TARGET form target). */
+  createSize?: number;
+
   /** Opens the device; `seed` salts salted hashes (the same on both sides of a run). */
   async open(path: string, writable: boolean, algorithm: HashAlgorithm, seed: bigint): Promise<number> {
-    const reply = await this.rpc.call({ type: MSG.OPEN, writable, hashId: algorithm.id, seed, path });
+    const reply = await this.rpc.call({
+      type: MSG.OPEN, writable, hashId: algorithm.id, seed, path,
+      ...(this.expandHome ? { home: true } : {}),
+      ...(writable && this.createSize !== undefined ? { createSize: this.createSize } : {}),
+    });
     this.digestLength = algorithm.digestLength;
     return reply.size;
   }

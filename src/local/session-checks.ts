@@ -57,7 +57,7 @@ export const CHANGES_FILE: StateFileKind = {
  */
 export async function checkStateFiles(options: Options): Promise<string | undefined> {
   const devices: ForbiddenPlace[] = [
-    ...(options.local ? [{ label: 'the local device', path: options.local }] : []),
+    ...(options.local ? [{ label: 'the local device', path: options.local, remote: Boolean(options.localConnection?.host) }] : []),
     ...(options.remote ? [{ label: 'the remote device', path: options.remote, remote: Boolean(options.connection.host) }] : []),
   ];
   const bitmap = options.bitmap ? await resolveStatePath(options.bitmap, BITMAP_FILE) : undefined;

@@ -12,6 +12,7 @@ import { Peer } from './peer';
 import { statLine, type Reporter } from './progress';
 import { explain, forwardStderr, stopAgents, type Side } from './session-agents';
 import { checkSizes, checkStateFiles, loadBitmap } from './session-checks';
+import { checkEndpointSizes, targetMissing } from './session-endpoints';
 import { diffDevices } from './session-diff';
 import { recheckDevices, verifyDestination } from './session-recheck';
 import { syncDevices } from './session-sync';
@@ -33,7 +34,7 @@ interface Run {
  * SIGINT, SIGTERM and SIGHUP end it at any phase, from the TCP connect to the final flush: exit 2 with
  * "Interrupted by ...", the agents killed and gone before the bitmap lock is released.
  */
-export async function runSession(options: Options, reporter: Reporter, transports: TransportFor = transportsFor(options.connection)): Promise<void> {
+export async function runSession(options: Options, reporter: Reporter, transports: TransportFor = transportsFor(options.connection, options.localConnection)): Promise<void> {
   const controller = new AbortController();
   const state: Run = { sides: [], links: [], abort: controller.signal };
   const interrupt = (signal: NodeJS.Signals) => {
@@ -61,17 +62,23 @@ async function run(options: Options, reporter: Reporter, transports: TransportFo
   const { sides, links, abort } = state;
   // A salted hash gets a fresh random seed each run, shared by both sides.
   const seed = options.hash.salted ? randomBytes(8).readBigUInt64LE(0) : 0n;
+  // The sides whose agent is across a link (counted by --stat, paced by --bwlimit): the remote one,
+  // and the local role too when it is on another host (remote to remote).
+  const linked = (role: 'local' | 'remote') => role === 'remote' || Boolean(options.localConnection?.host);
   const connect = async (role: 'local' | 'remote', path: string): Promise<Side> => {
     const started = await transports(role).start(abort);
-    const link = role === 'remote' && options.bwlimit > 0 ? throttleLink(started, options.bwlimit) : started;
+    const link = linked(role) && options.bwlimit > 0 ? throttleLink(started, options.bwlimit) : started;
     links.push(link);
     forwardStderr(link, role, reporter);
     const peer = await Peer.connect(role, link, (text) => reporter.debug(`${role} agent: ${text}`), abort);
+    // SOURCE TARGET form: a remote endpoint's `~` is the agent's to expand.
+    peer.expandHome = options.endpoints?.homeRoles.includes(role) ?? false;
     const side: Side = { peer, path, size: 0 };
     sides.push(side);
     return side;
   };
-  if (options.connection.host) reporter.verbose(`Using SSH connection to host ${options.connection.host}`);
+  if (options.localConnection?.host) reporter.verbose(`Using SSH connections to hosts ${options.localConnection.host} and ${options.connection.host}`);
+  else if (options.connection.host) reporter.verbose(`Using SSH connection to host ${options.connection.host}`);
   else reporter.verbose('Using pipeline connection');
   // --verify-bitmap reads the destination only: the source is not even connected.
   const wanted = (role: 'local' | 'remote') => !options.verifyBitmap || (role === 'remote') === (options.action === 'PUSH');
@@ -86,11 +93,25 @@ async function run(options: Options, reporter: Reporter, transports: TransportFo
   reporter.verbose('Connection established, agents are on-line');
 
   // Everything is opened read-only first; the destination is reopened for writing after the checks.
+  // A missing SOURCE TARGET form target is created then, at the source's size (session-endpoints.ts).
+  let missingTarget: Side | undefined;
   await Promise.all(
     [local, remote].map(async (side) => {
-      if (side) side.size = await side.peer.open(side.path, false, options.hash, seed);
+      if (!side) return;
+      try {
+        side.size = await side.peer.open(side.path, false, options.hash, seed);
+      } catch (error) {
+        if (side.peer.role !== options.endpoints?.targetRole || !targetMissing(options, error)) throw error;
+        missingTarget = side;
+      }
     }),
   );
+  if (missingTarget) {
+    const sourceSize = (missingTarget === local ? remote : local)?.size ?? 0;
+    missingTarget.size = sourceSize;
+    missingTarget.peer.createSize = sourceSize;
+    reporter.verbose(`TARGET ${missingTarget.path} does not exist: it is created at the source's size`);
+  }
   if (local) reporter.verbose(`Local device ${local.path} size is ${local.size}B`);
   if (remote) reporter.verbose(`Remote device ${remote.path} size is ${remote.size}B`);
   if (options.diff) {
@@ -102,12 +123,15 @@ async function run(options: Options, reporter: Reporter, transports: TransportFo
     throw new SyncError('One of the devices is size 0. There is nothing to sync.', 'EEMPTY');
   }
   const figures = { changedBuffers: 0, changedBytes: 0, writtenBytes: 0 };
+  // Protocol bytes over the links to the agents on other hosts (remote to remote: both).
+  const traffic = () => sides.filter((side) => linked(side.peer.role)).reduce(
+    (sum, side) => ({ received: sum.received + side.peer.rpc.bytesIn, sent: sum.sent + side.peer.rpc.bytesOut }), { received: 0, sent: 0 });
   const sourceSide = options.action === 'PULL' ? remote : local;
   reporter.json?.track(() => ({
     ...figures,
     deviceSize: (options.action ? sourceSide?.size : undefined) ?? local?.size ?? remote?.size ?? 0,
-    received: remote?.peer.rpc.bytesIn ?? 0,
-    sent: remote?.peer.rpc.bytesOut ?? 0,
+    received: traffic().received,
+    sent: traffic().sent,
     zeroBlocks: sides.reduce((sum, side) => sum + side.peer.counters.zeroBlocksWritten, 0),
     sides: sides.map((side) => ({ role: side.peer.role, path: side.path, size: side.size, bytesRead: side.peer.counters.bytesRead, bytesWritten: side.peer.counters.bytesWritten })),
   }));
@@ -132,7 +156,8 @@ async function run(options: Options, reporter: Reporter, transports: TransportFo
   const push = options.action === 'PUSH';
   const source = push ? local : remote;
   const destination = push ? remote : local;
-  if (options.action) checkSizes(options, source, destination);
+  if (options.endpoints && source && destination) await checkEndpointSizes(options, source, destination);
+  else if (options.action) checkSizes(options, source, destination);
   // -b and --changes are checked (--changes resolved once) before anything is written.
   const changesPath = await checkStateFiles(options);
   const bitmap = options.bitmap && source ? await loadBitmap(options, source, destination) : undefined;
@@ -143,8 +168,7 @@ async function run(options: Options, reporter: Reporter, transports: TransportFo
 
     if (options.stat) {
       const size = options.action === 'PULL' ? (remote?.size ?? 0) : (local?.size ?? remote?.size ?? 0);
-      const traffic = remote ? { received: remote.peer.rpc.bytesIn, sent: remote.peer.rpc.bytesOut } : undefined;
-      reporter.print(`${statLine(size, (Date.now() - started) / 1000, traffic)}\n`);
+      reporter.print(`${statLine(size, (Date.now() - started) / 1000, remote ? traffic() : undefined)}\n`);
     }
 
     // A recheck that finds differences still ends the bitmap's run cleanly: its entries were invalidated.

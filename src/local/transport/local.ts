@@ -47,6 +47,10 @@ export class LocalTransport implements Transport {
     if (this.wrap === undefined) return link;
     // A wrapper may fail before the agent starts (sudo without a password, a snapshot that cannot be
     // taken): that is an error with its stderr, not an early end of the protocol.
+    // The wait below listens for the first byte: the agent's stdout reaches the session through a
+    // PassThrough piped first, so that byte (the HELLO) is not taken from it.
+    const input = new PassThrough();
+    child.stdout.pipe(input);
     const tail = new TextTail();
     const stderr = new PassThrough();
     child.stderr.on('data', (data: Buffer) => { tail.push(data); stderr.write(data); });
@@ -58,6 +62,6 @@ export class LocalTransport implements Transport {
       link.kill();
       throw error;
     }
-    return { ...link, stderr };
+    return { ...link, input, stderr };
   }
 }
