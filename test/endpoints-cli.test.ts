@@ -158,9 +158,9 @@ test('options of the SOURCE TARGET form are refused in the -l/-r form, and BASYN
 
 test('-u, -p, --rsh and --source-rsh need a remote endpoint', async (t) => {
   const { source, target } = pair(MB);
-  usage(t, await basyn(['-u', 'root', source, target]), /-u\/--user and -p\/--port apply to remote endpoints/);
-  usage(t, await basyn(['--rsh', 'ssh', source, target]), /--rsh applies to remote endpoints/);
-  usage(t, await basyn(['--source-rsh', 'ssh', source, target]), /--source-rsh needs a remote SOURCE/);
+  usage(t, await basyn(['-u', 'root', source, target]), /^-u\/--user: only for remote endpoints/);
+  usage(t, await basyn(['-p', '22', '--rsh', 'ssh', source, target]), /^-p\/--port, --rsh: only for remote endpoints/);
+  usage(t, await basyn(['--source-rsh', 'ssh', source, target]), /^--source-rsh: only for a remote SOURCE/);
 });
 
 /** A wrapper script: records its arguments' first word and the endpoint side, then runs them. */

@@ -173,12 +173,56 @@ const INVOCATIONS: Record<string, Invocation[]> = {
     { input: '-h alone (help is --help)', run: () => run(['-h']) },
   ],
   USAGE_TOO_MANY_ARGUMENTS: [
-    { input: 'a device without -l/-r', run: (p) => run(['-l', p.a, '-r', p.b, p.a]) },
     { input: 'check-host with a third word', run: (p) => run(['check-host', 'localhost', p.a, p.b]) },
   ],
   USAGE_ARGUMENT_MISSING: [{ input: 'check-host without HOST', run: () => run(['check-host']) }],
   USAGE_COMPLETION_SHELL: [{ input: 'completion for zsh', run: () => run(['completion', 'zsh']) }],
   USAGE_COMPLETION_ARGUMENTS: [{ input: 'completion without a shell', run: () => run(['completion']) }],
+  USAGE_TOO_MANY_ENDPOINTS: [{ input: 'three endpoint words', run: (p) => run([p.a, p.b, p.a]) }],
+  USAGE_FORMS_MIXED: [
+    { input: 'a device without -l/-r', run: (p) => run(['-l', p.a, '-r', p.b, p.a]) },
+    { input: 'SOURCE TARGET with -a', run: (p) => run(['-a', 'PUSH', p.a, p.b]) },
+  ],
+  USAGE_TARGET_MISSING: [{ input: 'one endpoint word', run: (p) => run([p.a]) }],
+  USAGE_BAD_ENDPOINT: [
+    { input: 'host: without a path', run: (p) => run([p.a, 'backup:']) },
+    { input: 'a subcommand word as TARGET', run: (p) => run([p.a, 'tasks'], { cwd: p.dir }) },
+    { input: 'ssh:// with port 0', run: (p) => run(['ssh://backup:0/x', p.b]) },
+  ],
+  USAGE_UNKNOWN_SCHEME: [{ input: 'nfs://', run: (p) => run(['nfs://server/x', p.b]) }],
+  USAGE_SAME_ENDPOINT: [{ input: 'the same file as SOURCE and TARGET', run: (p) => run([p.a, p.a]) }],
+  USAGE_NEEDS_REMOTE_ENDPOINT: [
+    { input: '-u with two local endpoints', run: (p) => run(['-u', 'backup', p.a, p.b]) },
+    { input: '--rsh with two local endpoints', run: (p) => run(['--rsh', 'ssh', p.a, p.b]) },
+  ],
+  USAGE_SIDE_RSH_LOCAL: [{ input: '--target-rsh for a local TARGET', run: (p) => run(['--target-rsh', 'ssh', p.a, p.b]) }],
+  USAGE_ENDPOINT_FORM_ONLY: [{ input: '-f in the -l/-r form', run: (p) => run(['-l', p.a, '-r', p.b, ...PUSH, '-f']) }],
+  USAGE_TARGET_LARGER: [{
+    input: 'a larger TARGET, no terminal, no -f',
+    run: (p) => {
+      writeSparse(p.path('larger.img'), SIZE + 4096);
+      return run([p.a, p.path('larger.img')]);
+    },
+  }],
+  USAGE_NOT_CONFIRMED: [{
+    input: 'a larger TARGET, "n" on a terminal',
+    skip: spawnSync('script', ['--version']).error ? 'util-linux script is missing' : undefined,
+    run: async (p) => {
+      writeSparse(p.path('larger.img'), SIZE + 4096);
+      // On a pseudo-terminal (script): everything arrives merged; the lines after the prompt are basyn's stderr.
+      const command = [BASYN, p.a, p.path('larger.img')].map((word) => `'${word}'`).join(' ');
+      const result = spawnSync('script', ['-qec', `${command}; echo "exit=$?"`, '/dev/null'], { input: 'n\r', encoding: 'utf8', timeout: 120_000 });
+      const output = (result.stdout ?? '').replace(/\r/g, '');
+      const after = output.slice(output.indexOf('[y/N]')).split('\n').slice(1).filter((line) => line && !line.startsWith('exit='));
+      return { code: Number(/exit=(\d+)/.exec(output)?.[1] ?? NaN), signal: null, stdout: '', stderr: `${after.join('\n')}\n` };
+    },
+  }],
+  USAGE_WEAK_HASH_WITH_BITMAP: [{ input: '--algo crc32 with -b', run: (p) => run(['--algo', 'crc32', '-b', p.path('bitmap'), p.a, p.b]) }],
+  USAGE_HASH_TWICE: [{ input: '--hash and --algo', run: (p) => run(['--hash', 'MD5', '--algo', 'MD5', p.a, p.b]) }],
+  USAGE_BLOCK_SIZE: [{ input: '--block 1.5K', run: (p) => run(['--block', '1.5K', p.a, p.b]) }],
+  USAGE_BUFFER_TWICE: [{ input: '--block with --buffer', run: (p) => run(['--block', '1M', '--buffer', '1024', p.a, p.b]) }],
+  USAGE_PROGRESS_STYLE: [{ input: '--progress=bar', run: (p) => run(['--progress=bar', p.a, p.b]) }],
+  USAGE_EMPTY_WRAP: [{ input: 'an empty --source-wrap', run: (p) => run(['--source-wrap', ' ', p.a, p.b]) }],
   USAGE_DEVICE_MISSING: [
     { input: 'no options at all', run: () => run([]) },
     { input: 'PULL with a bitmap but no source -r', run: (p) => run(['-l', p.a, '-a', 'PULL', '-m', 'SYNC', '-b', p.path('bitmap')]) },
@@ -232,6 +276,29 @@ const INVOCATIONS: Record<string, Invocation[]> = {
   USAGE_RSH_EMPTY: [{ input: "--rsh ''", run: (p) => run(['-l', p.a, '-r', p.b, '-h', 'backup', ...PUSH, '--rsh', '']) }],
   USAGE_RSH_QUOTE: [{ input: '--rsh with an open quote', run: (p) => run(['-l', p.a, '-r', p.b, '-h', 'backup', ...PUSH, '--rsh', "ssh -o 'Foo=bar"]) }],
 
+  DEVICE_NOT_CREATED: [{ input: 'a missing TARGET under /dev', run: (p) => run([p.a, '/dev/basyn-errors-doc-missing']) }],
+  SIZE_TARGET_SMALLER: [{
+    input: 'a smaller TARGET',
+    run: (p) => {
+      writeSparse(p.path('smaller.img'), 4096);
+      return run([p.a, p.path('smaller.img')]);
+    },
+  }],
+  WRAPPER_FAILED: [
+    {
+      input: 'a --target-wrap that fails',
+      run: (p) => {
+        writeFileSync(p.path('wrap.sh'), '#!/bin/sh\necho "no snapshot space" >&2\nexit 3\n');
+        chmodSync(p.path('wrap.sh'), 0o755);
+        return run(['--target-wrap', p.path('wrap.sh'), p.a, p.b]);
+      },
+    },
+    { input: 'BASYN_SOURCE_WRAP naming a missing command', run: (p) => run([p.a, p.b], { env: { ...env, BASYN_SOURCE_WRAP: p.path('no-such-wrapper') } }) },
+    {
+      input: 'a remote --target-wrap that fails (ssh2)', skip: needsSsh,
+      run: (p) => run([...ssh({}).filter((word, index, all) => all[index - 1] !== '-h' && word !== '-h'), '--target-wrap', 'false', p.a, `${sshd.host}:${p.b}`]),
+    },
+  ],
   DEVICE_NOT_FOUND: [
     { input: 'a missing source', run: (p) => run(['-l', p.path('missing.img'), '-r', p.b, ...PUSH]) },
     { input: 'check-host, a missing DEVICE', skip: needsSsh, run: (p) => run(['check-host', sshd.host, p.path('missing.img'), ...ssh().slice(2)]) },

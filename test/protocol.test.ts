@@ -57,6 +57,16 @@ const GOLDEN: Array<{ name: string; message: Message; bytes: Buffer }> = [
     bytes: frame(TYPE.OPEN, 2, [...u8(0x00), ...u8(100), 8, 7, 6, 5, 4, 3, 2, 1, ...str('/b')]),
   },
   {
+    name: 'OPEN writable, home and create at 3 MiB',
+    message: { type: MSG.OPEN, id: 3, writable: true, hashId: 0, seed: 0n, path: '~/x', home: true, createSize: 3 * 2 ** 20 },
+    bytes: frame(TYPE.OPEN, 3, [...u8(0x07), ...u8(0), ...u64(0), ...str('~/x'), ...u64(3 * 2 ** 20)]),
+  },
+  {
+    name: 'OPEN read-only with home',
+    message: { type: MSG.OPEN, id: 4, writable: false, hashId: 0, seed: 0n, path: 'rel', home: true },
+    bytes: frame(TYPE.OPEN, 4, [...u8(0x02), ...u8(0), ...u64(0), ...str('rel')]),
+  },
+  {
     name: 'OPENED 5 GiB',
     message: { type: MSG.OPENED, id: 0x01020304, size: 5 * 2 ** 30 },
     bytes: frame(TYPE.OPENED, 0x01020304, u64(5 * 2 ** 30)),
@@ -164,6 +174,13 @@ test('malformed: payload too short for every fixed-size message', (t) => {
   rejects(t, TYPE.DATA, [BLOCK.RAW, 1, 0], /DATA: payload too short/);
   rejects(t, TYPE.LOG, [], /LOG: payload too short/);
   rejects(t, TYPE.HELLO, ascii('BASY'), /HELLO: payload too short/);
+});
+
+test('malformed: OPEN with unknown flags, CREATE without WRITABLE, CREATE without its size', (t) => {
+  rejects(t, TYPE.OPEN, [0x08, 0, ...u64(0), ...str('/a')], /OPEN: unknown flags 0x8/);
+  rejects(t, TYPE.OPEN, [0x04, 0, ...u64(0), ...str('/a'), ...u64(1)], /OPEN: CREATE without WRITABLE/);
+  rejects(t, TYPE.OPEN, [0x05, 0, ...u64(0), ...str('/a')], /OPEN: payload too short/);
+  rejects(t, TYPE.OPEN, [0x01, 0, ...u64(0), ...str('/a'), ...u64(1)], /OPEN: 8 unexpected trailing bytes/);
 });
 
 test('malformed: a string whose length runs past the payload', (t) => {

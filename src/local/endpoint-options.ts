@@ -74,7 +74,7 @@ function sideConnection(raw: RawOptions, env: Environment, side: EndpointSide, e
   if (wrap !== undefined && wrap.trim() === '') throw new UsageError(`--${side}-wrap needs a command, e.g. --${side}-wrap "sudo -n"`);
   if (endpoint.kind !== 'remote') {
     // An environment variable is ambient: a local endpoint ignores the RSH one. An option is not.
-    if (rshOption !== undefined) throw new UsageError(`--${side}-rsh needs a remote ${side.toUpperCase()} (host:PATH or ssh://host/PATH); ${side.toUpperCase()} '${endpoint.spec}' is on this machine`);
+    if (rshOption !== undefined) throw new UsageError(`--${side}-rsh: only for a remote ${side.toUpperCase()} (host:PATH, ssh://host/PATH); ${side.toUpperCase()} '${endpoint.spec}' is on this machine`);
     return wrap !== undefined ? { wrap } : {};
   }
   const rsh = rshOption ?? (env[rshVariable] || undefined) ?? raw.rsh;
@@ -100,8 +100,8 @@ export function endpointForm(raw: RawOptions, env: Environment): EndpointForm {
   const target = parseEndpoint(positional[1], 'target');
   const remotes = [source, target].filter((endpoint) => endpoint.kind === 'remote');
   if (remotes.length === 0) {
-    if (raw.user !== undefined || raw.port !== undefined) throw new UsageError('-u/--user and -p/--port apply to remote endpoints (host:PATH, ssh://host/PATH); SOURCE and TARGET are both on this machine');
-    if (raw.rsh !== undefined) throw new UsageError('--rsh applies to remote endpoints (host:PATH, ssh://host/PATH); SOURCE and TARGET are both on this machine');
+    const given = [raw.user !== undefined ? '-u/--user' : '', raw.port !== undefined ? '-p/--port' : '', raw.rsh !== undefined ? '--rsh' : ''].filter(Boolean);
+    if (given.length > 0) throw new UsageError(`${given.join(', ')}: only for remote endpoints (host:PATH, ssh://host/PATH); SOURCE and TARGET are both on this machine`);
   }
   if (source.kind === 'local' && target.kind === 'local' && sameFile(source.path, target.path)) {
     throw new UsageError(`SOURCE and TARGET are the same file (${source.path} and ${target.path})`);

@@ -91,7 +91,7 @@ function parseSshUrl(spec: string, rest: string, side: EndpointSide): RemoteEndp
   if (slash < 0) throw fail(side, spec, 'ssh:// needs a path after the host: ssh://host/abs/path, or ssh://host/./path for one relative to the remote home');
   const authority = rest.slice(0, slash);
   if (authority.startsWith('@')) throw fail(side, spec, "'' is not a user name");
-  const { host, user, port } = parseUserHostPort(authority, fail(side, spec, 'expected ssh://[user@]host[:port]/PATH').message, `${side === 'source' ? 'SOURCE' : 'TARGET'} port`);
+  const { host, user, port } = parseUserHostPort(authority, fail(side, spec, 'expected ssh://[user@]host[:port]/PATH').message, fail(side, spec, 'port').message);
   let path = rest.slice(slash);
   if (path.startsWith('/./')) path = path.slice(3);
   else if (path.startsWith('/~')) path = path.slice(1);

@@ -20,8 +20,9 @@ export class AgentProcess {
   private waiters: Array<() => void> = [];
   decodeError?: Error;
 
-  constructor() {
-    this.child = spawn(process.execPath, [AGENT], { stdio: ['pipe', 'pipe', 'pipe'] });
+  /** `env`: the agent's environment (default: this process's), e.g. another HOME. */
+  constructor(env?: NodeJS.ProcessEnv) {
+    this.child = spawn(process.execPath, [AGENT], { stdio: ['pipe', 'pipe', 'pipe'], env: env ?? process.env });
     this.exited = new Promise((resolve) => this.child.once('exit', (code) => resolve(code)));
     this.child.stdin.on('error', () => undefined);
     this.child.stderr.setEncoding('utf8').on('data', (text: string) => { this.stderr += text; });

@@ -6,6 +6,7 @@ export const EVERY_MESSAGE: Message[] = [
   { type: MSG.HELLO, id: 0, version: PROTOCOL_VERSION, buildId: '0.1.0+abcdef012345' },
   { type: MSG.OPEN, id: 1, writable: true, hashId: 7, seed: 0xfedcba9876543210n, path: '/dev/vg0/böse lv' },
   { type: MSG.OPEN, id: 2, writable: false, hashId: 0, seed: 0n, path: '' },
+  { type: MSG.OPEN, id: 3, writable: true, hashId: 102, seed: 0n, path: '~other/x y', home: true, createSize: 2 ** 40 + 3 },
   { type: MSG.OPENED, id: 3, size: 2 ** 40 + 17 },
   { type: MSG.HASH, id: 4, offset: 2 ** 33 + 5, length: 2 * 1024 * 1024, chunkSize: 4096 },
   { type: MSG.HASH, id: 5, offset: 0, length: 1, chunkSize: 0 },

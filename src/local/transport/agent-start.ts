@@ -97,7 +97,7 @@ function startFailure(exit: AgentExit, host: string, remoteNode: string | undefi
   // A wrapper that fails before the agent starts: its own words say why (sudo's password prompt, a
   // snapshot that could not be taken). The loader's own exit codes still mean what they say.
   if (wrap !== undefined && exit.code !== LOADER_EXIT_OLD_NODE && exit.code !== LOADER_EXIT_BAD_BUNDLE && !/node not found/.test(said)) {
-    const how = exit.reason ?? (exit.code !== null ? `exited with code ${exit.code}` : exit.signal ? `was killed by ${exit.signal}` : 'ended');
+    const how = exit.reason !== undefined ? `failed (${exit.reason})` : exit.code !== null ? `exited with code ${exit.code}` : exit.signal ? `was killed by ${exit.signal}` : 'ended';
     const lines = stderr.lastLines(3);
     return new SyncError(`the wrapper '${printable(wrap)}' on ${host} ${how} before the agent started${lines ? `: ${lines}` : ''}`, 'EWRAP');
   }
