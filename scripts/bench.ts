@@ -23,6 +23,7 @@ import { BasynRunner, bestOf, mustRun, timed, type BasynRun } from './bench-run'
 import { startDelayProxy, type DelayProxy } from './delay-proxy';
 import { patch, sha256File, tempDir, writeRandom, writeSparse } from '../test/helpers/images';
 import { startSshd, sshdUnavailable, type Sshd } from '../test/helpers/sshd';
+import { endpointsSection, runEndpointsBench, withEndpointsSection, type EndpointRow } from './bench-endpoints';
 
 const ROOT = join(__dirname, '..');
 const MiB = 1024 * 1024;
@@ -45,10 +46,12 @@ interface Args {
   signals: boolean;
   /** Only the signal case (a private build and sshd, no images, no report file). */
   signalsOnly: boolean;
+  /** Only the remote-to-remote case (two sshds); writes its own section of the report file. */
+  endpointsOnly: boolean;
 }
 
 const USAGE = `usage: npm run bench -- [--size-mb N] [--sparse-gb N] [--load-runs N] [--ceiling-runs N] [--commit REV] [--fast-hash NAME]
-                        [--out FILE] [--no-compression] [--no-signals] [--signals-only] [--keep]
+                        [--out FILE] [--no-compression] [--no-signals] [--signals-only] [--endpoints-only] [--keep]
   --size-mb N        size of the test images (default 1024)
   --sparse-gb N      size of the sparse images of the RSS check (default 64; 0 skips it)
   --load-runs N      syncs at once through one sshd in the load case (default 8; 0 skips it)
@@ -59,10 +62,11 @@ const USAGE = `usage: npm run bench -- [--size-mb N] [--sparse-gb N] [--load-run
   --no-compression   skip the compression and digest micro-benchmarks
   --no-signals       skip the signal case (SIGTERM to exit)
   --signals-only     run the signal case alone and print it (docs/benchmarks.md is not touched)
+  --endpoints-only   run the remote-to-remote case alone (two sshds) and write its section of the report file
   --keep             keep the temp dir`;
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { sizeMb: 1024, sparseGb: 64, loadRuns: 8, ceilingRuns: 3, out: join(ROOT, 'docs', 'benchmarks.md'), keep: false, compression: true, signals: true, signalsOnly: false };
+  const args: Args = { sizeMb: 1024, sparseGb: 64, loadRuns: 8, ceilingRuns: 3, out: join(ROOT, 'docs', 'benchmarks.md'), keep: false, compression: true, signals: true, signalsOnly: false, endpointsOnly: false };
   for (let index = 0; index < argv.length; index++) {
     const name = argv[index];
     const value = () => {
@@ -86,6 +90,7 @@ function parseArgs(argv: string[]): Args {
       case '--no-compression': args.compression = false; break;
       case '--no-signals': args.signals = false; break;
       case '--signals-only': args.signalsOnly = true; break;
+      case '--endpoints-only': args.endpointsOnly = true; break;
       case '--keep': args.keep = true; break;
       case '--help': console.log(USAGE); process.exit(0); break;
       default: throw new Error(`unknown option ${name}\n${USAGE}`);
@@ -230,6 +235,10 @@ async function main(): Promise<void> {
 
     // 2. Test data.
     const file = (name: string) => join(temp.dir, name);
+    if (args.endpointsOnly) {
+      await endpointsOnly(args, runner, file, code);
+      return;
+    }
     const [src, changed, same, zero, work, tinyA, tinyB] = ['src.img', 'changed.img', 'same.img', 'zero.img', 'work.img', 'tiny-a.img', 'tiny-b.img'].map(file);
     const regionCount = Math.max(1, Math.round((size * 0.01) / REGION));
     log(`bench: writing ${args.sizeMb} MiB test images (${regionCount} changed 64 KiB regions)...`);
@@ -419,6 +428,16 @@ async function main(): Promise<void> {
       log(`bench:   ${load.error ? `FAILED ${load.error}` : `${load.runs} at once: ${load.concurrent.map((run) => run.slowdown.toFixed(1)).join(', ')} × a lone run`}`);
     }
     const signals = args.signals ? await runSignalBench(signalSetup(sshd), log) : undefined;
+    // Remote to remote (scripts/bench-endpoints.ts): a second sshd as the source's host.
+    let endpoints: EndpointRow[] | undefined;
+    if (sshd) {
+      const other = await startSshd();
+      try {
+        endpoints = await runEndpointsBench({ runner, sshds: [other, sshd], images: { src, changed, work }, runs: 1, log });
+      } finally {
+        await other.stop();
+      }
+    }
     let compression: Awaited<ReturnType<typeof runCompressionBench>> = [];
     let digestSpeeds: Awaited<ReturnType<typeof runDigestBench>> = [];
     if (args.compression) {
@@ -450,7 +469,9 @@ async function main(): Promise<void> {
       digests: digestSpeeds,
       benchSeconds: (Date.now() - started) / 1000,
     };
-    const { text, failed } = renderReport(report, args.out !== '-' && existsSync(args.out) ? readFileSync(args.out, 'utf8') : undefined);
+    const rendered = renderReport(report, args.out !== '-' && existsSync(args.out) ? readFileSync(args.out, 'utf8') : undefined);
+    const text = endpoints ? withEndpointsSection(rendered.text, endpointsSection(endpoints, `${args.sizeMb} MiB images, ${code}`)) : rendered.text;
+    const failed = rendered.failed || Boolean(endpoints?.some((row) => row.error));
     if (args.out === '-') console.log(text);
     else {
       writeFileSync(args.out, text);
@@ -466,6 +487,32 @@ async function main(): Promise<void> {
     await sshd?.stop();
     if (args.keep) log(`bench: kept ${temp.dir}`);
     else temp.cleanup();
+  }
+}
+
+/** --endpoints-only: two sshds, the images, the remote-to-remote case, its section of the report file. */
+async function endpointsOnly(args: Args, runner: BasynRunner, file: (name: string) => string, code: string): Promise<void> {
+  const why = sshdUnavailable();
+  if (why) throw new Error(`--endpoints-only needs two private sshds: ${why}`);
+  const [src, changed, work] = ['src.img', 'changed.img', 'work.img'].map(file);
+  const size = args.sizeMb * MiB;
+  log(`bench: writing ${args.sizeMb} MiB test images...`);
+  writeRandom(src, size);
+  copyDurably(src, changed);
+  const random = prng(1);
+  for (const offset of scatteredRegions(size, Math.max(1, Math.round((size * 0.01) / REGION)), 2)) patch(changed, offset, randomRegion(random));
+  const sshds = await Promise.all([startSshd(), startSshd()]);
+  try {
+    const rows = await runEndpointsBench({ runner, sshds: [sshds[0], sshds[1]], images: { src, changed, work }, runs: args.ceilingRuns, log });
+    const section = endpointsSection(rows, `${args.sizeMb} MiB images, best of ${args.ceilingRuns}, ${code} (run alone with --endpoints-only)`);
+    console.log(section);
+    if (args.out !== '-') {
+      writeFileSync(args.out, withEndpointsSection(existsSync(args.out) ? readFileSync(args.out, 'utf8') : '', section));
+      log(`bench: wrote the remote-to-remote section of ${args.out}`);
+    }
+    if (rows.some((row) => row.error)) process.exitCode = 1;
+  } finally {
+    await Promise.all(sshds.map((sshd) => sshd.stop()));
   }
 }
 

@@ -4,7 +4,7 @@
 // ssh:// spellings with ~ and home-relative paths expanded by the agent, the endpoint's port winning
 // over -p, per-side --source-rsh/--target-rsh, and remote wrappers. Both files compared after every sync.
 import test from 'ava';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync, statSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync, statSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { basename, join } from 'node:path';
 import { basyn, type RunResult } from './helpers/cli';
@@ -110,9 +110,19 @@ sshTest('home-relative and ~ paths are expanded by the agent (ssh2 and --rsh), n
   t.throws(() => statSync(join(remoteHome.dir, 'pwned')), undefined, 'nothing in the path ran');
 });
 
+/** pair(), moved into the remote home: home-relative endpoints then only resolve in an SSH session's home. */
+function homePair(size = 2 * MB): { source: string; target: string; relative: { source: string; target: string } } {
+  const { source, target } = pair(size);
+  const relative = { source: `${remoteHome.name}/${basename(source)}`, target: `${remoteHome.name}/${basename(target)}` };
+  renameSync(source, join(remoteHome.dir, basename(source)));
+  renameSync(target, join(remoteHome.dir, basename(target)));
+  return { source: join(remoteHome.dir, basename(source)), target: join(remoteHome.dir, basename(target)), relative };
+}
+
 sshTest('remote to remote over two sshds: one agent on each, SYNC and COPY, both links counted by --stat', async (t) => {
-  const { source, target } = pair();
-  const result = await basyn([...trust(), '--stat', '-v', url(first, source), url(second, target)], { env });
+  // Home-relative paths: an agent that ran here instead of in an SSH session would not find them.
+  const { source, target, relative } = homePair();
+  const result = await basyn([...trust(), '--stat', '-v', url(first, relative.source), url(second, relative.target)], { env });
   ok(t, result);
   t.regex(result.stdout, new RegExp(`Using SSH connections to hosts ${first.host} and ${second.host}`));
   await same(t, source, target);
@@ -120,20 +130,20 @@ sshTest('remote to remote over two sshds: one agent on each, SYNC and COPY, both
   const tx = Number(/Tx:(\d+)B/.exec(result.stdout)?.[1]);
   t.true(tx > 7000 && tx < MB, `sent ${tx} bytes`);
   writeRandom(target, 2 * MB);
-  ok(t, await basyn([...trust(), '-m', 'COPY', url(first, source), url(second, target)], { env }));
+  ok(t, await basyn([...trust(), '-m', 'COPY', url(first, relative.source), url(second, relative.target)], { env }));
   await same(t, source, target);
 });
 
 sshTest('remote to remote with per-side remote shells: --source-rsh (OpenSSH) and the TARGET over ssh2, and both over --rsh', async (t) => {
-  const { source, target } = pair();
-  ok(t, await basyn([...trust(), '--source-rsh', systemSsh(), '-p', String(first.port), `${first.host}:${source}`, url(second, target)], { env }));
+  const { source, target, relative } = homePair();
+  ok(t, await basyn([...trust(), '--source-rsh', systemSsh(), '-p', String(first.port), `${first.host}:${relative.source}`, url(second, relative.target)], { env }));
   await same(t, source, target);
   patch(target, 0, Buffer.alloc(100, 3));
-  ok(t, await basyn(['--rsh', systemSsh(), `ssh://${first.host}:${first.port}${source}`, `ssh://${second.host}:${second.port}${target}`], { env }));
+  ok(t, await basyn(['--rsh', systemSsh(), `ssh://${first.host}:${first.port}/./${relative.source}`, `ssh://${second.host}:${second.port}/./${relative.target}`], { env }));
   await same(t, source, target);
   patch(target, 0, Buffer.alloc(100, 4));
   const viaEnv = { ...env, BASYN_TARGET_RSH: systemSsh() };
-  ok(t, await basyn([...trust(), url(first, source), url(second, target)], { env: viaEnv }));
+  ok(t, await basyn([...trust(), url(first, relative.source), url(second, relative.target)], { env: viaEnv }));
   await same(t, source, target);
 });
 
@@ -147,10 +157,10 @@ function remoteWrapper(name: string, body = 'exec "$@"'): { path: string; log: s
 }
 
 sshTest('--source-wrap / --target-wrap on remote endpoints (ssh2 and --rsh); a failing wrapper is exit 2 with its stderr', async (t) => {
-  const { source, target } = pair();
+  const { source, target, relative } = homePair();
   const sourceWrap = remoteWrapper('remote-source-wrap');
   const targetWrap = remoteWrapper('remote-target-wrap');
-  ok(t, await basyn([...trust(), '--source-wrap', sourceWrap.path, '--target-wrap', targetWrap.path, url(first, source), url(second, target)], { env }));
+  ok(t, await basyn([...trust(), '--source-wrap', sourceWrap.path, '--target-wrap', targetWrap.path, url(first, relative.source), url(second, relative.target)], { env }));
   await same(t, source, target);
   t.is(readFileSync(sourceWrap.log, 'utf8'), 'ran node\n');
   t.is(readFileSync(targetWrap.log, 'utf8'), 'ran node\n');

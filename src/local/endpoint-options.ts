@@ -96,6 +96,7 @@ export function endpointForm(raw: RawOptions, env: Environment): EndpointForm {
   if (positional.length !== 2) {
     throw new UsageError(positional.length === 1 ? `TARGET is missing: basyn [options] SOURCE TARGET (got only '${positional[0]}')` : `Too many arguments: basyn [options] SOURCE TARGET takes two, got ${positional.length}`);
   }
+  port(raw.port); // checked even when every remote endpoint names its own
   const source = parseEndpoint(positional[0], 'source');
   const target = parseEndpoint(positional[1], 'target');
   const remotes = [source, target].filter((endpoint) => endpoint.kind === 'remote');
@@ -131,7 +132,8 @@ export function endpointForm(raw: RawOptions, env: Environment): EndpointForm {
       user: remoteConnection.user,
       rsh: remoteConnection.rsh,
       action: pull ? 'PULL' : 'PUSH',
-      mode: raw.mode ?? 'SYNC',
+      // SYNC unless -m says otherwise; --verify-bitmap syncs nothing.
+      mode: raw.mode ?? (raw.verifyBitmap ? undefined : 'SYNC'),
     },
     remote: remoteConnection,
     local: Object.keys(localConnection).length > 0 ? localConnection : undefined,
