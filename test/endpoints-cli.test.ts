@@ -226,9 +226,9 @@ test('--block/--block-size take sizes with units; one of them or --buffer', asyn
     t.regex(result.stdout, /buffer size 524288B/);
   }
   t.is(await sha256File(target), await sha256File(source));
-  usage(t, await basyn(['--block', '1.5K', source, target]), /whole number of KiB/);
-  usage(t, await basyn(['--block', '1mb', source, target]), /expects a size such as 10M/);
-  usage(t, await basyn(['--block', '1M', '--buffer', '1024', source, target]), /--buffer and --block\/--block-size both set the buffer size/);
+  usage(t, await basyn(['--block', '1.5K', source, target]), /--block must be a whole number of KiB/);
+  usage(t, await basyn(['--block', '1mb', source, target]), /--block expects a size such as 10M/);
+  usage(t, await basyn(['--block', '1M', '--buffer', '1024', source, target]), /--buffer and --block all set the buffer size: give one/);
 });
 
 test('--algo: the --hash names, and adler32/crc32 with a one-line warning, never with -b', async (t) => {

@@ -31,6 +31,7 @@ export const SUMMARY = 'keep two block devices or image files identical, locally
 export const SYNOPSIS: readonly string[] = [
   'basyn [options] -l DEVICE -r DEVICE [-h HOST] -a PUSH|PULL -m SYNC|COPY',
   'basyn [options] -l DEVICE -r DEVICE [-h HOST] --recheck',
+  'basyn [options] SOURCE TARGET',
 ];
 
 export const DESCRIPTION: readonly string[] = [
@@ -40,6 +41,9 @@ export const DESCRIPTION: readonly string[] = [
   'Both sides hash in parallel, each in its own agent process: a child node process for the local device, and ' +
     'for a remote one an agent uploaded over SSH at each run (the remote host needs nothing but node >= 18; ' +
     'nothing is installed or written there besides the device). The exit code tells whether the data is identical.',
+  'basyn [options] SOURCE TARGET (iblocksync\'s form) syncs SOURCE into TARGET, SYNC unless -m COPY. Each is a local path, ' +
+    'file://PATH, [user@]host:PATH or ssh://[user@]host[:port]/PATH; both may be remote (one agent on each host, the ' +
+    'controller relays what differs). A missing TARGET file is created at the source\'s size.',
 ];
 
 /** The reserved first words (a file of that name is ./NAME). */

@@ -137,6 +137,7 @@ export interface RawOptions {
   sourceWrap?: string;
   targetWrap?: string;
   /** --block / --block-size SIZE: the buffer size, with the size parser's units. */
+  block?: string;
   blockSize?: string;
   /** --algo NAME: --hash, plus iblocksync's adler32 and crc32. */
   algo?: string;
@@ -234,11 +235,14 @@ function chooseHash(raw: RawOptions, warnings: string[]): HashAlgorithm {
 
 /** --buffer KB, or --block/--block-size SIZE (iblocksync's spelling, with units): one of them. */
 function bufferBytes(raw: RawOptions): number {
-  if (raw.buffer !== undefined && raw.blockSize !== undefined) throw new UsageError('--buffer and --block/--block-size both set the buffer size: give one');
-  if (raw.blockSize === undefined) return (integer(raw.buffer, '--buffer', 1, MAX_BUFFER_SIZE / 1024) ?? 2048) * 1024;
-  const bytes = parseSize(raw.blockSize, '--block/--block-size');
+  const given = [raw.buffer !== undefined ? '--buffer' : '', raw.block !== undefined ? '--block' : '', raw.blockSize !== undefined ? '--block-size' : ''].filter(Boolean);
+  if (given.length > 1) throw new UsageError(`${given.join(' and ')} all set the buffer size: give one`);
+  const block = raw.block ?? raw.blockSize;
+  if (block === undefined) return (integer(raw.buffer, '--buffer', 1, MAX_BUFFER_SIZE / 1024) ?? 2048) * 1024;
+  const name = raw.block !== undefined ? '--block' : '--block-size';
+  const bytes = parseSize(block, name);
   if (bytes < 1024 || bytes > MAX_BUFFER_SIZE || bytes % 1024 !== 0) {
-    throw new UsageError(`--block/--block-size must be a whole number of KiB from 1K to ${MAX_BUFFER_SIZE / 1024 / 1024}M, got '${raw.blockSize}'`);
+    throw new UsageError(`${name} must be a whole number of KiB from 1K to ${MAX_BUFFER_SIZE / 1024 / 1024}M, got '${block}'`);
   }
   return bytes;
 }
