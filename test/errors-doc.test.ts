@@ -277,6 +277,10 @@ const INVOCATIONS: Record<string, Invocation[]> = {
   USAGE_RSH_QUOTE: [{ input: '--rsh with an open quote', run: (p) => run(['-l', p.a, '-r', p.b, '-h', 'backup', ...PUSH, '--rsh', "ssh -o 'Foo=bar"]) }],
 
   DEVICE_NOT_CREATED: [{ input: 'a missing TARGET under /dev', run: (p) => run([p.a, '/dev/basyn-errors-doc-missing']) }],
+  DEVICE_NO_SUCH_USER: [{
+    input: 'a remote TARGET under ~user of no such user (ssh2)', skip: needsSsh,
+    run: (p) => run([...ssh({}).filter((word, index, all) => all[index - 1] !== '-h' && word !== '-h'), p.a, `${sshd.host}:~no-such-user-basyn/x.img`]),
+  }],
   SIZE_TARGET_SMALLER: [{
     input: 'a smaller TARGET',
     run: (p) => {
