@@ -11,10 +11,10 @@ import { join } from 'node:path';
 import { BASYN, basyn, hasStackTrace, NOBODY, type RunOptions, type RunResult } from './helpers/cli';
 import { fakeNode, loopDevice, rootFaultsUnavailable, tmpfs, waitFor } from './helpers/faults';
 import { bitmapV1 } from './helpers/bitmap-golden';
-import { patch, tempDir, writeRandom, writeSparse } from './helpers/images';
+import { patch, writeRandom, writeSparse } from './helpers/images';
 import { PowerLossFs, powerLossUnavailable } from './helpers/powerloss/mount';
-import { keygen, type Sshd, startSshd } from './helpers/sshd';
-import { SKIP_SSH } from './helpers/ssh-test';
+import { keygen } from './helpers/sshd';
+import { SKIP_SSH, sshFixture } from './helpers/ssh-test';
 
 // ---------------------------------------------------------------------------------------------
 // The table
@@ -50,16 +50,7 @@ export function messagePattern(template: string): RegExp {
 
 const MiB = 1024 * 1024;
 const SIZE = 4 * 64 * 1024 + 333;
-const scratch = tempDir('basyn-errors-doc-');
-const home = scratch.path('home');
-mkdirSync(home);
-/** No ~/.ssh of the developer's, no ssh-agent: only what each invocation passes. */
-const env: NodeJS.ProcessEnv = { ...process.env, HOME: home };
-delete env.SSH_AUTH_SOCK;
-let sshd: Sshd;
-
-test.before(async () => { if (!SKIP_SSH) sshd = await startSshd(); });
-test.after.always(async () => { await sshd?.stop(); scratch.cleanup(); });
+const { scratch, env, sshd } = sshFixture('basyn-errors-doc-');
 
 /** A fresh directory with a random source `a.img` and a different random destination `b.img`. */
 interface Place {

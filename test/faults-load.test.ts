@@ -2,15 +2,12 @@
 // images (sparse, with some scattered data, so that the test stays fast), half of them with bitmaps.
 // All must converge: exit 0, and both sides of every pair byte for byte the same. How much slower each
 // is than a lone run, and its peak RSS, is measured by the bench (scripts/bench-load.ts).
-import test from 'ava';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
 import { BASYN, type RunResult } from './helpers/cli';
 import { assertSameBytes } from './helpers/faults';
-import { tempDir, writeSparse } from './helpers/images';
-import { type Sshd, startSshd } from './helpers/sshd';
-import { SKIP_SSH, sshTest } from './helpers/ssh-test';
+import { writeSparse } from './helpers/images';
+import { sshFixture, sshTest } from './helpers/ssh-test';
 
 const MiB = 1024 * 1024;
 const IMAGE_SIZE = 256 * MiB;
@@ -19,15 +16,7 @@ const RUNS = 8;
 const REGIONS = 16;
 const REGION = 64 * 1024;
 
-const scratch = tempDir('basyn-faults-load-');
-const home = scratch.path('home');
-mkdirSync(home);
-const env: NodeJS.ProcessEnv = { ...process.env, HOME: home };
-delete env.SSH_AUTH_SOCK;
-let sshd: Sshd;
-
-test.before(async () => { if (!SKIP_SSH) sshd = await startSshd(); });
-test.after.always(async () => { await sshd?.stop(); scratch.cleanup(); });
+const { scratch, env, sshd } = sshFixture('basyn-faults-load-');
 
 /** A sparse image of IMAGE_SIZE with REGIONS random regions at random 64 KiB-aligned offsets. */
 function sparseImage(path: string): void {

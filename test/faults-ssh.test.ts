@@ -6,14 +6,12 @@
 // writing behind the next run's back.
 // (test/ssh-cli.test.ts checks the prompt exit of a kill on sparse images; these add the bitmap,
 // the rerun, the silent link, the controller's death and the remote node's failures.)
-import test from 'ava';
 import { spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { BASYN, basyn, hasStackTrace, type RunResult } from './helpers/cli';
 import { assertSameBytes, childrenOf, fakeNode, isAlive, parentOf, pidRecordingNode, type Relay, startRelay, waitFor } from './helpers/faults';
-import { sha256File, tempDir, writeRandom, writeSparse } from './helpers/images';
-import { type Sshd, startSshd } from './helpers/sshd';
-import { SKIP_SSH, sshTest } from './helpers/ssh-test';
+import { sha256File, writeRandom, writeSparse } from './helpers/images';
+import { sshFixture, sshTest } from './helpers/ssh-test';
 
 const MiB = 1024 * 1024;
 const SIZE = 12 * MiB;
@@ -22,15 +20,7 @@ const SLOW = 2 * MiB;
 /** Bytes through the relay after which the run is surely mid-transfer. */
 const MID_RUN = 2 * MiB;
 
-const scratch = tempDir('basyn-faults-ssh-');
-const home = scratch.path('home');
-mkdirSync(home);
-const env: NodeJS.ProcessEnv = { ...process.env, HOME: home };
-delete env.SSH_AUTH_SOCK;
-let sshd: Sshd;
-
-test.before(async () => { if (!SKIP_SSH) sshd = await startSshd(); });
-test.after.always(async () => { await sshd?.stop(); scratch.cleanup(); });
+const { scratch, env, sshd } = sshFixture('basyn-faults-ssh-');
 
 /** A relay of its own for each test (freezing and throttling are per relay); closed at the end. */
 async function relay(t: import('ava').ExecutionContext): Promise<Relay> {

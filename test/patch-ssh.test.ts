@@ -1,22 +1,12 @@
 // `basyn patch FILE DEST -h HOST` against a private OpenSSH sshd: the patch is streamed through the
 // agent, spooled and applied on the target's host with the same guarantees (checked first, journalled,
 // "already applied", wrong target refused with nothing written), and `--rollback -h` undoes a killed apply.
-import test from 'ava';
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basyn } from './helpers/cli';
-import { patch, sha256File, tempDir, writeRandom } from './helpers/images';
-import { type Sshd, startSshd } from './helpers/sshd';
-import { SKIP_SSH, sshTest } from './helpers/ssh-test';
+import { patch, sha256File, writeRandom } from './helpers/images';
+import { sshFixture, sshTest } from './helpers/ssh-test';
 
-const scratch = tempDir('basyn-patch-ssh-');
-const home = scratch.path('home');
-mkdirSync(home);
-const env: NodeJS.ProcessEnv = { ...process.env, HOME: home };
-delete env.SSH_AUTH_SOCK;
-let sshd: Sshd;
-
-test.before(async () => { if (!SKIP_SSH) sshd = await startSshd(); });
-test.after.always(async () => { await sshd?.stop(); scratch.cleanup(); });
+const { scratch, env, sshd } = sshFixture('basyn-patch-ssh-');
 
 function ssh(): string[] {
   return ['-h', sshd.host, '-p', String(sshd.port), '-u', sshd.user, '--known-hosts', sshd.knownHostsPath, '-i', sshd.keyPath];

@@ -7,15 +7,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { BASYN, hasStackTrace } from './helpers/cli';
-import { tempDir, writeSparse } from './helpers/images';
+import { writeSparse } from './helpers/images';
 import { alive, childrenOf, commandLine, descendantsOf, HAS_PROC, survivors } from './helpers/processes';
-import { type Sshd, startSshd } from './helpers/sshd';
-import { SKIP_SSH, sshTest } from './helpers/ssh-test';
+import { sshFixture, sshTest } from './helpers/ssh-test';
 
-const scratch = tempDir('basyn-signals-');
-let sshd: Sshd;
-test.before(async () => { if (!SKIP_SSH) sshd = await startSshd(); });
-test.after.always(async () => { await sshd?.stop(); scratch.cleanup(); });
+const { scratch, sshd } = sshFixture('basyn-signals-');
 
 /** Signal to exit: generous, the machine is loaded. */
 const PROMPT_MS = 15_000;

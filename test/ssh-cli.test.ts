@@ -2,25 +2,15 @@
 // authentication, and the ways a remote side fails. Both files are compared by digest after every
 // sync. The sync cases themselves (actions, modes, sizes, bitmaps) run over ssh and --rsh in
 // test/sync-ssh.test.ts. `npm test` builds first.
-import test from 'ava';
 import { spawn } from 'node:child_process';
-import { appendFileSync, chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { BASYN, basyn, type RunResult } from './helpers/cli';
-import { patch, sha256File, tempDir, writeRandom, writeSparse } from './helpers/images';
-import { keygen, keygenFingerprint, type Sshd, startSshd } from './helpers/sshd';
-import { SKIP_SSH, sshTest } from './helpers/ssh-test';
+import { patch, sha256File, writeRandom, writeSparse } from './helpers/images';
+import { keygen, keygenFingerprint } from './helpers/sshd';
+import { sshFixture, sshTest } from './helpers/ssh-test';
 
-const scratch = tempDir('basyn-ssh-cli-');
-const home = scratch.path('home');
-mkdirSync(home);
-// No ~/.ssh of the developer's, no ssh-agent: only what each test passes.
-const env: NodeJS.ProcessEnv = { ...process.env, HOME: home };
-delete env.SSH_AUTH_SOCK;
+const { scratch, env, sshd } = sshFixture('basyn-ssh-cli-');
 const MB = 1024 * 1024;
-let sshd: Sshd;
-
-test.before(async () => { if (!SKIP_SSH) sshd = await startSshd(); });
-test.after.always(async () => { await sshd?.stop(); scratch.cleanup(); });
 
 function ssh(...extra: string[]): string[] {
   return ['-h', sshd.host, '-p', String(sshd.port), '-u', sshd.user, '--known-hosts', sshd.knownHostsPath, '-i', sshd.keyPath, ...extra];

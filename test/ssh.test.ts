@@ -1,6 +1,5 @@
 // The ssh2 transport against a real OpenSSH sshd (test/helpers/sshd.ts): host keys, authentication,
 // config, the agent upload and what happens when the remote side misbehaves.
-import test from 'ava';
 import { execFileSync } from 'node:child_process';
 import { appendFileSync, chmodSync, copyFileSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,19 +9,12 @@ import type { AgentExit, AgentLink } from '../src/local/transport/transport';
 import { BasynError, EXIT_SYNC } from '../src/shared/errors';
 import { MSG } from '../src/shared/protocol';
 import { RpcClient } from '../src/shared/rpc';
-import { tempDir } from './helpers/images';
-import { builtAgent, keygen, keygenFingerprint, type Sshd, startSshd } from './helpers/sshd';
-import { SKIP_SSH, sshTest } from './helpers/ssh-test';
+import { builtAgent, keygen, keygenFingerprint } from './helpers/sshd';
+import { sshFixture, sshTest } from './helpers/ssh-test';
 
 const bundle = builtAgent();
-const scratch = tempDir('basyn-ssh-test-');
-const home = scratch.path('home'); // no ~/.ssh/config, no default keys
-mkdirSync(home);
+const { scratch, home, sshd } = sshFixture('basyn-ssh-test-');
 const environment = { home, localUser: 'nobody' };
-let sshd: Sshd;
-
-test.before(async () => { if (!SKIP_SSH) sshd = await startSshd(); });
-test.after.always(async () => { await sshd?.stop(); scratch.cleanup(); });
 
 function connection(overrides: Partial<ConnectionOptions> = {}): ConnectionOptions {
   return {
