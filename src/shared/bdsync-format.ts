@@ -6,6 +6,7 @@
 //   { u64 offset | u16 length | bytes data }*          one record per block piece (at most 32 KiB)
 //   u64 0 | u16 0                                       the end of the records
 //   u8 0  |  u8 n | name[n] | u8 m | checksum[m]        no checksum, or the source's whole checksum
+import { ChunkedDecoder } from './chunked-decoder';
 import { PatchError } from './errors';
 
 export const BDSYNC_HEADER_LINE = 'BDSYNC 0.3\n';
@@ -60,39 +61,21 @@ export function encodeBdsyncTrailer(trailer: BdsyncTrailer = {}): Buffer {
 type State = 'line' | 'size' | 'name' | 'record-head' | 'record-data' | 'checksum-name-length' | 'checksum-name' | 'checksum-length' | 'checksum' | 'done';
 
 /** Feed it the file in slices with push(); end() at the end. Throws PatchError at the first bad byte. */
-export class BdsyncDecoder {
-  private state: State = 'line';
-  private pending: Buffer[] = [];
-  private pendingLength = 0;
-  private consumed = 0;
+export class BdsyncDecoder extends ChunkedDecoder<State, BdsyncEvent> {
+  protected state: State = 'line';
   private header?: { sourceSize: number; nameLength: number };
   private record?: { offset: number; length: number };
   private nextFree = 0;
   private checksumName?: string;
   private want = 0;
 
-  push(chunk: Buffer): BdsyncEvent[] {
-    if (this.state === 'done' && chunk.length > 0) throw this.fail('trailing bytes after the trailer');
-    this.pending.push(chunk);
-    this.pendingLength += chunk.length;
-    const events: BdsyncEvent[] = [];
-    for (;;) {
-      const need = this.need();
-      if (need === undefined || this.pendingLength < need) break;
-      const event = this.step(this.take(need));
-      if (event) events.push(event);
-    }
-    if (this.state === 'done' && this.pendingLength > 0) throw new PatchError(`trailing bytes after the trailer at byte ${this.consumed}`);
-    return events;
-  }
-
   end(): void {
-    if (this.state === 'done') return;
-    if (this.consumed + this.pendingLength === 0) throw new PatchError('the patch is empty (0 bytes)');
-    throw this.fail(`the bdsync patch is cut short (${this.consumed + this.pendingLength} bytes)`);
+    if (this.done) return;
+    if (this.received === 0) throw new PatchError('the patch is empty (0 bytes)');
+    throw this.fail(`the bdsync patch is cut short (${this.received} bytes)`);
   }
 
-  private need(): number | undefined {
+  protected need(): number | undefined {
     switch (this.state) {
       case 'line': return BDSYNC_HEADER_LINE.length;
       case 'size': return 10;
@@ -107,19 +90,11 @@ export class BdsyncDecoder {
     }
   }
 
-  private take(length: number): Buffer {
-    const all = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending, this.pendingLength);
-    this.pending = all.length > length ? [all.subarray(length)] : [];
-    this.pendingLength = all.length - length;
-    this.consumed += length;
-    return all.subarray(0, length);
-  }
-
   private fail(reason: string): PatchError {
     return new PatchError(`${reason} at byte ${this.consumed}`);
   }
 
-  private step(bytes: Buffer): BdsyncEvent | undefined {
+  protected step(bytes: Buffer): BdsyncEvent | undefined {
     switch (this.state) {
       case 'line': {
         const line = bytes.toString('latin1');

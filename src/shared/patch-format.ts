@@ -3,6 +3,7 @@
 // the file (a 2 TB patch is never held in memory: at most one record is buffered, its size checked
 // against MAX_RECORD_LENGTH before anything is allocated for it).
 import { createHash, type Hash } from 'node:crypto';
+import { ChunkedDecoder } from './chunked-decoder';
 import { PatchError } from './errors';
 import { hashById, type HashAlgorithm } from './hash';
 
@@ -152,12 +153,8 @@ type State = 'header' | 'tag' | 'record-head' | 'record-data' | 'trailer' | 'che
  * Feed it the file in slices with push(); call end() at the end of the file. Throws PatchError (with
  * a one-line reason and the offset) at the first byte that is not a valid patch.
  */
-export class PatchDecoder {
-  private state: State = 'header';
-  private pending: Buffer[] = [];
-  private pendingLength = 0;
-  /** Bytes consumed before `pending`. */
-  private consumed = 0;
+export class PatchDecoder extends ChunkedDecoder<State, PatchEvent> {
+  protected state: State = 'header';
   private readonly checksum: Hash = createHash('sha256');
   private header?: PatchHeader;
   private recordHead?: Omit<PatchRecord, 'data'> & { storedLength: number };
@@ -166,33 +163,18 @@ export class PatchDecoder {
   private nextFree = 0;
   private trailerHead?: { recordCount: number; totalLength: number; wholeDigest: boolean };
 
-  push(chunk: Buffer): PatchEvent[] {
-    if (this.state === 'done' && chunk.length > 0) throw this.fail('trailing bytes after the trailer', 0);
-    this.pending.push(chunk);
-    this.pendingLength += chunk.length;
-    const events: PatchEvent[] = [];
-    for (;;) {
-      const need = this.need();
-      if (need === undefined || this.pendingLength < need) break;
-      const event = this.step(this.take(need));
-      if (event) events.push(event);
-    }
-    if (this.state === 'done' && this.pendingLength > 0) throw new PatchError(`trailing bytes after the trailer at byte ${this.consumed}`);
-    return events;
-  }
-
   /** The file ended: anything but a complete patch is an error. */
   end(): void {
-    if (this.state === 'done') return;
-    if (this.consumed + this.pendingLength === 0) throw new PatchError('the patch is empty (0 bytes)');
-    throw new PatchError(`the patch is cut short: it ends at byte ${this.consumed + this.pendingLength}, in ${describeState(this.state)}`);
+    if (this.done) return;
+    if (this.received === 0) throw new PatchError('the patch is empty (0 bytes)');
+    throw new PatchError(`the patch is cut short: it ends at byte ${this.received}, in ${describeState(this.state)}`);
   }
 
   private digestLength(): number {
     return this.header?.digest.digestLength ?? 0;
   }
 
-  private need(): number | undefined {
+  protected need(): number | undefined {
     switch (this.state) {
       case 'header': return PATCH_HEADER_LENGTH;
       case 'tag': return 1;
@@ -204,21 +186,11 @@ export class PatchDecoder {
     }
   }
 
-  private take(length: number): Buffer {
-    const all = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending, this.pendingLength);
-    const taken = all.subarray(0, length);
-    const rest = all.subarray(length);
-    this.pending = rest.length > 0 ? [rest] : [];
-    this.pendingLength = rest.length;
-    this.consumed += length;
-    return taken;
-  }
-
   private fail(reason: string, back: number): PatchError {
     return new PatchError(`${reason} at byte ${this.consumed - back}`);
   }
 
-  private step(bytes: Buffer): PatchEvent | undefined {
+  protected step(bytes: Buffer): PatchEvent | undefined {
     const at = bytes.length;
     if (this.state !== 'checksum') this.checksum.update(bytes);
     switch (this.state) {
