@@ -15,6 +15,7 @@ import { patch, writeRandom, writeSparse } from './helpers/images';
 import { PowerLossFs, powerLossUnavailable } from './helpers/powerloss/mount';
 import { keygen } from './helpers/sshd';
 import { SKIP_SSH, sshFixture } from './helpers/ssh-test';
+import { FakeIscsi, IQN, PORTAL } from './helpers/fake-iscsi';
 
 // ---------------------------------------------------------------------------------------------
 // The table
@@ -589,6 +590,34 @@ const INVOCATIONS: Record<string, Invocation[]> = {
   TASKS_UNKNOWN_TASK: [{ input: 'basyn tasks --task of no task', run: (p) => run(['tasks', '--config', taskConfig(p, '[db]\nsource = a.img\ntarget = b.img\n'), '--task', 'dbb']) }],
   TASKS_JOBS: [{ input: 'basyn tasks --jobs 0', run: (p) => run(['tasks', '--config', taskConfig(p, '[db]\nsource = a.img\ntarget = b.img\n'), '--jobs', '0']) }],
 };
+
+// iscsi:// endpoints, against the recording fake iscsiadm first on PATH (helpers/fake-iscsiadm.cjs).
+const ISCSI_URL = `iscsi://${PORTAL}/${IQN}`;
+/** A fake iSCSI portal whose LUN 0 is `p.a`, with `cues`; runs basyn with its environment. */
+function iscsiRun(p: Place, t: ExecutionContext, args: string[], cues: Parameters<FakeIscsi['cue']>[0] = {}, extraEnv: NodeJS.ProcessEnv = {}): Promise<RunResult> {
+  const fake = new FakeIscsi(t, p.dir, { [IQN]: { luns: { 0: p.a } } }, extraEnv);
+  fake.cue(cues);
+  return basyn(args, { env: { ...fake.env, HOME: home }, timeoutMs: 300_000 });
+}
+const ISCSI_INVOCATIONS: Record<string, Invocation[]> = {
+  ISCSI_URL: [
+    { input: 'an iscsi:// endpoint without an IQN', run: (p) => run(['iscsi://10.0.0.10', p.b]) },
+    { input: 'an iscsi:// endpoint with lun=x', run: (p) => run([p.a, `${ISCSI_URL}?lun=x`]) },
+  ],
+  ISCSI_CHAP_FILE: [{ input: 'a CHAP file readable by others', run: (p, t) => {
+    writeFileSync(p.path('san.chap'), 'username = u\npassword = p\n', { mode: 0o644 });
+    chmodSync(p.path('san.chap'), 0o644);
+    return iscsiRun(p, t, [`${ISCSI_URL}?chap=${p.path('san.chap')}`, p.b]);
+  } }],
+  ISCSIADM_MISSING: [{ input: 'no iscsiadm on PATH', run: (p) => basyn([ISCSI_URL, p.b], { env: { ...env, PATH: p.path('empty-bin') }, timeoutMs: 300_000 }) }],
+  ISCSI_PORTAL_NO_ANSWER: [{ input: 'a portal refusing discovery', run: (p, t) => iscsiRun(p, t, [ISCSI_URL, p.b], { discovery: 'refused' }) }],
+  ISCSI_TARGET_NOT_OFFERED: [{ input: 'an IQN the portal does not offer', run: (p, t) => iscsiRun(p, t, [`iscsi://${PORTAL}/iqn.2026-11.test.basyn:typo`, p.b]) }],
+  ISCSI_LOGIN_FAILED: [{ input: 'a login refused (authorization failure)', run: (p, t) => iscsiRun(p, t, [ISCSI_URL, p.b], { login: 'auth' }) }],
+  ISCSI_LUN_MISSING: [{ input: 'a LUN that never appears', run: (p, t) => iscsiRun(p, t, [`${ISCSI_URL}?lun=3`, p.b], { noLun: true }, { BASYN_ISCSI_DEVICE_WAIT: '1' }) }],
+  ISCSI_LOGOUT_FAILED: [{ input: 'a logout failing three times', skip: needsRoot, run: (p, t) => iscsiRun(p, t, [ISCSI_URL, p.b], { logoutFailures: 3 }) }],
+  ISCSI_RUN_FOLDER: [{ input: 'a run folder under a regular file', run: (p, t) => iscsiRun(p, t, [ISCSI_URL, p.b], {}, { BASYN_ISCSI_RUN_DIR: join(p.a, 'run') }) }],
+};
+Object.assign(INVOCATIONS, ISCSI_INVOCATIONS);
 
 // ---------------------------------------------------------------------------------------------
 // The checks
