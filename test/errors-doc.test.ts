@@ -614,7 +614,8 @@ const ISCSI_INVOCATIONS: Record<string, Invocation[]> = {
   ISCSI_TARGET_NOT_OFFERED: [{ input: 'an IQN the portal does not offer', run: (p, t) => iscsiRun(p, t, [`iscsi://${PORTAL}/iqn.2026-11.test.basyn:typo`, p.b]) }],
   ISCSI_LOGIN_FAILED: [{ input: 'a login refused (authorization failure)', run: (p, t) => iscsiRun(p, t, [ISCSI_URL, p.b], { login: 'auth' }) }],
   ISCSI_LUN_MISSING: [{ input: 'a LUN that never appears', run: (p, t) => iscsiRun(p, t, [`${ISCSI_URL}?lun=3`, p.b], { noLun: true }, { BASYN_ISCSI_DEVICE_WAIT: '1' }) }],
-  ISCSI_LOGOUT_FAILED: [{ input: 'a logout failing three times', skip: needsRoot, run: (p, t) => iscsiRun(p, t, [ISCSI_URL, p.b], { logoutFailures: 3 }) }],
+  // -f: the loop device is a.img cut to whole 512-byte sectors, smaller than b.img.
+  ISCSI_LOGOUT_FAILED: [{ input: 'a logout failing three times', skip: needsRoot, run: (p, t) => iscsiRun(p, t, ['-f', ISCSI_URL, p.b], { logoutFailures: 3 }) }],
   ISCSI_RUN_FOLDER: [{ input: 'a run folder under a regular file', run: (p, t) => iscsiRun(p, t, [ISCSI_URL, p.b], {}, { BASYN_ISCSI_RUN_DIR: join(p.a, 'run') }) }],
 };
 Object.assign(INVOCATIONS, ISCSI_INVOCATIONS);
