@@ -597,7 +597,7 @@ const ISCSI_URL = `iscsi://${PORTAL}/${IQN}`;
 function iscsiRun(p: Place, t: ExecutionContext, args: string[], cues: Parameters<FakeIscsi['cue']>[0] = {}, extraEnv: NodeJS.ProcessEnv = {}): Promise<RunResult> {
   const fake = new FakeIscsi(t, p.dir, { [IQN]: { luns: { 0: p.a } } }, extraEnv);
   fake.cue(cues);
-  return basyn(args, { env: { ...fake.env, HOME: home }, timeoutMs: 300_000 });
+  return basyn(args, { env: { ...fake.env, HOME: env.HOME }, timeoutMs: 300_000 });
 }
 const ISCSI_INVOCATIONS: Record<string, Invocation[]> = {
   ISCSI_URL: [
