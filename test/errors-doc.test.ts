@@ -235,6 +235,7 @@ const INVOCATIONS: Record<string, Invocation[]> = {
     { input: '--zlevel 10', run: (p) => run(['-l', p.a, '-r', p.b, ...PUSH, '--zlevel', '10']) },
     { input: '-p 70000', run: (p) => run(['-l', p.a, '-r', p.b, '-h', 'backup', '-p', '70000']) },
     { input: '--buffer 0', run: (p) => run(['-l', p.a, '-r', p.b, ...PUSH, '--buffer', '0']) },
+    { input: '--passes 0', run: (p) => run(['-l', p.a, '-r', p.b, ...PUSH, '--passes', '0']) },
   ],
   USAGE_CHUNK_ABOVE_BUFFER: [{ input: '--chunk 128 --buffer 64', run: (p) => run(['-l', p.a, '-r', p.b, ...PUSH, '--buffer', '64', '--chunk', '128']) }],
   USAGE_UNKNOWN_HASH: [{ input: '--hash CRC32', run: (p) => run(['-l', p.a, '-r', p.b, ...PUSH, '--hash', 'CRC32']) }],
@@ -244,6 +245,14 @@ const INVOCATIONS: Record<string, Invocation[]> = {
   USAGE_RESET_AND_UPDATE: [{ input: '--reset-bitmap --update-bitmap', run: (p) => run(['-l', p.a, '-r', p.b, ...PUSH, '-b', p.path('bitmap'), '--reset-bitmap', '--update-bitmap']) }],
   USAGE_UPDATE_NEEDS_DESTINATION: [{ input: '--update-bitmap in bitmap-only mode', run: (p) => run(['-l', p.a, ...PUSH, '-b', p.path('bitmap'), '--update-bitmap']) }],
   USAGE_CHANGES_NEEDS_BITMAP_ONLY: [{ input: '--changes with a destination', run: (p) => run(['-l', p.a, '-r', p.b, ...PUSH, '-b', p.path('bitmap'), '--changes', p.path('changes')]) }],
+  USAGE_PASSES_NEEDS_SYNC: [{ input: '--recheck --passes 2', run: (p) => run(['-l', p.a, '-r', p.b, '--recheck', '--passes', '2']) }],
+  CHECKPOINT_NOT_OURS: [{
+    input: 'a foreign file at BITMAP.checkpoint',
+    run: (p) => {
+      writeFileSync(p.path('bitmap.checkpoint'), 'precious\n');
+      return run(['-l', p.a, '-r', p.b, ...PUSH, '-b', p.path('bitmap')]);
+    },
+  }],
   USAGE_RECHECK_NEEDS_BOTH: [{ input: '--recheck in bitmap-only mode', run: (p) => run(['-l', p.a, ...PUSH, '-b', p.path('bitmap'), '--recheck']) }],
   USAGE_SAME_DEVICE: [
     { input: 'the same file twice', run: (p) => run(['-l', p.a, '-r', p.a, ...PUSH]) },

@@ -50,6 +50,8 @@ export function buildProgram(io: Io = PROCESS_IO): Command {
     .option('--chunk <KB>', 'chunk size in KB: a differing buffer is compared chunk by chunk; 0 = off (default: 64, or none when the buffer is no larger; an existing bitmap keeps its own)')
     .option('--algo <name>', 'the same as --hash; also adler32 or crc32 (32-bit: a warning, never with -b)')
     .option('--zlevel <0-9>', 'compression level, 0 = none (default: 6)')
+    .option('--passes <N>', 'after the sync, re-hash what was sent and resend what changed on the source meanwhile, up to N passes in all (default: 1 = off)')
+    .option('--no-resume', 'ignore the checkpoint of an interrupted run: start the sync over')
     .option('--bwlimit <rate>', 'cap the bytes over the link to the remote side, per second (e.g. 10M = 10 MiB/s, 500kB; 0 = no limit)')
     .option('-b, --bitmap <file>', 'bitmap file of source digests: the destination is not read (SYNC only)')
     .option('--reset-bitmap', 'rebuild the bitmap from scratch: every buffer is sent')

@@ -11,6 +11,7 @@ import type { EncodedBlock } from '../shared/protocol';
 import type { BitmapStore } from './bitmap-store';
 import { BitmapSync } from './bitmap-sync';
 import { differingExtents } from './compare';
+import { DurableFrontier } from './durable-frontier';
 import type { Peer } from './peer';
 import type { BlockSink } from './patch-writer';
 
@@ -40,6 +41,12 @@ export interface EngineJob {
   readonly onChanged?: (bytes: number) => void;
   /** Undefined unless --debug: `debug?.(...)` then skips building the text, once per buffer. */
   readonly debug?: (text: string) => void;
+  /** Resume: the first buffer to sync (the buffers before it were synced by an interrupted run). */
+  readonly startIndex?: number;
+  /** Only these buffers (ascending), e.g. a later --passes pass over what the previous one sent; default: all. */
+  readonly indexes?: readonly number[];
+  /** Resume checkpoints: saves an offset below which every write is acknowledged and flushed (durable-frontier.ts). */
+  readonly checkpoint?: { readonly save: (offset: number) => Promise<void>; readonly everyMs: number };
 }
 
 export interface EngineResult {
@@ -159,13 +166,26 @@ export async function runEngine(job: EngineJob): Promise<EngineResult> {
     await Promise.all(differing.map((range) => transfer(job.sink ?? destination, range)));
   };
 
-  await forEachBuffer(bufferCount(job.size, job.bufferSize), workersFor(job.bufferSize, job.mode), async (index) => {
+  const startIndex = job.startIndex ?? 0;
+  const indexes = job.indexes ?? { length: bufferCount(job.size, job.bufferSize) - startIndex };
+  const indexAt = (position: number) => (job.indexes ? job.indexes[position] : startIndex + position);
+  // Checkpoints follow the destination's flushes (durable-frontier.ts); never for --diff, which writes no destination.
+  const frontier = destination && !job.sink && !job.indexes && job.checkpoint
+    ? new DurableFrontier({
+      destination, startIndex, bufferSize: job.bufferSize, size: job.size, save: job.checkpoint.save, everyMs: job.checkpoint.everyMs,
+      onError: fail, stopped: () => failure !== undefined,
+    })
+    : undefined;
+
+  await forEachBuffer(indexes.length, workersFor(job.bufferSize, job.mode), async (position) => {
+    const index = indexAt(position);
     try {
       await syncBuffer(index);
     } catch (error) {
       fail(error);
       throw error;
     }
+    frontier?.bufferDone(index);
     const changed = changedByIndex.get(index);
     if (changed) job.onChanged?.(changed.reduce((sum, extent) => sum + extent.length, 0));
     await job.sink?.bufferDone(index);
@@ -173,6 +193,7 @@ export async function runEngine(job: EngineJob): Promise<EngineResult> {
     if (!job.sink) bitmap?.afterBuffer()?.catch(fail); // with --diff: committed once the whole patch is durable
   }, () => failure !== undefined);
   checkFailure();
+  await frontier?.settle();
   if (job.sink) await job.sink.finish();
   await bitmap?.finish();
   if (destination && !job.sink) await destination.flush();

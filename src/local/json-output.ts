@@ -5,8 +5,8 @@
 import type { Io } from './progress';
 
 /** Range events: `changed` found different and sent by a sync (or, bitmap-only, changed on the source),
- * `differs` found different by --recheck, `repaired` sent again by --repair, `mismatch` found by --verify-bitmap. */
-export type RangeKind = 'changed' | 'differs' | 'repaired' | 'mismatch';
+ * `resent` changed on the source during the sync and sent again by a later --passes pass, `differs` found different by --recheck, `repaired` sent again by --repair, `mismatch` found by --verify-bitmap. */
+export type RangeKind = 'changed' | 'resent' | 'differs' | 'repaired' | 'mismatch';
 
 export interface SideFigures {
   readonly role: 'local' | 'remote';
@@ -20,6 +20,12 @@ export interface SideFigures {
 /** What a run has done so far; the "end" event carries it. */
 export interface RunFigures {
   deviceSize: number;
+  /** Resume: the offset this run started at (0: from the start). */
+  resumedFrom: number;
+  /** Sync passes run (1 + later --passes passes; 0 without a sync), and what the later ones found changed on the source. */
+  passes: number;
+  sourceChangedRanges: number;
+  sourceChangedBytes: number;
   /** Protocol bytes from / to the remote agent (the --stat Rx / Tx). */
   received: number;
   sent: number;
@@ -73,6 +79,10 @@ export class JsonEvents {
       ratioPercent: deviceSize !== 0 ? (100 * both) / deviceSize : 100,
       bandwidthReal: both / (1024 * time),
       bandwidthEffective: deviceSize / (1024 * time),
+      resumedFrom: figures.resumedFrom ?? 0,
+      passes: figures.passes ?? 0,
+      sourceChangedRanges: figures.sourceChangedRanges ?? 0,
+      sourceChangedBytes: figures.sourceChangedBytes ?? 0,
       changedBuffers: figures.changedBuffers ?? 0,
       changedBytes: figures.changedBytes ?? 0,
       writtenBytes: figures.writtenBytes ?? 0,

@@ -24,6 +24,10 @@ export const DEFAULT_ZLEVEL = 6;
 export const DEFAULT_CHUNK_SIZE = 64 * 1024;
 export type Mode = 'SYNC' | 'COPY';
 
+/** --passes: the default (see README, "The source changing during a run", for the measured cost), and the most allowed. */
+export const DEFAULT_PASSES = 1;
+export const MAX_PASSES = 10;
+
 /** How to reach the remote side. No host: the local pipe. */
 export interface ConnectionOptions {
   host?: string;
@@ -95,6 +99,10 @@ export interface Options {
   zlevel: number;
   /** --bwlimit: bytes per second over the link to the remote agent, both directions; 0 = no limit. */
   bwlimit: number;
+  /** false with --no-resume: a checkpoint left by an interrupted run is ignored (the sync starts over). */
+  resume: boolean;
+  /** --passes: the main pass plus up to passes - 1 passes re-hashing what the previous one sent (source-passes.ts); 1 = off. */
+  passes: number;
   bitmap?: string;
   resetBitmap: boolean;
   updateBitmap: boolean;
@@ -148,6 +156,8 @@ export interface RawOptions {
   chunk?: string;
   zlevel?: string;
   bwlimit?: string;
+  resume?: boolean;
+  passes?: string;
   bitmap?: string;
   resetBitmap?: boolean;
   updateBitmap?: boolean;
@@ -309,6 +319,11 @@ export function validateOptions(given: RawOptions, interactive: boolean, env: En
   const bwlimit = raw.bwlimit === undefined ? 0 : parseSize(raw.bwlimit, '--bwlimit');
   if (raw.bwlimit !== undefined && bwlimit < 1024 && bwlimit !== 0) throw new UsageError(`--bwlimit must be at least 1K (1024 bytes per second), or 0 for no limit; got '${raw.bwlimit}'`);
 
+  const passes = integer(raw.passes, '--passes', 1, MAX_PASSES) ?? DEFAULT_PASSES;
+  if (raw.passes !== undefined && passes > 1 && (!mode || raw.diff !== undefined || (raw.bitmap !== undefined && !(action === 'PUSH' ? raw.remote : raw.local)))) {
+    throw new UsageError('--passes needs a sync that writes a destination (-a and -m, not --diff nor bitmap-only mode)');
+  }
+
   if (raw.bitmap !== undefined && mode !== 'SYNC' && !(mode === undefined && action && verifying)) {
     throw new UsageError('--bitmap can be used with --mode==SYNC only'); // Python basyn's text; -a with --recheck or --verify-bitmap needs no -m
   }
@@ -379,6 +394,8 @@ export function validateOptions(given: RawOptions, interactive: boolean, env: En
     chunkSizeDefaulted: raw.chunk === undefined,
     zlevel,
     bwlimit,
+    resume: raw.resume !== false,
+    passes,
     bitmap: raw.bitmap,
     resetBitmap: !!raw.resetBitmap,
     updateBitmap: !!raw.updateBitmap,

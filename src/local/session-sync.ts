@@ -1,7 +1,7 @@
 // -a/-m: the sync itself (the engine between the destination's open for writing and its final
 // flush), the run's one chunk-size decision, and bitmap-only mode's report of what changed.
 import { BasynError, SyncError, describeSystemError } from '../shared/errors';
-import type { Extent } from '../shared/geometry';
+import { bufferExtent, type Extent } from '../shared/geometry';
 import type { BitmapStore } from './bitmap-store';
 import { describeBitmap } from './bitmap-identity';
 import { runEngine } from './engine';
@@ -9,34 +9,69 @@ import type { Options } from './options';
 import type { Reporter } from './progress';
 import type { Side } from './session-agents';
 import { CHANGES_FILE } from './session-checks';
+import { CHECKPOINT_EVERY_MS, openCheckpoint, resumedRangeText } from './resume';
+import { runLaterPasses } from './source-passes';
 import { replaceStateFile } from './state-file';
 
 export interface SyncFigures {
+  /** Resume: the offset this run started at (0: from the start). */
+  resumedFrom: number;
+  /** Passes run (--passes), and what the later ones found changed on the source and sent again. */
+  passes: number;
+  sourceChangedRanges: number;
+  sourceChangedBytes: number;
   changedBuffers: number;
   changedBytes: number;
   writtenBytes: number;
 }
 
+/** A run without a sync (a check, a recheck alone): every figure 0. */
+export const NO_SYNC: SyncFigures = { resumedFrom: 0, passes: 0, sourceChangedRanges: 0, sourceChangedBytes: 0, changedBuffers: 0, changedBytes: 0, writtenBytes: 0 };
+
 /** -a/-m: the sync itself, from opening the destination for writing to its final flush. */
 export async function syncDevices(
   options: Options, reporter: Reporter, seed: bigint, source: Side, destination: Side | undefined, bitmap?: BitmapStore, changesPath?: string,
 ): Promise<SyncFigures> {
-  const none = { changedBuffers: 0, changedBytes: 0, writtenBytes: 0 };
-  if (!options.action || !options.mode) return none;
+  if (!options.action || !options.mode) return { ...NO_SYNC };
+  const chunkSize = runChunkSize(options, bitmap);
+  // The checkpoint is read before the destination is opened for writing (a foreign file where it goes
+  // stops the run with nothing written). Bitmap-only runs write no destination: nothing to resume.
+  const checkpoint = destination
+    ? await openCheckpoint(options, reporter, { ...source, role: source.peer.role }, { ...destination, role: destination.peer.role }, chunkSize)
+    : undefined;
+  const resumeAt = checkpoint?.resume.offset ?? 0;
+  let savesFailed = false;
   if (destination) destination.size = await destination.peer.open(destination.path, true, options.hash, seed);
   await bitmap?.open();
   if (bitmap) for (const line of describeBitmap(bitmap, Boolean(destination))) reporter.verbose(line);
   reporter.verbose(`Starting to ${options.action} / ${options.mode} data with buffer size ${options.bufferSize}B`);
 
   const progress = reporter.startProgress(bitmap && !destination ? 'BITMAP' : options.mode, source.size);
+  if (resumeAt > 0) progress.advance(resumeAt);
   try {
     const result = await runEngine({
+      startIndex: Math.ceil(resumeAt / options.bufferSize), // a buffer boundary, or the end
+      checkpoint: checkpoint && {
+        save: async (offset) => {
+          // A checkpoint that cannot be saved leaves the last one (it claims less): resume then restarts
+          // from there, the sync goes on. Its removal at the end must succeed, though (checkpoint.remove).
+          if (savesFailed) return;
+          try {
+            await checkpoint.save(offset);
+            reporter.debug(`checkpoint saved: ${offset} bytes synced and flushed`);
+          } catch (error) {
+            savesFailed = true;
+            reporter.warn(`no more resume checkpoints for this run: ${(error as Error).message}`);
+          }
+        },
+        everyMs: CHECKPOINT_EVERY_MS,
+      },
       mode: options.mode,
       source: source.peer,
       destination: destination?.peer,
       size: source.size,
       bufferSize: options.bufferSize,
-      chunkSize: runChunkSize(options, bitmap),
+      chunkSize,
       zlevel: options.zlevel,
       bitmap,
       updateBitmap: options.updateBitmap || Boolean(bitmap?.verify),
@@ -49,7 +84,50 @@ export async function syncDevices(
     progress.stop();
     reporter.verbose(`${options.action} / ${options.mode} finished: ${result.changedBytes} bytes differed, ${result.sentBytes} bytes written`);
     if (bitmap && !destination) await reportChanges(reporter, result.changed, result.changedBytes, changesPath);
-    return { changedBuffers: result.changedBuffers, changedBytes: result.changedBytes, writtenBytes: result.sentBytes };
+
+    // --passes: what changed on the source while it was being sent goes again (source-passes.ts).
+    let writtenBytes = result.sentBytes;
+    // Without a bitmap, a later pass compares chunk by chunk (only the chunks sent are read again); a
+    // bitmap's entries are per buffer (and its chunks within), so with -b it visits whole buffers.
+    const passUnit = !bitmap && chunkSize > 0 ? chunkSize : options.bufferSize;
+    const passes = destination
+      ? await runLaterPasses({
+        passes: options.passes,
+        bufferSize: passUnit,
+        sent: result.changed,
+        runPass: async (indexes, pass) => {
+          const bytes = indexes.reduce((sum, index) => sum + bufferExtent(index, source.size, passUnit).length, 0);
+          reporter.verbose(`Pass ${pass}: comparing again the ${indexes.length} ranges of ${passUnit} bytes (${bytes} bytes) the previous pass sent`);
+          const display = reporter.startProgress('PASS', bytes);
+          try {
+            const again = await runEngine({
+              mode: 'SYNC', indexes, source: source.peer, destination: destination.peer, size: source.size, bufferSize: passUnit,
+              chunkSize: passUnit === options.bufferSize ? chunkSize : 0, zlevel: options.zlevel, bitmap, updateBitmap: false,
+              onProgress: (done) => display.advance(done), onChanged: (changed) => display.changed(changed),
+              debug: options.debug ? (text) => reporter.debug(text) : undefined,
+            });
+            writtenBytes += again.sentBytes;
+            return again;
+          } finally {
+            display.stop();
+          }
+        },
+      })
+      : { passes: 1, resent: [], resentBytes: 0, stillChanging: false };
+    for (const range of passes.resent) reporter.range('resent', range);
+    if (passes.resent.length > 0) {
+      reporter.warn(`source changed during the sync: ${passes.resent.length} range${passes.resent.length === 1 ? '' : 's'}, ${passes.resentBytes} bytes`
+        + ` (sent again${passes.stillChanging ? `; still changing in pass ${passes.passes}` : ''}); use a snapshot for a point-in-time copy`);
+    } else if (passes.passes > 1) {
+      reporter.verbose(`Source stable during the sync: pass ${passes.passes} found nothing changed in what was sent`);
+    }
+
+    await checkpoint?.remove();
+    if (resumeAt > 0) reporter.print(`${resumedRangeText(resumeAt, source.size)}\n`);
+    return {
+      resumedFrom: resumeAt, passes: passes.passes, sourceChangedRanges: passes.resent.length, sourceChangedBytes: passes.resentBytes,
+      changedBuffers: result.changedBuffers, changedBytes: result.changedBytes, writtenBytes,
+    };
   } finally {
     progress.stop();
   }

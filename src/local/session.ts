@@ -15,7 +15,7 @@ import { checkSizes, checkStateFiles, loadBitmap } from './session-checks';
 import { checkEndpointSizes, targetMissing } from './session-endpoints';
 import { diffDevices } from './session-diff';
 import { recheckDevices, verifyDestination } from './session-recheck';
-import { syncDevices } from './session-sync';
+import { NO_SYNC, syncDevices, type SyncFigures } from './session-sync';
 import { transportsFor, type TransportFor } from './transport/index';
 import { throttleLink } from './transport/throttle';
 import type { AgentLink } from './transport/transport';
@@ -122,7 +122,7 @@ async function run(options: Options, reporter: Reporter, transports: TransportFo
   if (local && remote && Math.min(local.size, remote.size) === 0) {
     throw new SyncError('One of the devices is size 0. There is nothing to sync.', 'EEMPTY');
   }
-  const figures = { changedBuffers: 0, changedBytes: 0, writtenBytes: 0 };
+  const figures: SyncFigures = { ...NO_SYNC };
   // Protocol bytes over the links to the agents on other hosts (remote to remote: both).
   const traffic = () => sides.filter((side) => linked(side.peer.role)).reduce(
     (sum, side) => ({ received: sum.received + side.peer.rpc.bytesIn, sent: sum.sent + side.peer.rpc.bytesOut }), { received: 0, sent: 0 });

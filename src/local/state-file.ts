@@ -1,5 +1,5 @@
 // The one way basyn creates, reads or replaces a file of its own (the bitmap, --changes output, lock
-// side files, and later checkpoints, patches and journals). The rules, in one place:
+// side files, resume checkpoints, and later patches and journals). The rules, in one place:
 //
 //   - The path is resolved ONCE (symlinks followed, like realpath; a missing last component is
 //     allowed): the lock, the read, the temp file and the rename all act on that real path, so a
@@ -167,6 +167,22 @@ export async function replaceStateFile(path: string, content: string | Uint8Arra
     await fs.rename(temporary, path);
   } catch (error) {
     await fs.unlink(temporary).catch(() => undefined);
+    throw error;
+  }
+  await syncDirectory(dirname(path));
+}
+
+/**
+ * Removes the state file at a resolved path once it has served (a checkpoint after a successful run):
+ * only if it is a regular file `kind.isOurs` recognizes (anything else is refused, StateFileError, and
+ * left as it is); a missing file is fine. The directory is fsynced so the removal is durable.
+ */
+export async function removeStateFile(path: string, kind: StateFileKind): Promise<void> {
+  if ((await checkReplaceable(path, kind)) === 'missing') return;
+  try {
+    await fs.unlink(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
     throw error;
   }
   await syncDirectory(dirname(path));
