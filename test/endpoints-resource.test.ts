@@ -8,6 +8,7 @@ import { InProcessTransport } from '../src/local/transport/in-process';
 import { patch, sha256File, tempDir, writeRandom, writeSparse } from './helpers/images';
 
 const scratch = tempDir('basyn-endpoints-resource-');
+process.env.XDG_STATE_HOME = scratch.path('state'); // resume checkpoints of these runs stay in the scratch folder
 test.after.always(() => scratch.cleanup());
 const log: string[] = [];
 
@@ -61,4 +62,29 @@ test.serial('a failed acquire: released, nothing synced, the body never ran', as
   t.regex(result.stderr, /the snapshot could not be made/);
   t.is(await sha256File(scratch.path('e.img')), before);
   t.deepEqual(log, ['acquire broken vg/lv', 'release broken vg/lv']);
+});
+
+// A source that is a new point in time on every run (an LVM snapshot) never resumes: a checkpoint of
+// an interrupted run would mix two snapshots (issue 11). The rule sits in resume.ts.
+registerResourceScheme('test+snapshot', (rest) => ({
+  description: `test snapshot ${rest}`,
+  newPointInTime: true,
+  acquire: async () => scratch.path(rest),
+  release: async () => undefined,
+}));
+
+test.serial('a new-point-in-time SOURCE (a snapshot) keeps no resume checkpoint, and says so', async (t) => {
+  writeRandom(scratch.path('snap.img'), 1024 * 1024);
+  writeRandom(scratch.path('snap-target.img'), 1024 * 1024);
+  let stdout = '';
+  const io = { stdout: (text: string) => { stdout += text; }, stderr: () => undefined };
+  const code = await main(['--verbose', 'test+snapshot://snap.img', scratch.path('snap-target.img')], { io, transports: () => new InProcessTransport() });
+  t.is(code, 0);
+  t.is(await sha256File(scratch.path('snap-target.img')), await sha256File(scratch.path('snap.img')));
+  t.regex(stdout, /No resume checkpoint: the source test\+snapshot:\/\/snap\.img is a new snapshot on every run/);
+  // The plain-file run beside it does keep one (the rule is about the source, not the form).
+  stdout = '';
+  writeRandom(scratch.path('plain-target.img'), 1024 * 1024);
+  t.is(await main(['--verbose', 'test+file://snap.img', scratch.path('plain-target.img')], { io, transports: () => new InProcessTransport() }), 0);
+  t.notRegex(stdout, /No resume checkpoint/);
 });

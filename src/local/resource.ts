@@ -18,6 +18,8 @@ export type EndpointSide = 'source' | 'target';
 
 export interface Resource {
   readonly description: string;
+  /** Every acquire is a new point in time (a snapshot): a run from it never resumes (resume.ts). */
+  readonly newPointInTime?: boolean;
   acquire(abort: AbortSignal): Promise<string>;
   release(): Promise<void>;
 }

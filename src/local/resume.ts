@@ -39,6 +39,18 @@ export function runIdentity(options: Options, source: Device, destination: Devic
 }
 
 /**
+ * Why this run keeps no checkpoint at all, or undefined. A source that is a new point in time on every
+ * run (an `lvm+snapshot://` source) never resumes: its checkpoint would mix two snapshots.
+ */
+export function noCheckpointReason(options: Options): string | undefined {
+  const source = options.endpoints?.source;
+  if (source?.kind === 'resource' && source.resource.newPointInTime) {
+    return `No resume checkpoint: the source ${source.spec} is a new snapshot on every run (an interrupted run starts over)`;
+  }
+  return undefined;
+}
+
+/**
  * The checkpoint of a sync to a destination, read before anything is opened for writing: "Resuming
  * at ..." or why an existing one is ignored, on stdout (stderr with --json) and as a --json "resume"
  * event. A foreign file where the checkpoint goes, or a checkpoint path naming a device of the run,

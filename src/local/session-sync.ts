@@ -9,7 +9,7 @@ import type { Options } from './options';
 import type { Reporter } from './progress';
 import type { Side } from './session-agents';
 import { CHANGES_FILE } from './session-checks';
-import { CHECKPOINT_EVERY_MS, openCheckpoint, resumedRangeText } from './resume';
+import { CHECKPOINT_EVERY_MS, noCheckpointReason, openCheckpoint, resumedRangeText } from './resume';
 import { runLaterPasses } from './source-passes';
 import { replaceStateFile } from './state-file';
 
@@ -36,7 +36,9 @@ export async function syncDevices(
   const chunkSize = runChunkSize(options, bitmap);
   // The checkpoint is read before the destination is opened for writing (a foreign file where it goes
   // stops the run with nothing written). Bitmap-only runs write no destination: nothing to resume.
-  const checkpoint = destination
+  const noCheckpoint = noCheckpointReason(options);
+  if (noCheckpoint) reporter.verbose(noCheckpoint);
+  const checkpoint = destination && !noCheckpoint
     ? await openCheckpoint(options, reporter, { ...source, role: source.peer.role }, { ...destination, role: destination.peer.role }, chunkSize)
     : undefined;
   const resumeAt = checkpoint?.resume.offset ?? 0;

@@ -61,6 +61,7 @@ function prefixOf(spec: SnapshotSpec, context: ResourceContext): string {
 
 export const LVM_SNAPSHOT: ResourceScheme = {
   prefix: PREFIX,
+  newPointInTime: true,
 
   check(endpoint: string, role: EndpointRole, settings: ResourceSettings): void {
     if (role === 'target') {

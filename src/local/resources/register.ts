@@ -18,6 +18,7 @@ function factory(scheme: ResourceScheme) {
     let acquired: AcquiredResource | undefined;
     return {
       description: spec,
+      newPointInTime: scheme.newPointInTime ?? false,
       acquire: async () => {
         acquired = await scheme.acquire(spec, {
           runId: RUN_ID, role: side, settings: {}, stateDir: defaultStateDir(), leftoversAreOurs: false,

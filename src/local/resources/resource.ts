@@ -50,6 +50,11 @@ export interface AcquiredResource {
 export interface ResourceScheme {
   /** How the endpoint starts: "lvm+snapshot://", "loop://". */
   readonly prefix: string;
+  /**
+   * Each acquire gives a new point in time (a snapshot): a run from it never resumes an interrupted
+   * run's checkpoint, which would mix two snapshots (issue 11; resume.ts).
+   */
+  readonly newPointInTime?: boolean;
   /** Checks the endpoint (no I/O): a UsageError says what is wrong, e.g. a snapshot as a target. */
   check(endpoint: string, role: EndpointRole, settings: ResourceSettings): void;
   acquire(endpoint: string, context: ResourceContext): Promise<AcquiredResource>;
