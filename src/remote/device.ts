@@ -128,14 +128,27 @@ export class Device {
     }
   }
 
-  /** Makes every completed write durable. */
-  async flush(): Promise<void> {
-    this.checkWritable();
-    try {
-      await this.handle.datasync();
-    } catch (error) {
-      throw this.failed(error, `Flush of ${this.path}`);
-    }
+  /** The flush in progress: flushes run one after another (see flush()). */
+  private flushing: Promise<void> = Promise.resolve();
+
+  /**
+   * Makes every completed write durable. Flushes are serialized, and a flush reports success only if
+   * no write or flush failed before it ended: Linux reports a failed writeback to one fdatasync only,
+   * so of two flushes in flight at once (a bitmap commit's and a resume checkpoint's) the second
+   * would "succeed" over lost data.
+   */
+  flush(): Promise<void> {
+    const run = this.flushing.catch(() => undefined).then(async () => {
+      this.checkWritable();
+      try {
+        await this.handle.datasync();
+      } catch (error) {
+        throw this.failed(error, `Flush of ${this.path}`);
+      }
+      this.checkWritable(); // a write that failed while this flush ran
+    });
+    this.flushing = run;
+    return run;
   }
 
   async close(): Promise<void> {
