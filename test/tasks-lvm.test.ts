@@ -105,7 +105,8 @@ test('SIGTERM while lvcreate runs: the snapshot it makes is removed as soon as i
 
 test('Ctrl-C (SIGINT to the whole process group) while lvcreate runs: lvcreate is not cut short, its snapshot is removed', async (t) => {
   const p = place(t);
-  p.lvm.stall('lvcreate', 1500);
+  // A long stall: in one fresh CI run the poll below fired only after a 1.5 s lvcreate had ended (load).
+  p.lvm.stall('lvcreate', 6000);
   const result = await p.run([], { when: () => p.lvm.calls().some((argv) => argv[0] === 'lvcreate'), signal: 'SIGINT', delayMs: 200, group: true });
   t.is(result.code, 4, result.stderr);
   assertReleased(t, p, result);

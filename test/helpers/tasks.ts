@@ -55,7 +55,13 @@ export function runTasks(args: string[], options: TasksOptions = {}): Promise<Ta
       const due = typeof cue.when === 'string' ? stderr.includes(cue.when) : cue.when instanceof RegExp ? cue.when.test(stderr) : cue.when();
       if (!due) return;
       sent = true;
-      setTimeout(() => (cue.group ? process.kill(-(child.pid as number), cue.signal) : child.kill(cue.signal)), cue.delayMs ?? 0);
+      setTimeout(() => {
+        // The run may have ended already (ESRCH): the test then fails on its exit code, not as an uncaught exception.
+        try {
+          if (cue.group) process.kill(-(child.pid as number), cue.signal);
+          else child.kill(cue.signal);
+        } catch { /* gone */ }
+      }, cue.delayMs ?? 0);
     };
     const poll = typeof cue?.when === 'function' ? setInterval(check, 50) : undefined;
     child.stderr.setEncoding('utf8').on('data', (text: string) => {
