@@ -91,7 +91,7 @@ export function pace(done: number, total: number, started: number, now = Date.no
 }
 
 /** 1536 -> "1.5 KiB" (progress lines and messages; exact byte counts are in --json and --stat). */
-export function humanBytes(bytes: number): string {
+export function humanBytes(bytes: number, digits = 1): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
   let value = bytes;
   let unit = 0;
@@ -99,7 +99,7 @@ export function humanBytes(bytes: number): string {
     value /= 1024;
     unit++;
   }
-  return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
+  return unit === 0 ? `${bytes} B` : `${value.toFixed(digits)} ${units[unit]}`;
 }
 
 function barProgress(label: string, total: number): ProgressDisplay {

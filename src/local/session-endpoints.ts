@@ -8,19 +8,8 @@
 import { createInterface } from 'node:readline';
 import { BasynError, SyncError, UsageError } from '../shared/errors';
 import type { Options } from './options';
+import { humanBytes } from './progress';
 import type { Side } from './session-agents';
-
-/** 1073741824 -> "1.00 GiB" (the prompt's figures). */
-export function sizeText(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${bytes} B` : `${value.toFixed(2)} ${units[unit]}`;
-}
 
 /**
  * The read-only OPEN of the TARGET failed: a missing file (ENOENT) is one to create later, when the
@@ -61,7 +50,7 @@ export async function checkEndpointSizes(options: Options, source: Side, target:
     throw new SyncError(`TARGET ${run.target.spec} (${target.size} bytes) is smaller than SOURCE ${run.source.spec} (${source.size} bytes): nothing was written`, 'ESIZE');
   }
   if (target.size === source.size || options.force) return;
-  const question = `Source is ${sizeText(source.size)}, target ${sizeText(target.size)}; proceed? [y/N] `;
+  const question = `Source is ${humanBytes(source.size, 2)}, target ${humanBytes(target.size, 2)}; proceed? [y/N] `;
   if (!options.connection.interactive || !process.stderr.isTTY) {
     throw new UsageError(`TARGET ${run.target.spec} (${target.size} bytes) is larger than SOURCE ${run.source.spec} (${source.size} bytes): pass -f/--force to sync the first ${source.size} bytes and leave the rest as it is`);
   }
