@@ -45,6 +45,14 @@ for (const [action, mode] of ACTIONS) {
     const args = action === 'PUSH' ? ['-l', local, '-r', missing] : ['-l', missing, '-r', remote];
     await expectDeviceError(t, [...args, '-a', action, '-m', mode], new RegExp(`${missing}.*not found`), [local, remote]);
   });
+
+  test(`${action} ${mode}: when neither device exists, the error names the source, whichever agent answers first`, async (t) => {
+    const { dir, local, remote } = setup(t);
+    const source = dir.path('missing-source.img');
+    const destination = dir.path('missing-destination.img');
+    const args = action === 'PUSH' ? ['-l', source, '-r', destination] : ['-l', destination, '-r', source];
+    await expectDeviceError(t, [...args, '-a', action, '-m', mode], new RegExp(`^Device ${source} is not found$`), [local, remote]);
+  });
 }
 
 for (const side of ['source', 'destination'] as const) {

@@ -94,9 +94,12 @@ async function run(options: Options, reporter: Reporter, transports: TransportFo
 
   // Everything is opened read-only first; the destination is reopened for writing after the checks.
   // A missing SOURCE TARGET form target is created then, at the source's size (session-endpoints.ts).
+  // Both opens settle, and the source's failure is the one reported: when both devices are wrong, the
+  // message does not depend on which agent answered first.
   let missingTarget: Side | undefined;
-  await Promise.all(
-    [local, remote].map(async (side) => {
+  const sourceFirst = options.action === 'PULL' ? [remote, local] : [local, remote];
+  const opened = await Promise.allSettled(
+    sourceFirst.map(async (side) => {
       if (!side) return;
       try {
         side.size = await side.peer.open(side.path, false, options.hash, seed);
@@ -106,6 +109,8 @@ async function run(options: Options, reporter: Reporter, transports: TransportFo
       }
     }),
   );
+  const openFailed = opened.find((result) => result.status === 'rejected');
+  if (openFailed) throw openFailed.reason;
   if (missingTarget) {
     const sourceSize = (missingTarget === local ? remote : local)?.size ?? 0;
     missingTarget.size = sourceSize;
