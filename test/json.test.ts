@@ -137,3 +137,23 @@ test('--json in bitmap-only mode: the changed ranges, "Changed since last run" o
   t.is(result.stderr, 'Changed since last run: 16384 bytes in 1 range\n');
   t.is(end(list).changedBytes, 16384);
 });
+
+for (const action of ['PUSH', 'PULL'] as const) {
+  test(`${action} --diff FILE --json: start, the changed ranges and an end whose figures are the comparison's; the destination is not written`, async (t) => {
+    const source = random(SIZE);
+    const destination = edited(source, [BUFFER + 5, 9 * BUFFER + 7]);
+    const where = devices(t, action, source, destination);
+    const patch = where.dir.path('changes.patch');
+    const result = await run(t, [...where.args, '-a', action, '-m', 'SYNC', '--buffer', '64', '--chunk', '16', '--diff', patch, '--json']);
+    const list = events(t, result.stdout);
+    t.is(list[0].type, 'start');
+    t.deepEqual(list.filter((event) => event.type === 'range').map(({ kind, offset, length }) => ({ kind, offset, length })),
+      [{ kind: 'changed', offset: BUFFER, length: 16 * 1024 }, { kind: 'changed', offset: 9 * BUFFER, length: 16 * 1024 }]);
+    const last = end(list);
+    t.like(last, { exitCode: 0, deviceSize: SIZE, passes: 1, changedBuffers: 2, changedBytes: 2 * 16 * 1024, writtenBytes: 0 });
+    const sides = last.sides as Array<Record<string, unknown>>;
+    t.deepEqual(sides.map((side) => side.bytesWritten), [0, 0]);
+    t.true(readFileSync(where.destination).equals(destination), 'the destination is only read by --diff');
+    t.true(readFileSync(where.source).equals(source));
+  });
+}

@@ -10,12 +10,13 @@ import type { Options } from './options';
 import { PatchWriter } from './patch-writer';
 import type { Reporter } from './progress';
 import type { Side } from './session-agents';
+import type { SyncFigures } from './session-sync';
 
 /**
  * --diff: compare as a SYNC does, but the differing blocks go to a patch file; the destination is
  * only read (for the comparison and for the pre-image digests of the ranges the patch overwrites).
  */
-export async function diffDevices(options: Options, reporter: Reporter, local?: Side, remote?: Side): Promise<void> {
+export async function diffDevices(options: Options, reporter: Reporter, local?: Side, remote?: Side): Promise<Partial<SyncFigures>> {
   const push = options.action === 'PUSH';
   const source = push ? local : remote;
   const destination = push ? remote : local;
@@ -77,7 +78,9 @@ export async function diffDevices(options: Options, reporter: Reporter, local?: 
     });
     await bitmap?.finish();
     progress.stop();
+    for (const range of result.changed) reporter.range('changed', range);
     reporter.verbose(`Patch written: ${result.changedBytes} bytes differed${bitmap ? ', bitmap advanced' : ''}`);
+    return { passes: 1, changedBuffers: result.changedBuffers, changedBytes: result.changedBytes };
   } catch (error) {
     await writer.abandon();
     throw error;

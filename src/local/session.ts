@@ -119,14 +119,6 @@ async function run(options: Options, reporter: Reporter, transports: TransportFo
   }
   if (local) reporter.verbose(`Local device ${local.path} size is ${local.size}B`);
   if (remote) reporter.verbose(`Remote device ${remote.path} size is ${remote.size}B`);
-  if (options.diff) {
-    await diffDevices(options, reporter, local, remote);
-    await Promise.all(sides.map((side) => side.peer.close()));
-    return;
-  }
-  if (local && remote && Math.min(local.size, remote.size) === 0) {
-    throw new SyncError('One of the devices is size 0. There is nothing to sync.', 'EEMPTY');
-  }
   const figures: SyncFigures = { ...NO_SYNC };
   // Protocol bytes over the links to the agents on other hosts (remote to remote: both).
   const traffic = () => sides.filter((side) => linked(side.peer.role)).reduce(
@@ -152,6 +144,15 @@ async function run(options: Options, reporter: Reporter, transports: TransportFo
       bitmap: options.bitmap ?? null, recheck: options.recheck, repair: options.repair, verifyBitmap: options.verifyBitmap,
     },
   });
+  if (options.diff) {
+    // A --diff run's figures are those of the comparison: what differs went to the patch, nothing was written.
+    Object.assign(figures, await diffDevices(options, reporter, local, remote));
+    await Promise.all(sides.map((side) => side.peer.close()));
+    return;
+  }
+  if (local && remote && Math.min(local.size, remote.size) === 0) {
+    throw new SyncError('One of the devices is size 0. There is nothing to sync.', 'EEMPTY');
+  }
   if (options.verifyBitmap) {
     await verifyDestination(options, reporter, (local ?? remote) as Side);
     await Promise.all(sides.map((side) => side.peer.close()));
