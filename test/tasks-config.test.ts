@@ -140,3 +140,33 @@ test('SIGTERM during the first of two tasks: it ends as interrupted, the second 
   t.like(result.summary, { exitCode: 4, interrupted: 1, notStarted: 1 });
   t.true(readFileSync(scratch.path('c.img')).equals(before), 'the second task did not run');
 });
+
+/** Pids of processes whose command line mentions `text` (the runs of one test's scratch folder). */
+function processesMentioning(text: string): number[] {
+  return readdirSync('/proc').filter((name) => /^\d+$/.test(name)).filter((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(text);
+    } catch {
+      return false;
+    }
+  }).map(Number);
+}
+
+test('basyn tasks killed by SIGKILL: its running sync stops too (no orphan keeps the locks); the next run syncs', async (t) => {
+  const scratch = tempDir('basyn-tasks-kill9-');
+  t.teardown(() => scratch.cleanup());
+  writeRandom(scratch.path('a.img'), 256 * 1024);
+  writeRandom(scratch.path('b.img'), 256 * 1024);
+  // About 4 s at this rate: the kill lands in the middle of the sync.
+  const config = writeConfig(scratch.dir, '[db]\nsource = a.img\ntarget = b.img\nbwlimit = 64K\nbitmap = db.bitmap\n');
+  const env = tasksEnv(scratch.path('state'));
+  const killed = await runTasks(['--config', config, '--log-level', 'debug'], { env, interrupt: { when: 'running: basyn', signal: 'SIGKILL', delayMs: 500 } });
+  t.is(killed.signal, 'SIGKILL');
+  const deadline = Date.now() + 30_000;
+  while (processesMentioning(scratch.dir).length > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+  t.deepEqual(processesMentioning(scratch.dir), [], 'the sync started by the killed runner has stopped');
+  t.false(readFileSync(scratch.path('b.img')).equals(readFileSync(scratch.path('a.img'))), 'it stopped before the end');
+  const rerun = await runTasks(['--config', config, '--json'], { env: { ...env } });
+  t.is(rerun.code, 0, rerun.stderr);
+  t.true(readFileSync(scratch.path('b.img')).equals(readFileSync(scratch.path('a.img'))));
+});

@@ -10,6 +10,15 @@ const DRAIN_MAX_MS = 30_000;
 // is dropped; the exit code still tells the outcome.
 for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
 
+// A run started by `basyn tasks` (task-run.ts) gets its stdin from a pipe the runner holds open: when
+// the runner dies, even by SIGKILL, the pipe ends, and the run stops as on SIGTERM (its locks and the
+// agents go with it) instead of syncing on, unseen, while the next `basyn tasks` finds its locks busy.
+if (process.env.BASYN_STOP_WITH_STDIN === '1') {
+  process.stdin.on('error', () => undefined);
+  process.stdin.once('close', () => process.kill(process.pid, 'SIGTERM'));
+  process.stdin.resume();
+}
+
 /** Resolves once everything written to `stream` so far has been handed to the OS, or it is gone. */
 function drained(stream: NodeJS.WriteStream): Promise<void> {
   return new Promise((resolve) => {

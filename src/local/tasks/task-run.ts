@@ -201,7 +201,9 @@ function runBasyn(args: string[], env: TaskEnvironment, json: boolean): Promise<
   env.log('debug', `running: basyn ${argv.map((arg) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, "'\\''")}'`)).join(' ')}`);
   return new Promise((resolve, reject) => {
     const [node, ...script] = env.basyn;
-    const child = spawn(node, [...script, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // The child's stdin is a pipe this process holds: if it dies, even by SIGKILL, the run stops (main.ts).
+    const child = spawn(node, [...script, ...argv], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, BASYN_STOP_WITH_STDIN: '1' } });
+    child.stdin.on('error', () => undefined);
     const onAbort = () => child.kill(env.signal());
     env.abort.addEventListener('abort', onAbort);
     let end: EndEvent | undefined;
