@@ -6,6 +6,7 @@ import { build, type BuildOptions } from 'esbuild';
 import { createHash, type Hash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { placeSshBinding, sshBindingPlugin } from './ssh-binding.mjs';
 
 const ROOT = join(__dirname, '..');
 
@@ -47,6 +48,7 @@ export async function buildPrivateCopy(dir: string, tree = ROOT): Promise<BenchB
     define: { BASYN_BUILD_ID: JSON.stringify(buildId), BASYN_VERSION: JSON.stringify(version) },
   };
   await build({ ...common, entryPoints: ['src/remote/agent.ts'], outfile: join(dir, 'agent.js'), minify: true });
-  await build({ ...common, entryPoints: ['src/local/main.ts'], outfile: join(dir, 'basyn.js'), external: ['cpu-features', '*.node'] });
+  await build({ ...common, entryPoints: ['src/local/main.ts'], outfile: join(dir, 'basyn.js'), external: ['cpu-features', '*.node'], plugins: [sshBindingPlugin] });
+  placeSshBinding(ROOT, dir); // ssh2's crypto binding beside the bundle, as in dist/
   return { dir, controller: join(dir, 'basyn.js'), buildId };
 }

@@ -8,6 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { placeSshBinding, sshBindingPlugin } from './ssh-binding.mjs';
 
 const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
 
@@ -35,10 +36,13 @@ const common = {
 // failed build never leaves a controller and an agent of different builds side by side.
 const tmp = `.${process.pid}.tmp`;
 await build({ ...common, entryPoints: ['src/remote/agent.ts'], outfile: `dist/agent.js${tmp}`, minify: true });
-// ssh2 has an optional native addon (cpu-features) that cannot be bundled; leave it to require at runtime.
-await build({ ...common, entryPoints: ['src/local/main.ts'], outfile: `dist/basyn.js${tmp}`, external: ['cpu-features', '*.node'] });
+// ssh2 has two optional native addons, which cannot be bundled: cpu-features (left to require at run
+// time from node_modules, where a checkout has it; without it ssh2 only orders its ciphers differently,
+// and basyn sets that order itself) and its crypto binding, copied beside the bundle (ssh-binding.mjs).
+await build({ ...common, entryPoints: ['src/local/main.ts'], outfile: `dist/basyn.js${tmp}`, external: ['cpu-features', '*.node'], plugins: [sshBindingPlugin] });
+const binding = placeSshBinding('.', 'dist');
 renameSync(`dist/agent.js${tmp}`, 'dist/agent.js');
 renameSync(`dist/basyn.js${tmp}`, 'dist/basyn.js');
 // The man page, from the same definitions as --help (scripts/build-man.mts; TypeScript, so through tsx).
 execFileSync(process.execPath, ['--import', 'tsx', 'scripts/build-man.mts', 'dist/basyn.1'], { stdio: 'inherit' });
-console.log(`built dist/basyn.js, dist/agent.js and dist/basyn.1 (build ${buildId})`);
+console.log(`built dist/basyn.js, dist/agent.js and dist/basyn.1 (build ${buildId}); ssh2's crypto binding ${binding ? 'copied to dist/sshcrypto.node' : 'was not built (npm ci without install scripts or without a compiler): ssh2 uses its slower fallback'}`);

@@ -123,10 +123,13 @@ test('the installed basyn syncs two image files on this machine', async (t) => {
   writeRandom(b, 3 * 1024 * 1024);
   const result = await run('basyn', [
     '-l', a, '-r', b, '-h', server.host, '-p', String(server.port), '-u', server.user, '-i', server.keyPath,
-    '--known-hosts', server.knownHostsPath, '-a', 'PUSH', '-m', 'SYNC',
+    '--known-hosts', server.knownHostsPath, '-a', 'PUSH', '-m', 'SYNC', '--debug',
   ], { env: cleanEnv({ SSH_AUTH_SOCK: '' }) });
   t.is(result.code, 0, result.stderr);
   t.true(readFileSync(a).equals(readFileSync(b)), 'byte for byte');
+  // ssh2's native crypto binding ships in the tarball beside the bundle when the packing checkout built it.
+  if (packed.includes('dist/sshcrypto.node')) t.regex(result.stderr, /^debug: remote link .*ssh2's native crypto binding loaded$/m);
+  else if (process.env.CI) t.fail('dist/sshcrypto.node is not in the tarball: ssh2\'s install script did not build its binding');
   const installedAgent = readFileSync(join(prefix, 'lib', 'node_modules', 'basyn', 'dist', 'agent.js'), 'utf8');
   const build = /"(\d+\.\d+\.\d+-packtest\+[0-9a-f]{12})"/.exec(installedAgent)?.[1];
   t.truthy(build, 'the installed agent carries the packtest build id');

@@ -3,7 +3,8 @@
 // sync. The sync cases themselves (actions, modes, sizes, bitmaps) run over ssh and --rsh in
 // test/sync-ssh.test.ts. `npm test` builds first.
 import { spawn } from 'node:child_process';
-import { appendFileSync, chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { BASYN, basyn, type RunResult } from './helpers/cli';
 import { patch, sha256File, writeRandom, writeSparse } from './helpers/images';
 import { keygen, keygenFingerprint } from './helpers/sshd';
@@ -58,6 +59,39 @@ sshTest('--chunk, --stat and --recheck over ssh', async (t) => {
   t.is(Number(stat?.[1]), 5 * MB);
   t.true(Number(stat?.[3]) < MB, 'only the changed chunks travel');
   t.regex(result.stdout, /MATCH/);
+});
+
+// ssh2's native crypto binding (issue 15): the build copies it beside the bundle (scripts/ssh-binding.mjs),
+// where ssh2's require finds it; without it ssh2 falls back to a slower cipher path, silently but for --debug.
+const DIST = join(BASYN, '..', '..', 'dist');
+/** In CI the binding must have been built (.ci/run installs the compiler); elsewhere its test is skipped without it. */
+const bindingTest = existsSync(join(DIST, 'sshcrypto.node')) || process.env.CI ? sshTest : sshTest.skip;
+
+bindingTest('--debug says ssh2\'s native crypto binding loaded, and which cipher the link uses', async (t) => {
+  const { source, destination } = pair(MB);
+  const result = await basyn(['-l', source, '-r', destination, ...ssh('-a', 'PUSH', '-m', 'SYNC', '--debug')], { env });
+  ok(t, result);
+  await same(t, source, destination);
+  t.regex(result.stderr, /^debug: remote link \(ssh [^)]+\): cipher aes128-gcm@openssh\.com, ssh2's native crypto binding loaded$/m);
+});
+
+sshTest('without the binding beside the bundle ssh2 falls back: the sync still works, and --debug says so', async (t) => {
+  const bare = scratch.path('bundle-without-binding');
+  mkdirSync(bare);
+  for (const name of ['basyn.js', 'agent.js']) copyFileSync(join(DIST, name), join(bare, name));
+  const { source, destination } = pair(MB);
+  const result = await new Promise<RunResult>((resolve, reject) => {
+    const child = spawn(process.execPath, [join(bare, 'basyn.js'), '-l', source, '-r', destination, ...ssh('-a', 'PUSH', '-m', 'SYNC', '--debug')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (text: string) => { stdout += text; });
+    child.stderr.setEncoding('utf8').on('data', (text: string) => { stderr += text; });
+    child.once('error', reject);
+    child.once('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+  ok(t, result);
+  await same(t, source, destination);
+  t.regex(result.stderr, /^debug: remote link \(ssh [^)]+\): cipher aes128-gcm@openssh\.com, ssh2's native crypto binding NOT loaded \(slower fallback\)$/m);
 });
 
 sshTest('remote device missing, or not a device: exit 2, one line', async (t) => {

@@ -70,6 +70,7 @@ async function run(options: Options, reporter: Reporter, transports: TransportFo
     const link = linked(role) && options.bwlimit > 0 ? throttleLink(started, options.bwlimit) : started;
     links.push(link);
     forwardStderr(link, role, reporter);
+    for (const detail of started.details ?? []) reporter.debug(`${role} link (${started.description}): ${detail}`);
     const peer = await Peer.connect(role, link, (text) => reporter.debug(`${role} agent: ${text}`), abort);
     // SOURCE TARGET form: a remote endpoint's `~` is the agent's to expand.
     peer.expandHome = options.endpoints?.homeRoles.includes(role) ?? false;

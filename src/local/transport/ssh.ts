@@ -11,6 +11,7 @@
 // exec channel, agent start, and the session's wait for HELLO) is bounded by ConnectTimeout (default
 // 30 s) and by the run's AbortSignal (deadline.ts).
 import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
+import { bindingAvailable } from 'ssh2/lib/protocol/crypto';
 import { connect as tcpConnect } from 'node:net';
 import { PassThrough, type Duplex, type Readable } from 'node:stream';
 import { SyncError } from '../../shared/errors';
@@ -72,6 +73,15 @@ function tcp(target: SshTarget, abort?: AbortSignal): Promise<Duplex> {
   });
 }
 
+/** The cipher each connection negotiated (client to server), for --debug. */
+const cipherOf = new WeakMap<Client, string>();
+
+/** What --debug says of the data path of a connection: the cipher, and whether ssh2's native binding does it. */
+export function sshCryptoDescription(cipher: string | undefined): string {
+  const engine = bindingAvailable ? "ssh2's native crypto binding loaded" : "ssh2's native crypto binding NOT loaded (slower fallback)";
+  return `cipher ${cipher ?? 'unknown'}, ${engine}`;
+}
+
 /** One authenticated ssh2 connection to `target` over `sock`. */
 function sshConnect(target: SshTarget, sock: Duplex, context: ConnectContext, abort?: AbortSignal): Promise<Client> {
   const verifier = new HostKeyVerifier({
@@ -109,6 +119,7 @@ function sshConnect(target: SshTarget, sock: Duplex, context: ConnectContext, ab
     if (abort?.aborted) onAbort();
     else abort?.addEventListener('abort', onAbort, { once: true });
 
+    client.once('handshake', (negotiated: { cs: { cipher: string } }) => { cipherOf.set(client, negotiated.cs.cipher); });
     client.once('ready', () => finish());
     client.on('error', (error: Error & { level?: string }) => {
       if (settled) return;
@@ -300,6 +311,7 @@ export class SshTransport implements Transport {
       stderr,
       exited,
       description: `ssh ${target.user}@${target.alias}:${target.port}`,
+      details: [sshCryptoDescription(cipherOf.get(client))],
       helloTimeoutMs: startTimeoutMs,
       kill,
     };

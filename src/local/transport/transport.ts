@@ -25,6 +25,8 @@ export interface AgentLink {
   readonly exited: Promise<AgentExit>;
   /** For messages: "local pipe", "ssh alice@host:22". */
   readonly description: string;
+  /** Facts about the link for --debug (ssh: the cipher and whether ssh2's native crypto loaded). */
+  readonly details?: readonly string[];
   /** How long the session waits for the agent's HELLO (ConnectTimeout; default 30 s). */
   readonly helloTimeoutMs?: number;
   kill(): void;
