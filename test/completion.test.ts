@@ -53,8 +53,9 @@ function complete(words: string[]): string[] {
 }
 
 test('options: every long option of the sync, completed from a prefix', (t) => {
-  const longs = buildProgram().options.map((option) => option.long).filter((flag): flag is string => !!flag);
+  const longs = buildProgram().options.filter((option) => !option.hidden).map((option) => option.long).filter((flag): flag is string => !!flag);
   t.deepEqual(complete(['basyn', '--']), [...longs, '--help'].sort());
+  t.deepEqual(complete(['basyn', '--progress']), ['--progress'], 'the hidden --progress-style (what --progress=STYLE becomes) is not offered');
   t.deepEqual(complete(['basyn', '-l', 'disk.img', '--diff']), ['--diff', '--diff-advances-bitmap', '--diff-format', '--diffsize']);
 });
 

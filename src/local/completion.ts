@@ -39,7 +39,8 @@ function valueKinds(program: Command): Map<string, ValueKind> {
 }
 
 function optionWords(program: Command): string[] {
-  return [...program.options.flatMap((option) => [option.short, option.long].filter((flag): flag is string => !!flag)), '--help'];
+  // Hidden options are internal spellings (--progress=STYLE becomes --progress-style): not offered.
+  return [...program.options.filter((option) => !option.hidden).flatMap((option) => [option.short, option.long].filter((flag): flag is string => !!flag)), '--help'];
 }
 
 /** Single-quotes a word for bash. */
