@@ -7,7 +7,8 @@ import test, { type ExecutionContext } from 'ava';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { appendFileSync, chmodSync, closeSync, constants as fsConstants, copyFileSync, existsSync, openSync, mkdirSync, readFileSync, renameSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { checkpointPath } from '../src/local/checkpoint';
 import { BASYN, basyn, hasStackTrace, NOBODY, type RunOptions, type RunResult } from './helpers/cli';
 import { fakeNode, loopDevice, rootFaultsUnavailable, tmpfs, waitFor } from './helpers/faults';
 import { bitmapV1 } from './helpers/bitmap-golden';
@@ -247,10 +248,13 @@ const INVOCATIONS: Record<string, Invocation[]> = {
   USAGE_CHANGES_NEEDS_BITMAP_ONLY: [{ input: '--changes with a destination', run: (p) => run(['-l', p.a, '-r', p.b, ...PUSH, '-b', p.path('bitmap'), '--changes', p.path('changes')]) }],
   USAGE_PASSES_NEEDS_SYNC: [{ input: '--recheck --passes 2', run: (p) => run(['-l', p.a, '-r', p.b, '--recheck', '--passes', '2']) }],
   CHECKPOINT_NOT_OURS: [{
-    input: 'a foreign file at BITMAP.checkpoint',
+    input: 'a foreign file where the checkpoint of a run without -b goes',
     run: (p) => {
-      writeFileSync(p.path('bitmap.checkpoint'), 'precious\n');
-      return run(['-l', p.a, '-r', p.b, ...PUSH, '-b', p.path('bitmap')]);
+      // The runs' HOME is the fixture's: their state directory is under it.
+      const checkpoint = checkpointPath({ destination: p.b, destinationHost: '' }, { XDG_STATE_HOME: env.XDG_STATE_HOME || join(env.HOME as string, '.local', 'state') });
+      mkdirSync(dirname(checkpoint), { recursive: true });
+      writeFileSync(checkpoint, 'precious\n');
+      return run(['-l', p.a, '-r', p.b, ...PUSH]);
     },
   }],
   USAGE_RECHECK_NEEDS_BOTH: [{ input: '--recheck in bitmap-only mode', run: (p) => run(['-l', p.a, ...PUSH, '-b', p.path('bitmap'), '--recheck']) }],

@@ -1,6 +1,6 @@
 // --passes (issue 11): the source changes while a sync runs. The sync is paced with --bwlimit; once its
-// checkpoint says the first half of the source is synced and flushed (so those bytes were read and sent
-// already), a range in the first quarter of the source is overwritten. With --passes 2 the later pass
+// checkpoint (with -b: its bitmap, which is a -b run's checkpoint) says the first half of the source is
+// synced and flushed (so those bytes were read and sent already), a range in the first quarter of the source is overwritten. With --passes 2 the later pass
 // finds it, sends it again and says so ("source changed during the sync", a --json "resent" range and
 // the end figures); the destination ends equal to the source as it is now. With --passes 1 nothing
 // looks again: the destination keeps the old bytes there (the case --passes exists for).
@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync, clo
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { checkpointPath } from '../src/local/checkpoint';
-import { checkpointOffset } from './helpers/resume-crash';
+import { bitmapKnownBuffers, checkpointOffset } from './helpers/resume-crash';
 import { basyn, type RunResult } from './helpers/cli';
 import { devices, random, sha256, type Action } from './helpers/scenario';
 
@@ -49,12 +49,14 @@ for (const { action, mode, bitmap: withBitmap, passes } of cases) {
     const bitmap = withBitmap ? where.dir.path('bitmap') : undefined;
     const args = [...where.args, '-a', action, '-m', mode, '--buffer', '4', '--bwlimit', '512K', '--passes', String(passes), '--json', '--verbose',
       ...(bitmap ? ['-b', bitmap] : [])];
-    const checkpoint = checkpointPath({ source: resolve(where.source), destination: resolve(where.destination), host: '' }, bitmap);
+    const checkpoint = checkpointPath({ destination: resolve(where.destination), destinationHost: '' });
+    /** Bytes from 0 the run has synced and flushed. */
+    const synced = () => (bitmap ? Math.min(SIZE, bitmapKnownBuffers(bitmap) * 4096) : checkpointOffset(checkpoint));
     const running = basyn(args, { timeoutMs: 4 * 60_000 });
     // The change comes once the first half is synced and flushed: its old bytes were read and sent.
     const deadline = Date.now() + 3 * 60_000;
-    while (checkpointOffset(checkpoint) < SIZE / 2 && Date.now() < deadline) await sleep(5);
-    const seen = checkpointOffset(checkpoint);
+    while (synced() < SIZE / 2 && Date.now() < deadline) await sleep(5);
+    const seen = synced();
     const replacement = randomBytes(CHANGE.length);
     const fd = openSync(where.source, 'r+');
     writeSync(fd, replacement, 0, CHANGE.length, CHANGE.offset);

@@ -99,9 +99,6 @@ async function runChain(config: Config, chain: number): Promise<ChainResult> {
     writeFileSync(destinationPath, destinationStart);
     const bitmap = fs.path('bitmap');
     const args = ['-l', local, '-r', remote, '-a', config.action, '-m', 'SYNC', '--buffer', String(bufferKb), '-b', bitmap,
-      // These trials change the source between runs and prove the bitmap alone: a resumed run (issue 11)
-      // would by design not look again at the part its checkpoint covers (README, Resume).
-      '--no-resume',
       ...(chunkKb > 0 ? ['--chunk', String(chunkKb)] : [])];
     const geometry = `${config.kind} ${config.action} buffer ${bufferKb} KiB chunk ${chunkKb} KiB size ${size} (destination ${destinationSize})`
       + `${chain % 2 === 1 ? ', writeback' : ''}`;

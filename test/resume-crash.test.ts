@@ -1,7 +1,8 @@
 // Kill trials for resume checkpoints (issue 11): SIGKILL of the controller or an agent at a moment
 // taken from the run's progress (helpers/resume-crash.ts), in COPY and SYNC, with and without bitmap,
-// PUSH and PULL; after each kill the checkpoint's claim is checked against the destination, and a
-// rerun must resume and leave the destination equal to the source. 5 configurations x 4 chains x 5
+// PUSH and PULL; after each kill the checkpoint's claim (with -b: the bitmap's, a -b run's only
+// checkpoint) is checked against the destination, and a rerun must resume and leave the destination
+// equal to the source (with -b, to the source as it changed after the kill). 5 configurations x 4 chains x 5
 // trials = 100 trials per run; BASYN_RESUME_CHAINS, BASYN_RESUME_TRIALS and BASYN_RESUME_PARALLEL
 // scale it. A kill trial cannot see a missing FLUSH (a killed process loses no page cache):
 // test/resume-power-cut.test.ts covers that.
@@ -20,7 +21,8 @@ const CHAINS = Number(process.env.BASYN_RESUME_CHAINS ?? 4);
 const TRIALS = Number(process.env.BASYN_RESUME_TRIALS ?? 5);
 const pool = limiter(Number(process.env.BASYN_RESUME_PARALLEL ?? 4));
 
-// The runs inherit this worker's environment: a private state directory, a checkpoint after every buffer.
+// The runs inherit this worker's environment: a private state directory, a checkpoint after every buffer
+// (runs without -b; a -b run's checkpoint is its bitmap).
 const state = mkdtempSync(join(tmpdir(), 'basyn-state-'));
 process.env.XDG_STATE_HOME = state;
 process.env.BASYN_CHECKPOINT_EVERY_MS = '0';
@@ -52,8 +54,10 @@ for (const config of CONFIGS) {
     t.is(outcomes.length, CHAINS * TRIALS, 'every trial ran');
     // The kills are triggered by progress, so nearly all land in the run, and most after a checkpoint.
     t.true(count('none') <= Math.max(1, outcomes.length / 4), `most kills must land during the run (${count('none')} of ${outcomes.length} did not)`);
-    // At least a third: PUSH SYNC -b left one in 8 and 9 of 20 trials in two fresh CI runs (why fewer
-    // than the other cases, 15-19 of 20, is not yet understood; 0 divergences in all of them).
-    t.true(checkpointed >= outcomes.length / 3, `many kills must leave a checkpoint to resume from (${checkpointed} of ${outcomes.length})`);
+    // A kill at a share under 0.1 comes at the first write, before any checkpoint: about 1 in 6. (A
+    // SYNC chain once left a checkpoint in only 8-14 of 20 kills: after a completed rerun the
+    // destination equalled the source, so the next runs sent nothing, --bwlimit did not pace them, and
+    // they ended within the kill's delay. Now each trial after a completed run gets work again.)
+    t.true(checkpointed >= outcomes.length / 2, `most kills must leave a checkpoint to resume from (${checkpointed} of ${outcomes.length})`);
   });
 }

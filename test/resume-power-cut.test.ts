@@ -1,25 +1,22 @@
 // Power-cut trials for resume checkpoints (issue 11): the destination and the checkpoint live on the
 // power-loss file system (test/helpers/powerloss/), which loses every write not yet fsynced when the
-// power is cut. A sync is SIGKILLed (controller or agent), the power is cut, and then: the checkpoint is
-// absent or whole, and every byte below the offset it claims equals the source on the destination (what
-// a kill trial cannot see: a checkpoint saved before the FLUSH that covers it); after a run that ended
-// cleanly and a cut, no checkpoint is left (its removal was durable, so no later run resumes from a
-// stale one); the same command run again resumes and leaves the destination equal to the source, also
-// after a further cut.
-//   COPY / SYNC without -b   the checkpoint in $XDG_STATE_HOME/basyn on the power-loss fs; the kill comes
-//                            once the run's checkpoint claims a random share of the source (progress)
-//   SYNC -b                  the checkpoint beside the bitmap, through killCutRerun (helpers/power-cut.ts),
-//                            which times its kill from the bitmap lock
-// Checkpoints are saved after every buffer (BASYN_CHECKPOINT_EVERY_MS=0). 3 configurations x
-// BASYN_RESUME_POWER_TRIALS (6) trials.
+// power is cut. A sync without -b is SIGKILLed (controller or agent) once its checkpoint claims a random
+// share of the source (progress), the power is cut, and then: the checkpoint is absent or whole, and
+// every byte below the offset it claims equals the source on the destination (what a kill trial cannot
+// see: a checkpoint saved before the FLUSH that covers it); after a run that ended cleanly and a cut, no
+// checkpoint is left (its removal was durable, so no later run resumes from a stale one); the same
+// command run again resumes and leaves the destination equal to the source, also after a further cut.
+// A -b run keeps no checkpoint (its bitmap is one): test/power-cut.test.ts covers it, with reruns that
+// continue from the bitmap. Checkpoints are saved after every buffer (BASYN_CHECKPOINT_EVERY_MS=0).
+// 2 configurations x BASYN_RESUME_POWER_TRIALS (6) trials.
 import test from 'ava';
 import { randomBytes, randomInt } from 'node:crypto';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { checkpointPath } from '../src/local/checkpoint';
 import { basyn } from './helpers/cli';
 import { tempDir } from './helpers/images';
-import { killCutRerun, RUN_TIMEOUT_MS } from './helpers/power-cut';
+import { RUN_TIMEOUT_MS } from './helpers/power-cut';
 import { PowerLossFs, powerLossUnavailable } from './helpers/powerloss/mount';
 import { checkpointOffset, killWhen } from './helpers/resume-crash';
 
@@ -29,13 +26,11 @@ process.env.BASYN_CHECKPOINT_EVERY_MS = '0';
 interface Config {
   readonly action: 'PUSH' | 'PULL';
   readonly mode: 'COPY' | 'SYNC';
-  readonly bitmap: boolean;
 }
 
 const CONFIGS: Config[] = [
-  { action: 'PUSH', mode: 'COPY', bitmap: false },
-  { action: 'PULL', mode: 'SYNC', bitmap: false },
-  { action: 'PUSH', mode: 'SYNC', bitmap: true },
+  { action: 'PUSH', mode: 'COPY' },
+  { action: 'PULL', mode: 'SYNC' },
 ];
 
 interface ChainResult {
@@ -60,12 +55,11 @@ async function runChain(config: Config): Promise<ChainResult> {
     const [local, remote] = config.action === 'PUSH' ? [sourcePath, destinationPath] : [destinationPath, sourcePath];
     writeFileSync(sourcePath, source);
     writeFileSync(destinationPath, randomBytes(size));
-    const bitmap = fs.path('bitmap');
     const env = { ...process.env, XDG_STATE_HOME: fs.path('state') };
     const args = ['-l', local, '-r', remote, '-a', config.action, '-m', config.mode, '--buffer', String(bufferKb),
-      '--bwlimit', String(Math.round(size / 1.5)), ...(config.bitmap ? ['-b', bitmap] : [])];
-    const checkpoint = checkpointPath({ source: resolve(sourcePath), destination: resolve(destinationPath), host: '' }, config.bitmap ? bitmap : undefined, env);
-    const geometry = `${config.action} ${config.mode}${config.bitmap ? ' -b' : ''} size ${size}`;
+      '--bwlimit', String(Math.round(size / 1.5))];
+    const checkpoint = checkpointPath({ destination: resolve(destinationPath), destinationHost: '' }, env);
+    const geometry = `${config.action} ${config.mode} size ${size}`;
     fs.sync();
 
     /** What the durable checkpoint claims that the durable destination does not hold. */
@@ -83,32 +77,21 @@ async function runChain(config: Config): Promise<ChainResult> {
     const checkResult = (): string | undefined => (readFileSync(destinationPath).equals(source) ? undefined : 'the destination differs from the source');
 
     for (let trial = 0; trial < TRIALS; trial++) {
-      if (config.bitmap) {
-        // The helper's way: the kill is timed from the bitmap lock, within the length of a clean run.
-        const outcome = await killCutRerun({ fs, args, startedWhen: `${bitmap}.lock`, killWindowMs: 1500, checkDurable, checkResult });
-        if (outcome.killed !== 'none') killed++;
-        violations.push(...outcome.violations.map((violation) => `${geometry}: ${violation}`));
-        // The next trial has everything to send again: a new destination, and no bitmap describing the old one.
-        rmSync(bitmap, { force: true });
-        writeFileSync(destinationPath, randomBytes(size));
-        fs.sync();
-      } else {
-        const share = 0.1 + Math.random() * 0.8;
-        const outcome = await killWhen(args, () => checkpointOffset(checkpoint) >= share * size, randomInt(0, 40), randomInt(0, 2) === 0 ? 'controller' : 'agent', env);
-        if (outcome !== 'none') killed++;
-        await fs.powerCycle();
-        const afterKill = checkDurable('', outcome === 'none');
-        if (afterKill) violations.push(`${geometry}: after a kill (${outcome}) and a power cut: ${afterKill}`);
-        const offset = checkpointOffset(checkpoint);
-        const rerun = await basyn(args, { env, timeoutMs: RUN_TIMEOUT_MS });
-        if (rerun.code !== 0) violations.push(`${geometry}: the rerun exited ${rerun.code}: ${rerun.stderr.trim()}`);
-        else if (offset > 0 && !rerun.stdout.startsWith('Resuming at ')) violations.push(`${geometry}: a checkpoint at ${offset} survived the cut, but the rerun did not resume`);
-        await fs.powerCycle();
-        const afterRerun = checkDurable('', true) ?? checkResult();
-        if (afterRerun) violations.push(`${geometry}: after the rerun and a power cut: ${afterRerun}`);
-        writeFileSync(destinationPath, randomBytes(size));
-        fs.sync();
-      }
+      const share = 0.1 + Math.random() * 0.8;
+      const outcome = await killWhen(args, () => checkpointOffset(checkpoint) >= share * size, randomInt(0, 40), randomInt(0, 2) === 0 ? 'controller' : 'agent', env);
+      if (outcome !== 'none') killed++;
+      await fs.powerCycle();
+      const afterKill = checkDurable('', outcome === 'none');
+      if (afterKill) violations.push(`${geometry}: after a kill (${outcome}) and a power cut: ${afterKill}`);
+      const offset = checkpointOffset(checkpoint);
+      const rerun = await basyn(args, { env, timeoutMs: RUN_TIMEOUT_MS });
+      if (rerun.code !== 0) violations.push(`${geometry}: the rerun exited ${rerun.code}: ${rerun.stderr.trim()}`);
+      else if (offset > 0 && !rerun.stdout.startsWith('Resuming at ')) violations.push(`${geometry}: a checkpoint at ${offset} survived the cut, but the rerun did not resume`);
+      await fs.powerCycle();
+      const afterRerun = checkDurable('', true) ?? checkResult();
+      if (afterRerun) violations.push(`${geometry}: after the rerun and a power cut: ${afterRerun}`);
+      writeFileSync(destinationPath, randomBytes(size));
+      fs.sync();
       if (violations.length > 0) break;
     }
     return { trials: TRIALS, killed, checkpointed, violations };
@@ -121,7 +104,7 @@ async function runChain(config: Config): Promise<ChainResult> {
 const unavailable = powerLossUnavailable();
 
 for (const config of CONFIGS) {
-  const name = `${config.action} ${config.mode}${config.bitmap ? ' -b' : ''}`;
+  const name = `${config.action} ${config.mode}`;
   const title = `resume power cut: ${name}: killed, power cut: the checkpoint claims only durable bytes; rerun resumes and converges`;
   if (unavailable) {
     test.skip(`${title} (needs: ${unavailable})`, () => undefined);

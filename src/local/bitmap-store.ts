@@ -32,6 +32,12 @@ export interface BitmapRun {
   /** --reset-bitmap: start with every entry unknown (everything is sent). */
   readonly reset: boolean;
   /**
+   * With `reset`: a bitmap that a run interrupted since the file was (re)created left behind (run in
+   * progress, never a clean end) is kept instead: every entry it holds was committed after a FLUSH by
+   * that run, so the same --reset-bitmap command continues it (false with --no-resume).
+   */
+  readonly continueReset?: boolean;
+  /**
    * --update-bitmap: the destination is compared, so a valid bitmap made for another destination or
    * geometry is taken over with every entry unknown instead of being refused.
    */
@@ -41,7 +47,7 @@ export interface BitmapRun {
 }
 
 /** How this run came by its bitmap: for --verbose. */
-export type BitmapOrigin = 'existing' | 'new' | 'reset' | 'upgraded from version 1' | 'upgraded from version 1, compared with the destination' | 'taken over';
+export type BitmapOrigin = 'existing' | 'new' | 'reset' | 'reset, continued' | 'upgraded from version 1' | 'upgraded from version 1, compared with the destination' | 'taken over';
 
 export interface BitmapStatus {
   readonly origin: BitmapOrigin;
@@ -110,9 +116,10 @@ export class BitmapStore {
       const header: BitmapHeader = { flags: FLAG_RUN_IN_PROGRESS, generation: 0, created: now, lastClean: 0, layout: run.layout, destination: run.destination };
       return new BitmapStore(path, lock, header, Buffer.alloc(tableLength(run.layout)), true, { origin, previousRunInterrupted: false, lastClean: 0, mismatch });
     };
-    if (run.reset) return fresh('reset');
+    if (run.reset && !run.continueReset) return fresh('reset');
     const bytes = await readStateFile(path, BITMAP_FILE);
-    if (!bytes) return fresh('new');
+    if (!bytes) return fresh(run.reset ? 'reset' : 'new');
+    if (run.reset) return BitmapStore.continueReset(path, lock, run, bytes) ?? fresh('reset');
     const damaged = 'delete it or pass --reset-bitmap to rebuild it';
     const doesNotFit = run.destination.kind === DESTINATION_KIND.NONE
       ? 'pass --reset-bitmap to start it over, or use another bitmap file'
@@ -157,9 +164,28 @@ export class BitmapStore {
     });
   }
 
+  /**
+   * --reset-bitmap over a bitmap no run has ended cleanly since it was (re)created: continued as it is
+   * (BitmapRun.continueReset). Anything else (damaged, another layout or destination, a clean end since,
+   * not a bitmap at all: load() then refuses to replace it) is undefined: the reset starts over.
+   */
+  private static continueReset(path: string, lock: BitmapLock, run: BitmapRun, bytes: Buffer): BitmapStore | undefined {
+    if (!bytes.subarray(0, BITMAP_MAGIC.length).equals(BITMAP_MAGIC)) return undefined;
+    let decoded: ReturnType<typeof decodeBitmapFile>;
+    try {
+      decoded = decodeBitmapFile(path, bytes, '');
+    } catch {
+      return undefined;
+    }
+    const { header } = decoded;
+    const layout = run.adoptChunkSize ? { ...run.layout, chunkSize: header.layout.chunkSize } : run.layout;
+    if ((header.flags & FLAG_RUN_IN_PROGRESS) === 0 || header.lastClean !== 0 || findMismatch(header, layout, run.destination)) return undefined;
+    return new BitmapStore(path, lock, header, Buffer.from(decoded.table), false, { origin: 'reset, continued', previousRunInterrupted: true, lastClean: 0 });
+  }
+
   /** True when every entry starts unknown (new, reset, taken over): every buffer will be sent or compared. */
   get blank(): boolean {
-    return this.status.origin !== 'existing' && this.status.origin !== 'upgraded from version 1';
+    return !['existing', 'reset, continued', 'upgraded from version 1'].includes(this.status.origin);
   }
 
   /**

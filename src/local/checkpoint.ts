@@ -1,12 +1,14 @@
 // Resume checkpoints: the offset up to which every write of a run has been acknowledged AND flushed by
 // the destination, so that the same command run again continues from there.
 //
-// Where: beside the bitmap (`FILE.checkpoint`) when there is one, otherwise in $XDG_STATE_HOME/basyn/
-// (default ~/.local/state/basyn/), one file per (source, destination, host), named by a digest of those.
+// Which runs: those without -b. A -b run keeps none: its bitmap is its checkpoint (resume.ts).
+// Where: $XDG_STATE_HOME/basyn/ (default ~/.local/state/basyn/), one file per destination (its host,
+// port, user and path), named by a digest of those: a checkpoint describes what a destination holds, so
+// a run from another source (or another host) to that destination finds it, ignores it and replaces it.
 // What: one line of JSON, {basyn, version, identity, offset, started, saved}. The identity holds every
-// parameter that decides which bytes go where (source, destination, host, sizes, buffer, chunk, hash,
-// action, mode): a run whose identity differs ignores the checkpoint, says which parameter differs,
-// and never applies it.
+// parameter that decides which bytes go where (source and destination with their hosts, sizes, buffer,
+// chunk, hash, action, mode): a run whose identity differs ignores the checkpoint, says which parameter
+// differs, and never applies it.
 // How: through state-file.ts, like every file basyn writes: created O_EXCL|O_NOFOLLOW 0600, replaced by
 // temp file + fsync + rename + directory fsync (a crash leaves the old checkpoint or the new one, whole),
 // and only a file that parses as a basyn checkpoint is ever replaced or removed.
@@ -19,7 +21,8 @@ import { dirname, isAbsolute, join } from 'node:path';
 import { BasynError, SyncError, describeSystemError } from '../shared/errors';
 import { checkReplaceable, readStateFile, removeStateFile, replaceStateFile, StateFileError, syncDirectory, type StateFileKind } from './state-file';
 
-export const CHECKPOINT_VERSION = 1;
+/** 2: the identity names both sides' hosts (version 1 named the -h host only). */
+export const CHECKPOINT_VERSION = 2;
 
 /** Everything that decides which bytes go where: a checkpoint is only valid for the same identity. */
 export interface RunIdentity {
@@ -28,8 +31,9 @@ export interface RunIdentity {
   /** Local paths resolved; remote ones as given. */
   readonly source: string;
   readonly destination: string;
-  /** [user@]host[:port] of the remote side, '' without -h. */
-  readonly host: string;
+  /** [user@]host[:port] of each side's machine, '' for this one. */
+  readonly sourceHost: string;
+  readonly destinationHost: string;
   readonly sourceSize: number;
   readonly destinationSize: number;
   readonly bufferSize: number;
@@ -60,7 +64,7 @@ export interface ResumePoint {
 }
 
 const NAMES: Record<keyof RunIdentity, string> = {
-  action: 'action', mode: 'mode', source: 'source', destination: 'destination', host: 'host', sourceSize: 'source size',
+  action: 'action', mode: 'mode', source: 'source', destination: 'destination', sourceHost: 'source host', destinationHost: 'destination host', sourceSize: 'source size',
   destinationSize: 'destination size', bufferSize: 'buffer size', chunkSize: 'chunk size', hash: 'hash',
 };
 
@@ -79,7 +83,7 @@ export const CHECKPOINT_FILE: StateFileKind = {
   what: 'Checkpoint',
   probeBytes: 64 * 1024,
   isOurs: (head, size) => head.length === size && parse(head) !== undefined,
-  hint: 'basyn only replaces a checkpoint it wrote; move the file away, or pass another -b',
+  hint: 'basyn only replaces a checkpoint it wrote; move the file away, or set XDG_STATE_HOME to another directory',
 };
 
 /** The state directory: $XDG_STATE_HOME/basyn, or ~/.local/state/basyn (a relative XDG_STATE_HOME is ignored, as the spec says). */
@@ -88,10 +92,9 @@ export function stateDirectory(env: NodeJS.ProcessEnv = process.env): string {
   return join(base, 'basyn');
 }
 
-/** The checkpoint file of a run: beside the bitmap, or in the state directory keyed by source, destination, host. */
-export function checkpointPath(identity: Pick<RunIdentity, 'source' | 'destination' | 'host'>, bitmap?: string, env: NodeJS.ProcessEnv = process.env): string {
-  if (bitmap) return `${bitmap}.checkpoint`;
-  const key = createHash('sha256').update(JSON.stringify([identity.source, identity.destination, identity.host])).digest('hex').slice(0, 32);
+/** The checkpoint file of a run: in the state directory, keyed by the destination (host and path). */
+export function checkpointPath(identity: Pick<RunIdentity, 'destination' | 'destinationHost'>, env: NodeJS.ProcessEnv = process.env): string {
+  const key = createHash('sha256').update(JSON.stringify(['destination', identity.destinationHost, identity.destination])).digest('hex').slice(0, 32);
   return join(stateDirectory(env), `${key}.checkpoint`);
 }
 
@@ -202,7 +205,7 @@ export class Checkpoint {
 }
 
 /**
- * Makes the state directory (0700) when a checkpoint goes there (the bitmap's directory exists already).
+ * Makes the state directory (0700) before the first checkpoint is saved there.
  * Throws a StateFileError saying why one cannot be made.
  */
 export async function ensureStateDirectory(directory: string): Promise<void> {

@@ -51,7 +51,7 @@ export function buildProgram(io: Io = PROCESS_IO): Command {
     .option('--algo <name>', 'the same as --hash; also adler32 or crc32 (32-bit: a warning, never with -b)')
     .option('--zlevel <0-9>', 'compression level, 0 = none (default: 6)')
     .option('--passes <N>', 'after the sync, re-hash what was sent and resend what changed on the source meanwhile, up to N passes in all (default: 1 = off)')
-    .option('--no-resume', 'ignore the checkpoint of an interrupted run: start the sync over')
+    .option('--no-resume', 'ignore the checkpoint of an interrupted run: start the sync over (with -b: only an interrupted --reset-bitmap run)')
     .option('--bwlimit <rate>', 'cap the bytes over the link to the remote side, per second (e.g. 10M = 10 MiB/s, 500kB; 0 = no limit)')
     .option('-b, --bitmap <file>', 'bitmap file of source digests: the destination is not read (SYNC only)')
     .option('--reset-bitmap', 'rebuild the bitmap from scratch: every buffer is sent')

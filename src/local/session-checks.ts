@@ -25,6 +25,7 @@ export async function loadBitmap(options: Options, source: Side, destination?: S
     layout: { deviceSize: source.size, bufferSize: options.bufferSize, chunkSize: options.chunkSize, hash: options.hash },
     destination: destination ? await identityOf(options, destination) : NO_DESTINATION,
     reset: options.resetBitmap,
+    continueReset: options.resume,
     adoptChunkSize: options.chunkSizeDefaulted,
     update: options.updateBitmap,
   });
@@ -36,8 +37,9 @@ export async function loadBitmap(options: Options, source: Side, destination?: S
 }
 
 export function identityOf(options: Options, destination: Side) {
-  const remote = options.action === 'PUSH';
-  return destinationIdentity({ path: destination.path, size: destination.size, ...(remote ? { host: options.connection.host, port: options.connection.port } : {}) });
+  // PULL writes the local role's device: on another host in a remote to remote run.
+  const connection = options.action === 'PUSH' ? options.connection : options.localConnection;
+  return destinationIdentity({ path: destination.path, size: destination.size, ...(connection?.host !== undefined ? { host: connection.host, port: connection.port } : {}) });
 }
 
 /**

@@ -9,7 +9,7 @@ import type { Options } from './options';
 import type { Reporter } from './progress';
 import type { Side } from './session-agents';
 import { CHANGES_FILE } from './session-checks';
-import { CHECKPOINT_EVERY_MS, noCheckpointReason, openCheckpoint, resumedRangeText } from './resume';
+import { bitmapResumedText, CHECKPOINT_EVERY_MS, noCheckpointReason, openCheckpoint, reportBitmapResume, resumedRangeText } from './resume';
 import { runLaterPasses } from './source-passes';
 import { replaceStateFile } from './state-file';
 
@@ -35,15 +35,19 @@ export async function syncDevices(
   if (!options.action || !options.mode) return { ...NO_SYNC };
   const chunkSize = runChunkSize(options, bitmap);
   // The checkpoint is read before the destination is opened for writing (a foreign file where it goes
-  // stops the run with nothing written). Bitmap-only runs write no destination: nothing to resume.
-  const noCheckpoint = noCheckpointReason(options);
+  // stops the run with nothing written). Bitmap-only runs write no destination: nothing to resume. A
+  // -b run keeps no checkpoint: its bitmap is one (resume.ts), and it never skips a prefix.
+  const noCheckpoint = bitmap ? undefined : noCheckpointReason(options);
   if (noCheckpoint) reporter.verbose(noCheckpoint);
-  const checkpoint = destination && !noCheckpoint
+  const checkpoint = destination && !bitmap && !noCheckpoint
     ? await openCheckpoint(options, reporter, { ...source, role: source.peer.role }, { ...destination, role: destination.peer.role }, chunkSize)
     : undefined;
   const resumeAt = checkpoint?.resume.offset ?? 0;
   let savesFailed = false;
   if (destination) destination.size = await destination.peer.open(destination.path, true, options.hash, seed);
+  // Status as loaded, before open() marks this run in progress. (Also from a snapshot source: the
+  // whole new snapshot is hashed, so nothing of the last one is taken for it.)
+  const bitmapResumed = bitmap && destination ? reportBitmapResume(bitmap, reporter, source.size, options.resume) : undefined;
   await bitmap?.open();
   if (bitmap) for (const line of describeBitmap(bitmap, Boolean(destination))) reporter.verbose(line);
   reporter.verbose(`Starting to ${options.action} / ${options.mode} data with buffer size ${options.bufferSize}B`);
@@ -77,7 +81,6 @@ export async function syncDevices(
       zlevel: options.zlevel,
       bitmap,
       updateBitmap: options.updateBitmap || Boolean(bitmap?.verify),
-      compareUnknown: !options.resetBitmap,
       onProgress: (bytes) => progress.advance(bytes),
       onChanged: (bytes) => progress.changed(bytes),
       debug: options.debug ? (text) => reporter.debug(text) : undefined,
@@ -105,7 +108,7 @@ export async function syncDevices(
           try {
             const again = await runEngine({
               mode: 'SYNC', indexes, source: source.peer, destination: destination.peer, size: source.size, bufferSize: passUnit,
-              chunkSize: passUnit === options.bufferSize ? chunkSize : 0, zlevel: options.zlevel, bitmap, updateBitmap: false, compareUnknown: !options.resetBitmap,
+              chunkSize: passUnit === options.bufferSize ? chunkSize : 0, zlevel: options.zlevel, bitmap, updateBitmap: false,
               onProgress: (done) => display.advance(done), onChanged: (changed) => display.changed(changed),
               debug: options.debug ? (text) => reporter.debug(text) : undefined,
             });
@@ -127,6 +130,7 @@ export async function syncDevices(
 
     await checkpoint?.remove();
     if (resumeAt > 0) reporter.print(`${resumedRangeText(resumeAt, source.size)}\n`);
+    if (bitmapResumed !== undefined) reporter.print(`${bitmapResumedText(result.changedBuffers, result.changedBytes)}\n`);
     return {
       resumedFrom: resumeAt, passes: passes.passes, sourceChangedRanges: passes.resent.length, sourceChangedBytes: passes.resentBytes,
       changedBuffers: result.changedBuffers, changedBytes: result.changedBytes, writtenBytes,

@@ -150,9 +150,6 @@ export async function runChain(config: TrialConfig, trials: number, killWindowMs
     writeFileSync(destinationPath, destination);
     const bitmap = dir.path('bitmap');
     const args = ['-l', dir.path('local.img'), '-r', dir.path('remote.img'), '-a', config.action, '-m', 'SYNC', '--buffer', String(bufferKb), '-b', bitmap,
-      // These trials change the source between runs and prove the bitmap alone: a resumed run (issue 11)
-      // would by design not look again at the part its checkpoint covers (README, Resume).
-      '--no-resume',
       ...(chunkKb > 0 ? ['--chunk', String(chunkKb)] : [])];
     const describe = (step: string, extra = '') => `${config.action} buffer ${bufferKb} KiB chunk ${chunkKb} KiB size ${size} (destination ${destinationSize}): ${step} ${extra}`.trim();
 
