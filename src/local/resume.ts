@@ -5,9 +5,10 @@
 //   with -b      the bitmap is the checkpoint, and no other is kept: its entries are committed only
 //                after the destination's FLUSH (bitmap-sync.ts), so a rerun that finds the bitmap left
 //                by an interrupted run hashes the whole source and sends only what differs from the
-//                entries: what the interrupted run already sent is not sent again, and what changed on
-//                the source since (anywhere) is. The run says it is continuing ("Resuming from the
-//                bitmap: N of M buffers already synced").
+//                entries (where one is unknown, from the destination): what the interrupted run
+//                already sent is not sent again, and what changed on the source since (anywhere) is.
+//                The run says it is continuing ("Resuming from the bitmap: N of M buffers already
+//                synced").
 //
 // Here: the run's identity from its options and devices, where the checkpoint goes, the messages
 // ("Resuming at ...", why a checkpoint was ignored, which range this run synced) and the --json
@@ -145,7 +146,7 @@ export function reportBitmapResume(bitmap: BitmapStore, reporter: Reporter, size
   }
   const previous = status.origin === 'reset, continued' ? 'the previous run, a --reset-bitmap run,' : 'the previous run';
   reporter.print(`Resuming from the bitmap: ${synced} of ${buffers} buffers already synced (${previous} was interrupted); `
-    + 'the whole source is hashed again, only what differs from the bitmap is sent\n');
+    + 'the whole source is hashed again, only what differs is sent\n');
   reporter.json?.emit({
     type: 'resume', from: 'bitmap', checkpoint: bitmap.path, syncedBuffers: synced, buffers, resumedFrom: 0, size, savedAt: null, ignored: null,
   });
@@ -167,6 +168,6 @@ function syncedBuffers(bitmap: BitmapStore, size: number): number {
 
 /** The final word of a -b run that resumed: what it sent (unfinished by the interrupted run, or changed since). */
 export function bitmapResumedText(changedBuffers: number, changedBytes: number): string {
-  return `This run hashed the whole source and sent the ${changedBuffers} buffer${changedBuffers === 1 ? '' : 's'} (${changedBytes} bytes) that differed from the bitmap: `
-    + 'left unfinished by the interrupted run, or changed on the source since';
+  return `This run hashed the whole source and sent the ${changedBuffers} buffer${changedBuffers === 1 ? '' : 's'} (${changedBytes} bytes) that differed `
+    + '(from the bitmap, or where it knew nothing, from the destination): left unfinished by the interrupted run, or changed on the source since';
 }
