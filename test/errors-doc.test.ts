@@ -9,6 +9,8 @@ import { appendFileSync, chmodSync, closeSync, constants as fsConstants, copyFil
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { checkpointPath } from '../src/local/checkpoint';
+import { main } from '../src/local/cli';
+import { InProcessTransport } from '../src/local/transport/in-process';
 import { BASYN, basyn, hasStackTrace, NOBODY, type RunOptions, type RunResult } from './helpers/cli';
 import { fakeNode, loopDevice, rootFaultsUnavailable, tmpfs, waitFor } from './helpers/faults';
 import { bitmapV1 } from './helpers/bitmap-golden';
@@ -35,7 +37,7 @@ function readTable(): Row[] {
   return table.split('\n').filter((line) => line.startsWith('| `')).map((line) => {
     const cells = line.split(' | ').map((cell) => cell.replace(/^\|\s*|\s*\|$/g, '').trim());
     const unquote = (cell: string) => /^`(.*)`$/.exec(cell)?.[1] ?? cell;
-    return { code: unquote(cells[0]), exit: Number(cells[1]), message: unquote(cells[2]) };
+    return { code: unquote(cells[0]), exit: Number(cells[1]), message: unquote(cells[2]).replace(/\\\|/g, '|') };
   });
 }
 
@@ -77,6 +79,18 @@ function run(args: string[], options: RunOptions = {}): Promise<RunResult> {
 }
 
 const PUSH = ['-a', 'PUSH', '-m', 'SYNC'];
+
+/**
+ * A command-line error needs no agent and no second process: basyn's main() runs in this process (from
+ * source, as test/sync-in-process.test.ts runs it) and what it writes on stderr is what a user sees.
+ * Most rows are exit-1 errors found before anything is opened; spawning node for each cost seconds.
+ */
+async function usage(args: string[]): Promise<RunResult> {
+  let stderr = '';
+  const io = { stdout: () => undefined, stderr: (text: string) => { stderr += text; } };
+  const code = await main(args, { io, env, transports: () => new InProcessTransport() });
+  return { code, signal: null, stdout: '', stderr };
+}
 
 /** -h, -p, -u, then -i and --known-hosts of the private sshd unless given (`key: ''`: none). */
 function ssh(options: { key?: string; knownHosts?: string; port?: number } = {}, ...extra: string[]): string[] {
@@ -160,41 +174,41 @@ function taskConfig(p: Place, text: string): string {
 }
 
 const INVOCATIONS: Record<string, Invocation[]> = {
-  USAGE_UNKNOWN_OPTION: [{ input: 'an unknown option', run: (p) => run(['-l', p.a, '-r', p.b, '--frobnicate']) }],
+  USAGE_UNKNOWN_OPTION: [{ input: 'an unknown option', run: (p) => usage(['-l', p.a, '-r', p.b, '--frobnicate']) }],
   USAGE_OPTION_VALUE_MISSING: [
-    { input: '-r with no device', run: (p) => run(['-l', p.a, '-r']) },
-    { input: '-h alone (help is --help)', run: () => run(['-h']) },
+    { input: '-r with no device', run: (p) => usage(['-l', p.a, '-r']) },
+    { input: '-h alone (help is --help)', run: () => usage(['-h']) },
   ],
   USAGE_TOO_MANY_ARGUMENTS: [
-    { input: 'check-host with a third word', run: (p) => run(['check-host', 'localhost', p.a, p.b]) },
+    { input: 'check-host with a third word', run: (p) => usage(['check-host', 'localhost', p.a, p.b]) },
   ],
-  USAGE_ARGUMENT_MISSING: [{ input: 'check-host without HOST', run: () => run(['check-host']) }],
-  USAGE_COMPLETION_SHELL: [{ input: 'completion for zsh', run: () => run(['completion', 'zsh']) }],
-  USAGE_COMPLETION_ARGUMENTS: [{ input: 'completion without a shell', run: () => run(['completion']) }],
-  USAGE_TOO_MANY_ENDPOINTS: [{ input: 'three endpoint words', run: (p) => run([p.a, p.b, p.a]) }],
+  USAGE_ARGUMENT_MISSING: [{ input: 'check-host without HOST', run: () => usage(['check-host']) }],
+  USAGE_COMPLETION_SHELL: [{ input: 'completion for zsh', run: () => usage(['completion', 'zsh']) }],
+  USAGE_COMPLETION_ARGUMENTS: [{ input: 'completion without a shell', run: () => usage(['completion']) }],
+  USAGE_TOO_MANY_ENDPOINTS: [{ input: 'three endpoint words', run: (p) => usage([p.a, p.b, p.a]) }],
   USAGE_FORMS_MIXED: [
-    { input: 'a device without -l/-r', run: (p) => run(['-l', p.a, '-r', p.b, p.a]) },
-    { input: 'SOURCE TARGET with -a', run: (p) => run(['-a', 'PUSH', p.a, p.b]) },
+    { input: 'a device without -l/-r', run: (p) => usage(['-l', p.a, '-r', p.b, p.a]) },
+    { input: 'SOURCE TARGET with -a', run: (p) => usage(['-a', 'PUSH', p.a, p.b]) },
   ],
-  USAGE_TARGET_MISSING: [{ input: 'one endpoint word', run: (p) => run([p.a]) }],
+  USAGE_TARGET_MISSING: [{ input: 'one endpoint word', run: (p) => usage([p.a]) }],
   USAGE_BAD_ENDPOINT: [
-    { input: 'host: without a path', run: (p) => run([p.a, 'backup:']) },
+    { input: 'host: without a path', run: (p) => usage([p.a, 'backup:']) },
     { input: 'a subcommand word as TARGET', run: (p) => run([p.a, 'tasks'], { cwd: p.dir }) },
     { input: 'ssh:// with port 0', run: (p) => run(['ssh://backup:0/x', p.b]) },
   ],
-  USAGE_UNKNOWN_SCHEME: [{ input: 'nfs://', run: (p) => run(['nfs://server/x', p.b]) }],
-  USAGE_SAME_ENDPOINT: [{ input: 'the same file as SOURCE and TARGET', run: (p) => run([p.a, p.a]) }],
+  USAGE_UNKNOWN_SCHEME: [{ input: 'nfs://', run: (p) => usage(['nfs://server/x', p.b]) }],
+  USAGE_SAME_ENDPOINT: [{ input: 'the same file as SOURCE and TARGET', run: (p) => usage([p.a, p.a]) }],
   USAGE_NEEDS_REMOTE_ENDPOINT: [
-    { input: '-u with two local endpoints', run: (p) => run(['-u', 'backup', p.a, p.b]) },
-    { input: '--rsh with two local endpoints', run: (p) => run(['--rsh', 'ssh', p.a, p.b]) },
+    { input: '-u with two local endpoints', run: (p) => usage(['-u', 'backup', p.a, p.b]) },
+    { input: '--rsh with two local endpoints', run: (p) => usage(['--rsh', 'ssh', p.a, p.b]) },
   ],
-  USAGE_SIDE_RSH_LOCAL: [{ input: '--target-rsh for a local TARGET', run: (p) => run(['--target-rsh', 'ssh', p.a, p.b]) }],
-  USAGE_ENDPOINT_FORM_ONLY: [{ input: '-f in the -l/-r form', run: (p) => run(['-l', p.a, '-r', p.b, ...PUSH, '-f']) }],
+  USAGE_SIDE_RSH_LOCAL: [{ input: '--target-rsh for a local TARGET', run: (p) => usage(['--target-rsh', 'ssh', p.a, p.b]) }],
+  USAGE_ENDPOINT_FORM_ONLY: [{ input: '-f in the -l/-r form', run: (p) => usage(['-l', p.a, '-r', p.b, ...PUSH, '-f']) }],
   USAGE_TARGET_LARGER: [{
     input: 'a larger TARGET, no terminal, no -f',
     run: (p) => {
       writeSparse(p.path('larger.img'), SIZE + 4096);
-      return run([p.a, p.path('larger.img')]);
+      return usage([p.a, p.path('larger.img')]);
     },
   }],
   USAGE_NOT_CONFIRMED: [{
@@ -210,43 +224,43 @@ const INVOCATIONS: Record<string, Invocation[]> = {
       return { code: Number(/exit=(\d+)/.exec(output)?.[1] ?? NaN), signal: null, stdout: '', stderr: `${after.join('\n')}\n` };
     },
   }],
-  USAGE_WEAK_HASH_WITH_BITMAP: [{ input: '--algo crc32 with -b', run: (p) => run(['--algo', 'crc32', '-b', p.path('bitmap'), p.a, p.b]) }],
-  USAGE_HASH_TWICE: [{ input: '--hash and --algo', run: (p) => run(['--hash', 'MD5', '--algo', 'MD5', p.a, p.b]) }],
-  USAGE_BLOCK_SIZE: [{ input: '--block 1.5K', run: (p) => run(['--block', '1.5K', p.a, p.b]) }],
-  USAGE_BUFFER_TWICE: [{ input: '--block with --buffer', run: (p) => run(['--block', '1M', '--buffer', '1024', p.a, p.b]) }],
-  USAGE_PROGRESS_STYLE: [{ input: '--progress=bar', run: (p) => run(['--progress=bar', p.a, p.b]) }],
-  USAGE_EMPTY_WRAP: [{ input: 'an empty --source-wrap', run: (p) => run(['--source-wrap', ' ', p.a, p.b]) }],
+  USAGE_WEAK_HASH_WITH_BITMAP: [{ input: '--algo crc32 with -b', run: (p) => usage(['--algo', 'crc32', '-b', p.path('bitmap'), p.a, p.b]) }],
+  USAGE_HASH_TWICE: [{ input: '--hash and --algo', run: (p) => usage(['--hash', 'MD5', '--algo', 'MD5', p.a, p.b]) }],
+  USAGE_BLOCK_SIZE: [{ input: '--block 1.5K', run: (p) => usage(['--block', '1.5K', p.a, p.b]) }],
+  USAGE_BUFFER_TWICE: [{ input: '--block with --buffer', run: (p) => usage(['--block', '1M', '--buffer', '1024', p.a, p.b]) }],
+  USAGE_PROGRESS_STYLE: [{ input: '--progress=bar', run: (p) => usage(['--progress=bar', p.a, p.b]) }],
+  USAGE_EMPTY_WRAP: [{ input: 'an empty --source-wrap', run: (p) => usage(['--source-wrap', ' ', p.a, p.b]) }],
   USAGE_DEVICE_MISSING: [
-    { input: 'no options at all', run: () => run([]) },
-    { input: 'PULL with a bitmap but no source -r', run: (p) => run(['-l', p.a, '-a', 'PULL', '-m', 'SYNC', '-b', p.path('bitmap')]) },
+    { input: 'no options at all', run: () => usage([]) },
+    { input: 'PULL with a bitmap but no source -r', run: (p) => usage(['-l', p.a, '-a', 'PULL', '-m', 'SYNC', '-b', p.path('bitmap')]) },
   ],
-  USAGE_UNKNOWN_ACTION: [{ input: '-a SEND', run: (p) => run(['-l', p.a, '-r', p.b, '-a', 'SEND', '-m', 'SYNC']) }],
-  USAGE_MODE_MISSING: [{ input: '-a without -m', run: (p) => run(['-l', p.a, '-r', p.b, '-a', 'PUSH']) }],
-  USAGE_UNKNOWN_MODE: [{ input: '-m FAST', run: (p) => run(['-l', p.a, '-r', p.b, '-a', 'PUSH', '-m', 'FAST']) }],
-  USAGE_MODE_WITHOUT_ACTION: [{ input: '-m without -a', run: (p) => run(['-l', p.a, '-r', p.b, '-m', 'SYNC']) }],
+  USAGE_UNKNOWN_ACTION: [{ input: '-a SEND', run: (p) => usage(['-l', p.a, '-r', p.b, '-a', 'SEND', '-m', 'SYNC']) }],
+  USAGE_MODE_MISSING: [{ input: '-a without -m', run: (p) => usage(['-l', p.a, '-r', p.b, '-a', 'PUSH']) }],
+  USAGE_UNKNOWN_MODE: [{ input: '-m FAST', run: (p) => usage(['-l', p.a, '-r', p.b, '-a', 'PUSH', '-m', 'FAST']) }],
+  USAGE_MODE_WITHOUT_ACTION: [{ input: '-m without -a', run: (p) => usage(['-l', p.a, '-r', p.b, '-m', 'SYNC']) }],
   USAGE_NEEDS_HOST: [
-    { input: '-u without -h', run: (p) => run(['-l', p.a, '-r', p.b, '-u', 'backup']) },
-    { input: '--rsh without -h', run: (p) => run(['-l', p.a, '-r', p.b, '--rsh', 'ssh']) },
+    { input: '-u without -h', run: (p) => usage(['-l', p.a, '-r', p.b, '-u', 'backup']) },
+    { input: '--rsh without -h', run: (p) => usage(['-l', p.a, '-r', p.b, '--rsh', 'ssh']) },
   ],
   USAGE_NOT_A_NUMBER: [
-    { input: '--buffer 1.5', run: (p) => run(['-l', p.a, '-r', p.b, ...PUSH, '--buffer', '1.5']) },
-    { input: '--chunk=-1', run: (p) => run(['-l', p.a, '-r', p.b, ...PUSH, '--chunk=-1']) },
+    { input: '--buffer 1.5', run: (p) => usage(['-l', p.a, '-r', p.b, ...PUSH, '--buffer', '1.5']) },
+    { input: '--chunk=-1', run: (p) => usage(['-l', p.a, '-r', p.b, ...PUSH, '--chunk=-1']) },
   ],
   USAGE_OUT_OF_RANGE: [
-    { input: '--zlevel 10', run: (p) => run(['-l', p.a, '-r', p.b, ...PUSH, '--zlevel', '10']) },
-    { input: '-p 70000', run: (p) => run(['-l', p.a, '-r', p.b, '-h', 'backup', '-p', '70000']) },
-    { input: '--buffer 0', run: (p) => run(['-l', p.a, '-r', p.b, ...PUSH, '--buffer', '0']) },
-    { input: '--passes 0', run: (p) => run(['-l', p.a, '-r', p.b, ...PUSH, '--passes', '0']) },
+    { input: '--zlevel 10', run: (p) => usage(['-l', p.a, '-r', p.b, ...PUSH, '--zlevel', '10']) },
+    { input: '-p 70000', run: (p) => usage(['-l', p.a, '-r', p.b, '-h', 'backup', '-p', '70000']) },
+    { input: '--buffer 0', run: (p) => usage(['-l', p.a, '-r', p.b, ...PUSH, '--buffer', '0']) },
+    { input: '--passes 0', run: (p) => usage(['-l', p.a, '-r', p.b, ...PUSH, '--passes', '0']) },
   ],
-  USAGE_CHUNK_ABOVE_BUFFER: [{ input: '--chunk 128 --buffer 64', run: (p) => run(['-l', p.a, '-r', p.b, ...PUSH, '--buffer', '64', '--chunk', '128']) }],
-  USAGE_UNKNOWN_HASH: [{ input: '--hash CRC32', run: (p) => run(['-l', p.a, '-r', p.b, ...PUSH, '--hash', 'CRC32']) }],
-  USAGE_SALTED_HASH_WITH_BITMAP: [{ input: '--hash XXH128 with -b', run: (p) => run(['-l', p.a, '-r', p.b, ...PUSH, '--hash', 'XXH128', '-b', p.path('bitmap')]) }],
-  USAGE_BITMAP_NEEDS_SYNC: [{ input: '-b with -m COPY', run: (p) => run(['-l', p.a, '-r', p.b, '-a', 'PUSH', '-m', 'COPY', '-b', p.path('bitmap')]) }],
-  USAGE_BITMAP_OPTION_NEEDS_BITMAP: [{ input: '--reset-bitmap without -b', run: (p) => run(['-l', p.a, '-r', p.b, ...PUSH, '--reset-bitmap']) }],
-  USAGE_RESET_AND_UPDATE: [{ input: '--reset-bitmap --update-bitmap', run: (p) => run(['-l', p.a, '-r', p.b, ...PUSH, '-b', p.path('bitmap'), '--reset-bitmap', '--update-bitmap']) }],
-  USAGE_UPDATE_NEEDS_DESTINATION: [{ input: '--update-bitmap in bitmap-only mode', run: (p) => run(['-l', p.a, ...PUSH, '-b', p.path('bitmap'), '--update-bitmap']) }],
-  USAGE_CHANGES_NEEDS_BITMAP_ONLY: [{ input: '--changes with a destination', run: (p) => run(['-l', p.a, '-r', p.b, ...PUSH, '-b', p.path('bitmap'), '--changes', p.path('changes')]) }],
-  USAGE_PASSES_NEEDS_SYNC: [{ input: '--recheck --passes 2', run: (p) => run(['-l', p.a, '-r', p.b, '--recheck', '--passes', '2']) }],
+  USAGE_CHUNK_ABOVE_BUFFER: [{ input: '--chunk 128 --buffer 64', run: (p) => usage(['-l', p.a, '-r', p.b, ...PUSH, '--buffer', '64', '--chunk', '128']) }],
+  USAGE_UNKNOWN_HASH: [{ input: '--hash CRC32', run: (p) => usage(['-l', p.a, '-r', p.b, ...PUSH, '--hash', 'CRC32']) }],
+  USAGE_SALTED_HASH_WITH_BITMAP: [{ input: '--hash XXH128 with -b', run: (p) => usage(['-l', p.a, '-r', p.b, ...PUSH, '--hash', 'XXH128', '-b', p.path('bitmap')]) }],
+  USAGE_BITMAP_NEEDS_SYNC: [{ input: '-b with -m COPY', run: (p) => usage(['-l', p.a, '-r', p.b, '-a', 'PUSH', '-m', 'COPY', '-b', p.path('bitmap')]) }],
+  USAGE_BITMAP_OPTION_NEEDS_BITMAP: [{ input: '--reset-bitmap without -b', run: (p) => usage(['-l', p.a, '-r', p.b, ...PUSH, '--reset-bitmap']) }],
+  USAGE_RESET_AND_UPDATE: [{ input: '--reset-bitmap --update-bitmap', run: (p) => usage(['-l', p.a, '-r', p.b, ...PUSH, '-b', p.path('bitmap'), '--reset-bitmap', '--update-bitmap']) }],
+  USAGE_UPDATE_NEEDS_DESTINATION: [{ input: '--update-bitmap in bitmap-only mode', run: (p) => usage(['-l', p.a, ...PUSH, '-b', p.path('bitmap'), '--update-bitmap']) }],
+  USAGE_CHANGES_NEEDS_BITMAP_ONLY: [{ input: '--changes with a destination', run: (p) => usage(['-l', p.a, '-r', p.b, ...PUSH, '-b', p.path('bitmap'), '--changes', p.path('changes')]) }],
+  USAGE_PASSES_NEEDS_SYNC: [{ input: '--recheck --passes 2', run: (p) => usage(['-l', p.a, '-r', p.b, '--recheck', '--passes', '2']) }],
   CHECKPOINT_NOT_OURS: [{
     input: 'a foreign file where the checkpoint of a run without -b goes',
     run: (p) => {
@@ -257,18 +271,50 @@ const INVOCATIONS: Record<string, Invocation[]> = {
       return run(['-l', p.a, '-r', p.b, ...PUSH]);
     },
   }],
-  USAGE_RECHECK_NEEDS_BOTH: [{ input: '--recheck in bitmap-only mode', run: (p) => run(['-l', p.a, ...PUSH, '-b', p.path('bitmap'), '--recheck']) }],
+  USAGE_RECHECK_NEEDS_BOTH: [{ input: '--recheck in bitmap-only mode', run: (p) => usage(['-l', p.a, ...PUSH, '-b', p.path('bitmap'), '--recheck']) }],
   USAGE_SAME_DEVICE: [
-    { input: 'the same file twice', run: (p) => run(['-l', p.a, '-r', p.a, ...PUSH]) },
+    { input: 'the same file twice', run: (p) => usage(['-l', p.a, '-r', p.a, ...PUSH]) },
     {
       input: 'a file and a symlink to it',
       run: (p) => {
         symlinkSync(p.a, p.path('link.img'));
-        return run(['-l', p.a, '-r', p.path('link.img'), ...PUSH]);
+        return usage(['-l', p.a, '-r', p.path('link.img'), ...PUSH]);
       },
     },
   ],
-  USAGE_SSH_OPTION_SYNTAX: [{ input: '-o without =', run: (p) => run(['-l', p.a, '-r', p.b, '-h', 'backup', '-o', 'BatchMode']) }],
+  USAGE_SAME_REMOTE_ENDPOINT: [{ input: 'one remote path twice', run: () => usage(['backup:/srv/a.img', 'backup:/srv/a.img']) }],
+  USAGE_HOST_EMPTY: [{ input: "-h ''", run: (p) => usage(['-l', p.a, '-r', p.b, ...PUSH, '-h', '']) }],
+  USAGE_HOST_DASH: [{ input: 'a host starting with -', run: (p) => usage(['-l', p.a, '-r', p.b, ...PUSH, '-h', '-oProxyCommand=x']) }],
+  USAGE_BAD_HOST: [{ input: 'a host with a blank', run: (p) => usage(['-l', p.a, '-r', p.b, ...PUSH, '-h', 'back up']) }],
+  USAGE_BAD_USER: [{ input: 'a user with a blank', run: (p) => usage(['-l', p.a, '-r', p.b, ...PUSH, '-h', 'backup', '-u', 'a b']) }],
+  USAGE_NOT_A_SIZE: [{ input: '--bwlimit 10mb (units are case-sensitive)', run: (p) => usage(['--bwlimit', '10mb', p.a, p.b]) }],
+  USAGE_SIZE_TOO_LARGE: [{ input: '--bwlimit 99999999T', run: (p) => usage(['--bwlimit', '99999999T', p.a, p.b]) }],
+  USAGE_BWLIMIT_TOO_LOW: [{ input: '--bwlimit 100', run: (p) => usage(['--bwlimit', '100', p.a, p.b]) }],
+  USAGE_PROGRESS_TWICE: [{ input: '--progress and --progress=dot', run: (p) => usage(['--progress', '--progress=dot', p.a, p.b]) }],
+  USAGE_REPAIR_NEEDS_RECHECK: [{ input: '--repair alone', run: (p) => usage(['-l', p.a, '-r', p.b, ...PUSH, '--repair']) }],
+  USAGE_REPAIR_NEEDS_ACTION: [{ input: '--recheck --repair without -a', run: (p) => usage(['-l', p.a, '-r', p.b, '--recheck', '--repair']) }],
+  USAGE_VERIFY_BITMAP_NEEDS: [{ input: '--verify-bitmap without -b', run: (p) => usage(['-l', p.a, '-r', p.b, '-a', 'PUSH', '--verify-bitmap']) }],
+  USAGE_VERIFY_BITMAP_WITH_MODE: [{ input: '--verify-bitmap with -m', run: (p) => usage(['-r', p.b, ...PUSH, '-b', p.path('bitmap'), '--verify-bitmap']) }],
+  USAGE_VERIFY_BITMAP_WITH_RECHECK: [{ input: '--verify-bitmap --recheck', run: (p) => usage(['-l', p.a, '-r', p.b, '-a', 'PUSH', '-b', p.path('bitmap'), '--verify-bitmap', '--recheck']) }],
+  USAGE_VERIFY_BITMAP_WITH_CHANGES: [{ input: '--verify-bitmap --changes', run: (p) => usage(['-r', p.b, '-a', 'PUSH', '-b', p.path('bitmap'), '--verify-bitmap', '--changes', p.path('changes')]) }],
+  USAGE_VERIFY_BITMAP_DESTINATION: [{ input: '--verify-bitmap of a PUSH without -r', run: (p) => usage(['-l', p.a, '-a', 'PUSH', '-b', p.path('bitmap'), '--verify-bitmap']) }],
+  USAGE_BITMAP_OPTION_NEEDS_SYNC: [{ input: '--reset-bitmap with --recheck and no -m', run: (p) => usage(['-l', p.a, '-r', p.b, '-a', 'PUSH', '--recheck', '-b', p.path('bitmap'), '--reset-bitmap']) }],
+  USAGE_DIFF_FORMAT: [{ input: '--diff-format xdelta', run: (p) => usage(['-l', p.a, '-r', p.b, ...PUSH, '--diff', p.path('patch'), '--diff-format', 'xdelta']) }],
+  USAGE_DIFF_SIZE_MODE: [{ input: '--diffsize grow', run: (p) => usage(['-l', p.a, '-r', p.b, ...PUSH, '--diff', p.path('patch'), '--diffsize', 'grow']) }],
+  USAGE_DIFF_NEEDS_SYNC: [{ input: '--diff with -m COPY', run: (p) => usage(['-l', p.a, '-r', p.b, '-a', 'PUSH', '-m', 'COPY', '--diff', p.path('patch')]) }],
+  USAGE_DIFF_WITH_RECHECK: [{ input: '--diff --recheck', run: (p) => usage(['-l', p.a, '-r', p.b, ...PUSH, '--diff', p.path('patch'), '--recheck']) }],
+  USAGE_DIFF_STDOUT_WITH_JSON: [{ input: '--diff - --json', run: (p) => usage(['-l', p.a, '-r', p.b, ...PUSH, '--diff', '-', '--json']) }],
+  USAGE_DIFF_WITH_BITMAP_REWRITE: [{ input: '--diff --reset-bitmap', run: (p) => usage(['-l', p.a, '-r', p.b, ...PUSH, '-b', p.path('bitmap'), '--diff', p.path('patch'), '--reset-bitmap']) }],
+  USAGE_DIFF_BITMAP_ONLY: [{ input: '--diff in bitmap-only mode', run: (p) => usage(['-l', p.a, ...PUSH, '-b', p.path('bitmap'), '--diff', p.path('patch')]) }],
+  USAGE_DIFF_BDSYNC_NEEDS_DESTINATION: [{ input: 'a bdsync patch in bitmap-only mode', run: (p) => usage(['-l', p.a, ...PUSH, '-b', p.path('bitmap'), '--diff', p.path('patch'), '--diff-advances-bitmap', '--diff-format', 'bdsync']) }],
+  USAGE_DIFF_OPTION_NEEDS_DIFF: [{ input: '--diffsize without --diff', run: (p) => usage(['-l', p.a, '-r', p.b, ...PUSH, '--diffsize', 'resize']) }],
+  USAGE_DIFF_ADVANCES_NEEDS_BITMAP: [{ input: '--diff-advances-bitmap without -b', run: (p) => usage(['-l', p.a, '-r', p.b, ...PUSH, '--diff', p.path('patch'), '--diff-advances-bitmap']) }],
+  USAGE_PATCH_ARGUMENTS: [{ input: 'basyn patch with one word', run: (p) => run(['patch', p.b]) }],
+  USAGE_ROLLBACK_ARGUMENTS: [{ input: 'basyn patch --rollback with three words', run: (p) => run(['patch', '--rollback', p.a, p.a, p.b]) }],
+  USAGE_ROLLBACK_DIFFSIZE: [{ input: 'basyn patch --rollback --diffsize', run: (p) => run(['patch', '--rollback', '--diffsize', 'resize', p.b]) }],
+  USAGE_PATCH_FILE: [{ input: 'basyn patch with a missing patch file', run: (p) => run(['patch', p.path('missing.patch'), p.b]) }],
+  USAGE_RSH_BACKSLASH: [{ input: '--rsh ending with a backslash', run: (p) => run(['-l', p.a, '-r', p.b, '-h', 'backup', ...PUSH, '--rsh', 'ssh \\']) }],
+  USAGE_SSH_OPTION_SYNTAX: [{ input: '-o without =', run: (p) => usage(['-l', p.a, '-r', p.b, '-h', 'backup', '-o', 'BatchMode']) }],
   USAGE_SSH_OPTION_UNSUPPORTED: [{ input: '-o ControlMaster=auto', run: (p) => run(['-l', p.a, '-r', p.b, '-h', 'backup', ...PUSH, '-o', 'ControlMaster=auto']) }],
   USAGE_SSH_CONFIG_MISSING: [{ input: '-F naming no file', run: (p) => run(['-l', p.a, '-r', p.b, '-h', 'backup', ...PUSH, '-F', p.path('no-config')]) }],
   USAGE_SSH_CONFIG_VALUE: [

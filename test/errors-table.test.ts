@@ -1,12 +1,12 @@
-// The device errors of src/shared/errors.ts (DEVICE_ERRORS) against docs/errors.md: every row of the
-// code's table has the row of the same code in the doc, with exit 2 and the same message (the builder
-// fed with the doc's placeholders gives the doc's text to the letter), and every DEVICE_ and IO_ row of
-// the doc has its row in the code. test/errors-doc.test.ts then makes each message happen for real.
-// (The other rows of docs/errors.md still have their messages where they are thrown: see issue 10.)
+// The tables of the errors module (src/shared/errors.ts: USAGE_ERRORS, DEVICE_ERRORS) against
+// docs/errors.md: every row of a table has the row of the same code in the doc, with the table's exit
+// code and the same message (the builder fed with its own parameter names as the doc's placeholders,
+// `<option>`, gives the doc's text), and every row of the doc of those kinds (USAGE_, DEVICE_, IO_) has
+// its row in a table. test/errors-doc.test.ts then makes each message happen for real.
 import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEVICE_ERRORS, EXIT_SYNC, deviceError, deviceWriteError, unsyncableDeviceError } from '../src/shared/errors';
+import { COMMANDER_ERRORS, DEVICE_ERRORS, EXIT_SYNC, EXIT_USAGE, USAGE_ERRORS, deviceError, deviceWriteError, unsyncableDeviceError } from '../src/shared/errors';
 
 /** code → { exit, message } from the rows between the errors:begin/end markers (parsed on its own, not with the code's help). */
 function docRows(): Map<string, { exit: number; message: string }> {
@@ -15,7 +15,7 @@ function docRows(): Map<string, { exit: number; message: string }> {
   const rows = new Map<string, { exit: number; message: string }>();
   for (const line of table.split('\n')) {
     const match = /^\| `([A-Z0-9_]+)` \| (\d) \| `([^`]*)` \|/.exec(line);
-    if (match) rows.set(match[1], { exit: Number(match[2]), message: match[3] });
+    if (match) rows.set(match[1], { exit: Number(match[2]), message: match[3].replace(/\\\|/g, '|') });
   }
   return rows;
 }
@@ -40,6 +40,48 @@ const PLACEHOLDERS: Record<keyof typeof DEVICE_ERRORS, string> = {
   IO_ERROR: DEVICE_ERRORS.IO_ERROR.message('Flush of <path>'),
   IO_READ_ERROR: DEVICE_ERRORS.IO_READ_ERROR.message('<path>', '<offset>', '<length>', '<reason>'),
 };
+
+/** A builder's parameter names, from its source text: `(option, min) => ...` gives option, min. */
+function parameterNames(builder: (...values: never[]) => string): string[] {
+  const list = /^\(([^)]*)\)/.exec(builder.toString())?.[1] ?? '';
+  return list.split(',').map((name) => name.trim().split(/[\s=:]/)[0]).filter(Boolean);
+}
+
+/** A message template as a regex: `<name>` is any text, a final `…` allows more after it. */
+function pattern(template: string): RegExp {
+  const prefix = template.endsWith('…');
+  const body = prefix ? template.slice(0, -1) : template;
+  const literal = body.split(/<[^<>]+>/).map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  return new RegExp(`^${literal.join('.+?')}${prefix ? '' : '$'}`, 's');
+}
+
+test('every command-line error of errors.ts is a row of docs/errors.md with exit 1 and the same message, and the other way round', (t) => {
+  const codes = Object.keys(USAGE_ERRORS) as Array<keyof typeof USAGE_ERRORS>;
+  t.true(codes.length >= 60, `${codes.length} rows`);
+  for (const code of codes) {
+    const builder = USAGE_ERRORS[code] as (...values: string[]) => string;
+    const message = builder(...parameterNames(builder).map((name) => `<${name}>`));
+    const row = rows.get(code);
+    if (!row) {
+      t.fail(`${code} has no row in docs/errors.md (message: ${message})`);
+      continue;
+    }
+    t.is(row.exit, EXIT_USAGE, `${code}: exit`);
+    // The doc's text, or its stable prefix (…), read with the builder's own placeholders; or the doc
+    // spells a value out where the builder has a parameter (64M for <max>M).
+    t.true(pattern(row.message).test(message) || pattern(message).test(row.message), `${code}: the doc says ${row.message}, the code ${message}`);
+  }
+  const documented = [...rows.keys()].filter((code) => code.startsWith('USAGE_'));
+  const commanders: readonly string[] = COMMANDER_ERRORS;
+  t.deepEqual(documented.filter((code) => !(code in USAGE_ERRORS) && !commanders.includes(code)), [], 'USAGE_ rows of the doc missing in errors-usage.ts');
+  t.deepEqual(commanders.filter((code) => !rows.has(code)), [], "commander's rows are in the doc");
+});
+
+test('parameterNames reads what the builders are written with (it can fail)', (t) => {
+  t.deepEqual(parameterNames(USAGE_ERRORS.USAGE_OUT_OF_RANGE), ['option', 'min', 'max', 'value']);
+  t.deepEqual(parameterNames(USAGE_ERRORS.USAGE_MODE_MISSING), []);
+  t.false(pattern('Option <option> must be given').test('Option -x must be given now'));
+});
 
 test('every device error of errors.ts is a row of docs/errors.md with exit 2 and the same message', (t) => {
   t.true(Object.keys(DEVICE_ERRORS).length >= 13);

@@ -5,15 +5,16 @@
 // OPEN for reading and writing, then CLOSE. Nothing is written: opening read-write writes nothing, and
 // CLOSE only flushes (no data is pending). A block device is opened exclusively, as a destination is,
 // so a mounted or otherwise busy one is reported as such.
-import { Command, CommanderError } from 'commander';
+import { Command } from 'commander';
 import { parseRuntimeLog, type AgentRuntime } from '../shared/agent-runtime';
 import { BUILD_ID } from '../shared/build-info';
-import { BasynError, EXIT_OK, EXIT_SYNC, EXIT_USAGE } from '../shared/errors';
+import { EXIT_OK } from '../shared/errors';
+import { parseCommand, reportError } from './command-errors';
 import { hashByName, type HashAlgorithm } from '../shared/hash';
 import { PROTOCOL_VERSION } from '../shared/protocol';
 import { printable } from '../shared/remote-text';
 import { addConnectionOptions, connectionOf, type ConnectionRawOptions } from './connection-cli';
-import { validateHost } from './options';
+import { validateHost } from './option-values';
 import { Peer } from './peer';
 import { HELP_LAYOUT } from './manual-render';
 import { PROCESS_IO, type Io } from './progress';
@@ -48,12 +49,8 @@ export interface CheckHostSeams {
 export async function checkHostMain(argv: string[], seams: CheckHostSeams = {}): Promise<number> {
   const io = seams.io ?? PROCESS_IO;
   const program = buildCheckHostProgram(io);
-  try {
-    program.parse(argv, { from: 'user' });
-  } catch (error) {
-    if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
-    throw error;
-  }
+  const parsed = parseCommand(program, argv);
+  if (parsed !== undefined) return parsed;
   const raw = program.opts<CheckHostRawOptions>();
   const [host, device] = program.args as [string, string | undefined];
   const say = (text: string): void => io.stdout(`${text}\n`);
@@ -82,9 +79,6 @@ export async function checkHostMain(argv: string[], seams: CheckHostSeams = {}):
     return EXIT_OK;
   } catch (error) {
     peer?.kill();
-    const known = error instanceof BasynError;
-    io.stderr(`${printable(known ? error.message : `Unexpected error: ${(error as Error)?.message ?? String(error)}`, 4000)}\n`);
-    if (raw.debug) io.stderr(`${(error as Error)?.stack}\n`);
-    return known ? error.exitCode : EXIT_SYNC;
+    return reportError(error, io.stderr, !!raw.debug).exitCode;
   }
 }

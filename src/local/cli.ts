@@ -2,8 +2,8 @@
 // session.ts does the work. Errors become one line on stderr and an exit code (0 ok, 1 usage, 2 sync);
 // stack traces only with --debug.
 import { Command, CommanderError, Option } from 'commander';
-import { BasynError, EXIT_OK, EXIT_SYNC, EXIT_USAGE } from '../shared/errors';
-import { printable } from '../shared/remote-text';
+import { EXIT_OK, EXIT_USAGE } from '../shared/errors';
+import { reportError } from './command-errors';
 import { validateOptions, type RawOptions } from './options';
 import { JsonEvents } from './json-output';
 import { createReporter, PROCESS_IO, type Io } from './progress';
@@ -17,21 +17,18 @@ import { HELP_DESCRIPTION, HELP_LAYOUT, HELP_USAGE, helpEpilogue, versionText } 
 import { buildTasksProgram, tasksMain } from './tasks/tasks-command';
 // lvm+snapshot:// and loop:// as SOURCE/TARGET endpoints (registered with resource.ts).
 import './resources/register';
-
-
-const collect = (value: string, previous: string[] = []) => [...previous, value];
+import { addPortAndUser, addSshOptions } from './connection-cli';
 
 export function buildProgram(io: Io = PROCESS_IO): Command {
-  return new Command('basyn')
+  const program = new Command('basyn')
     .description(HELP_DESCRIPTION)
     .usage(HELP_USAGE)
     .version(versionText(), '--version', 'print the version, build id and protocol version')
     .helpOption('--help', 'display help') // -h is the host, as in Python basyn
     .option('-l, --local <device>', 'local device (e.g. /dev/sda1)')
     .option('-r, --remote <device>', 'remote device (e.g. /dev/vg_backups/copy-sda1)')
-    .option('-h, --host <host>', 'remote SSH host; omitted: the remote device is on this machine (no SSH)')
-    .option('-p, --port <port>', 'remote SSH port (default: 22, or the ssh config)')
-    .option('-u, --user <user>', 'remote SSH user (default: the ssh config, or the current user)')
+    .option('-h, --host <host>', 'remote SSH host; omitted: the remote device is on this machine (no SSH)');
+  addPortAndUser(program)
     .option('-a, --action <action>', 'PUSH (local -> remote) or PULL (remote -> local); omitted: only check the devices')
     .option('-m, --mode <mode>', 'SYNC (send only changed blocks) or COPY (send everything)')
     .option('--recheck', 'compare both devices after the sync (or alone; with -a -b and no -m, invalidate the bitmap entries found different)')
@@ -60,14 +57,8 @@ export function buildProgram(io: Io = PROCESS_IO): Command {
     .option('--diff <file>', 'write the differences to FILE (- for stdout) as a patch; the destination is only read')
     .option('--diff-format <format>', 'basyn (default) or bdsync (BDSYNC 0.3, for bdsync --patch)')
     .option('--diff-advances-bitmap', 'with -b: advance the bitmap as if the patch were applied (apply every patch, in order)')
-    .option('--diffsize <mode>', 'strict (default): sizes must match; resize: the patch resizes the target; minsize: compare the common size')
-    .option('-F, --ssh-config <file>', 'OpenSSH client config file (default: ~/.ssh/config)')
-    .addOption(new Option('-i, --identity <file>', 'private key file (repeatable)').argParser(collect))
-    .addOption(new Option('--known-hosts <file>', 'known_hosts file to verify host keys (repeatable)').argParser(collect))
-    .option('--accept-new', 'add an unknown host key to known_hosts (a changed key is always refused)')
-    .option('--remote-node <path>', 'node binary on the remote host (default: node, then nodejs)')
-    .option('--rsh <command>', 'run the agent through this remote shell command instead of ssh2 (e.g. "ssh -i key")')
-    .addOption(new Option('-o, --option <key=value>', 'OpenSSH-style option, e.g. -o UserKnownHostsFile=FILE (repeatable)').argParser(collect))
+    .option('--diffsize <mode>', 'strict (default): sizes must match; resize: the patch resizes the target; minsize: compare the common size');
+  return addSshOptions(program)
     .option('-f, --force', 'SOURCE TARGET form: sync into a TARGET larger than the SOURCE without asking')
     .option('--source-rsh <command>', 'SOURCE TARGET form: --rsh for the SOURCE only (env BASYN_SOURCE_RSH)')
     .option('--target-rsh <command>', 'SOURCE TARGET form: --rsh for the TARGET only (env BASYN_TARGET_RSH)')
@@ -113,9 +104,7 @@ function completionMain(argv: string[], io: Io): number {
     io.stdout(completionScript(argv, { sync: buildProgram(io), patch: buildPatchProgram(), checkHost: buildCheckHostProgram(io), tasks: buildTasksProgram() }, VERSION));
     return EXIT_OK;
   } catch (error) {
-    if (!(error instanceof BasynError)) throw error;
-    io.stderr(`${error.message}\n`);
-    return error.exitCode;
+    return reportError(error, io.stderr, false).exitCode;
   }
 }
 
@@ -158,15 +147,7 @@ export async function main(argv: string[], seams: Seams = {}): Promise<number> {
     json?.end(EXIT_OK);
     return EXIT_OK;
   } catch (error) {
-    // Always one line, and nothing in it can drive the terminal: messages quote paths and remote text.
-    if (error instanceof BasynError) {
-      io.stderr(`${printable(error.message, 4000)}\n`);
-      if (debug) io.stderr(`${error.stack}\n`);
-      return fail(error.exitCode, { code: error.code, message: error.message });
-    }
-    const err = error as Error;
-    io.stderr(`Unexpected error: ${printable(err?.message ?? String(error), 4000)}\n`);
-    if (debug) io.stderr(`${err?.stack}\n`);
-    return fail(EXIT_SYNC, { code: 'EUNEXPECTED', message: err?.message ?? String(error) });
+    const known = reportError(error, io.stderr, debug);
+    return fail(known.exitCode, { code: known.code, message: known.message });
   }
 }

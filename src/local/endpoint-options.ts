@@ -10,7 +10,8 @@
 // A resource endpoint counts as local (its path is known once it is acquired). -u/-p/--rsh apply to
 // every remote endpoint that does not name its own user/port or have its own --source-rsh/--target-rsh.
 // Pure: the environment is handed in.
-import { UsageError } from '../shared/errors';
+import { usageError } from '../shared/errors';
+import { parsePort } from './option-values';
 import { parseEndpoint, sameRemotePlace, type Endpoint, type EndpointSide } from './endpoint';
 import type { RawOptions } from './options';
 import { sameFile } from './same-file';
@@ -51,36 +52,27 @@ const ENDPOINT_ONLY: ReadonlyArray<[keyof RawOptions, string]> = [
   ['sourceRsh', '--source-rsh'], ['targetRsh', '--target-rsh'], ['sourceWrap', '--source-wrap'], ['targetWrap', '--target-wrap'], ['force', '-f/--force'],
 ];
 
-const FORM_HINT = 'use either `basyn [options] SOURCE TARGET` or `basyn -l DEVICE -r DEVICE [-h HOST] -a PUSH|PULL -m SYNC|COPY`';
-
 /** The basyn form: refuses the options that only the SOURCE TARGET form has. */
 export function checkBasynForm(raw: RawOptions): void {
   for (const [key, name] of ENDPOINT_ONLY) {
-    if (raw[key] !== undefined && raw[key] !== false) throw new UsageError(`${name} is for the SOURCE TARGET form: ${FORM_HINT}`);
+    if (raw[key] !== undefined && raw[key] !== false) throw usageError('USAGE_ENDPOINT_FORM_ONLY', name);
   }
-}
-
-function port(text: string | undefined): number | undefined {
-  if (text === undefined) return undefined;
-  const number = /^\s*\d+\s*$/.test(text) ? Number(text) : NaN;
-  if (!(number >= 1 && number <= 65535)) throw new UsageError(`-p/--port must be between 1 and 65535, got '${text}'`);
-  return number;
 }
 
 function sideConnection(raw: RawOptions, env: Environment, side: EndpointSide, endpoint: Endpoint): SideConnection {
   const [rshOption, wrapOption] = side === 'source' ? [raw.sourceRsh, raw.sourceWrap] : [raw.targetRsh, raw.targetWrap];
   const [rshVariable, wrapVariable] = side === 'source' ? ['BASYN_SOURCE_RSH', 'BASYN_SOURCE_WRAP'] : ['BASYN_TARGET_RSH', 'BASYN_TARGET_WRAP'];
   const wrap = wrapOption ?? (env[wrapVariable] || undefined);
-  if (wrap !== undefined && wrap.trim() === '') throw new UsageError(`--${side}-wrap needs a command, e.g. --${side}-wrap "sudo -n"`);
+  if (wrap !== undefined && wrap.trim() === '') throw usageError('USAGE_EMPTY_WRAP', side);
   if (endpoint.kind !== 'remote') {
     // An environment variable is ambient: a local endpoint ignores the RSH one. An option is not.
-    if (rshOption !== undefined) throw new UsageError(`--${side}-rsh: only for a remote ${side.toUpperCase()} (host:PATH, ssh://host/PATH); ${side.toUpperCase()} '${endpoint.spec}' is on this machine`);
+    if (rshOption !== undefined) throw usageError('USAGE_SIDE_RSH_LOCAL', side, side.toUpperCase(), endpoint.spec);
     return wrap !== undefined ? { wrap } : {};
   }
   const rsh = rshOption ?? (env[rshVariable] || undefined) ?? raw.rsh;
   return {
     host: endpoint.host,
-    port: endpoint.port ?? port(raw.port),
+    port: endpoint.port ?? parsePort(raw.port),
     user: endpoint.user ?? raw.user,
     ...(rsh !== undefined ? { rsh } : {}),
     ...(wrap !== undefined ? { wrap } : {}),
@@ -92,23 +84,23 @@ export function endpointForm(raw: RawOptions, env: Environment): EndpointForm {
   const positional = raw.endpoints ?? [];
   const mixed = ([['local', '-l/--local'], ['remote', '-r/--remote'], ['host', '-h/--host'], ['action', '-a/--action']] as const)
     .filter(([key]) => raw[key] !== undefined).map(([, name]) => name);
-  if (mixed.length > 0) throw new UsageError(`SOURCE TARGET and ${mixed.join(', ')} are two forms that do not mix: ${FORM_HINT}`);
+  if (mixed.length > 0) throw usageError('USAGE_FORMS_MIXED', mixed.join(', '));
   if (positional.length !== 2) {
-    throw new UsageError(positional.length === 1 ? `TARGET is missing: basyn [options] SOURCE TARGET (got only '${positional[0]}')` : `Too many arguments: basyn [options] SOURCE TARGET takes two, got ${positional.length}`);
+    throw positional.length === 1 ? usageError('USAGE_TARGET_MISSING', positional[0]) : usageError('USAGE_TOO_MANY_ENDPOINTS', positional.length);
   }
-  port(raw.port); // checked even when every remote endpoint names its own
+  parsePort(raw.port); // checked even when every remote endpoint names its own
   const source = parseEndpoint(positional[0], 'source');
   const target = parseEndpoint(positional[1], 'target');
   const remotes = [source, target].filter((endpoint) => endpoint.kind === 'remote');
   if (remotes.length === 0) {
     const given = [raw.user !== undefined ? '-u/--user' : '', raw.port !== undefined ? '-p/--port' : '', raw.rsh !== undefined ? '--rsh' : ''].filter(Boolean);
-    if (given.length > 0) throw new UsageError(`${given.join(', ')}: only for remote endpoints (host:PATH, ssh://host/PATH); SOURCE and TARGET are both on this machine`);
+    if (given.length > 0) throw usageError('USAGE_NEEDS_REMOTE_ENDPOINT', given.join(', '));
   }
   if (source.kind === 'local' && target.kind === 'local' && sameFile(source.path, target.path)) {
-    throw new UsageError(`SOURCE and TARGET are the same file (${source.path} and ${target.path})`);
+    throw usageError('USAGE_SAME_ENDPOINT', source.path, target.path);
   }
   if (source.kind === 'remote' && target.kind === 'remote' && sameRemotePlace(source, target)) {
-    throw new UsageError(`SOURCE and TARGET are the same remote file (${source.spec})`);
+    throw usageError('USAGE_SAME_REMOTE_ENDPOINT', source.spec);
   }
   const sourceConnection = sideConnection(raw, env, 'source', source);
   const targetConnection = sideConnection(raw, env, 'target', target);

@@ -9,7 +9,7 @@
 //   SCHEME://REST                  a resource (resource.ts): set up before the run, released after
 //
 // `patch`, `tasks`, `completion` and `check-host` are subcommands: a file of that name is `./patch`.
-import { UsageError } from '../shared/errors';
+import { usageError, type UsageError } from '../shared/errors';
 import { parseUserHostPort } from './transport/ssh-config';
 import { resourceFactory, unknownScheme, type EndpointSide, type Resource } from './resource';
 
@@ -58,7 +58,7 @@ const IPV6 = /^[0-9A-Fa-f:.]+(?:%[A-Za-z0-9_.-]+)?$/;
 const BLANK_OR_CONTROL = /[\s\x00-\x1f\x7f]/;
 
 function fail(side: EndpointSide, spec: string, why: string): UsageError {
-  return new UsageError(`${side === 'source' ? 'SOURCE' : 'TARGET'} '${JSON.stringify(spec).slice(1, -1)}': ${why}`);
+  return usageError('USAGE_BAD_ENDPOINT', side === 'source' ? 'SOURCE' : 'TARGET', JSON.stringify(spec).slice(1, -1), why);
 }
 
 /** Parses one endpoint as given on the command line; UsageError (exit 1) when it cannot be one. */

@@ -1,20 +1,15 @@
 // The typed options of one run, and the validation of option combinations (Python basyn's rules,
 // plus ours). Everything here is pure: no file is opened.
-import { UsageError } from '../shared/errors';
-import { hashByName, HASH_NAMES, WEAK_HASH_NAMES, type HashAlgorithm } from '../shared/hash';
+// One option's value is read in option-values.ts; every message is a row of errors-usage.ts.
+import { usageError } from '../shared/errors';
+import { hashByName, type HashAlgorithm } from '../shared/hash';
 import { MAX_BUFFER_SIZE } from '../shared/protocol';
-import { parseSize } from '../shared/size';
 import { sameFile } from './same-file';
-import { SIZE_MODE, type SizeMode } from '../shared/patch-format';
+import type { SizeMode } from '../shared/patch-format';
 import type { DiffFormat } from './patch-writer';
 import { checkBasynForm, endpointForm, type EndpointRun, type Environment } from './endpoint-options';
-
-/** --diffsize's names (bdsync's). */
-export function parseSizeMode(value: string | undefined): SizeMode {
-  const mode = (value ?? 'strict').toLowerCase();
-  if (!(mode in SIZE_MODE)) throw new UsageError(`--diffsize must be strict, resize or minsize, got '${value}'`);
-  return mode as SizeMode;
-}
+import { bandwidthLimit, bufferBytes, chooseHash, integer, parsePort, parseSizeMode, progressStyle, validateHost, validateUser } from './option-values';
+import { connectionOf } from './connection-cli';
 
 export type Action = 'PUSH' | 'PULL';
 
@@ -175,95 +170,74 @@ export interface RawOptions {
   diffsize?: string;
 }
 
-function integer(value: string | undefined, name: string, min: number, max: number): number | undefined {
-  if (value === undefined) return undefined;
-  if (!/^\s*\d+\s*$/.test(value)) throw new UsageError(`Argument conversion error: ${name} must be a whole number, got '${value}'`);
-  const number = Number(value);
-  if (number < min || number > max) throw new UsageError(`${name} must be between ${min} and ${max}, got ${number}`);
-  return number;
-}
-
-function sshOptions(pairs: string[] = []): Record<string, string> {
-  const result: Record<string, string> = {};
-  for (const pair of pairs) {
-    const match = /^\s*([A-Za-z]+)\s*[= ]\s*(.+?)\s*$/.exec(pair);
-    if (!match) throw new UsageError(`-o expects KEY=VALUE, got '${pair}'`);
-    result[match[1].toLowerCase()] = match[2];
-  }
-  return result;
-}
-
 /** --verify-bitmap: `-a PUSH -r DEST -b FILE` or `-a PULL -l DEST -b FILE`, and no sync. */
 function validateVerifyBitmap(raw: RawOptions, action: string | undefined, mode: string | undefined): void {
-  if (!action || raw.bitmap === undefined) throw new UsageError('--verify-bitmap needs -a/--action and -b/--bitmap (-a PUSH -r DEST -b FILE, or -a PULL -l DEST -b FILE)');
-  if (mode !== undefined) throw new UsageError('--verify-bitmap syncs nothing: it cannot be used with -m/--mode');
-  if (raw.recheck) throw new UsageError('--verify-bitmap and --recheck cannot be used together (--recheck reads both devices)');
-  if (raw.changes !== undefined) throw new UsageError('--verify-bitmap cannot be used with --changes');
-  if (!(action === 'PUSH' ? raw.remote : raw.local)) {
-    throw new UsageError(`--verify-bitmap needs the destination device: ${action === 'PUSH' ? '-r/--remote' : '-l/--local'}`);
-  }
+  if (!action || raw.bitmap === undefined) throw usageError('USAGE_VERIFY_BITMAP_NEEDS');
+  if (mode !== undefined) throw usageError('USAGE_VERIFY_BITMAP_WITH_MODE');
+  if (raw.recheck) throw usageError('USAGE_VERIFY_BITMAP_WITH_RECHECK');
+  if (raw.changes !== undefined) throw usageError('USAGE_VERIFY_BITMAP_WITH_CHANGES');
+  if (!(action === 'PUSH' ? raw.remote : raw.local)) throw usageError('USAGE_VERIFY_BITMAP_DESTINATION', action === 'PUSH' ? '-r/--remote' : '-l/--local');
 }
 
-/** Blanks and control characters: never part of a host or user name. */
-// eslint-disable-next-line no-control-regex
-const BLANK_OR_CONTROL = /[\s\x00-\x1f\x7f]/;
-
-/** Control characters shown escaped in a message, so a bad argument cannot draw on the terminal. */
-function printable(text: string): string {
-  return JSON.stringify(text).slice(1, -1);
+/** --diff and its companions; `destination`: the destination device, if the run names one. */
+function validateDiff(raw: RawOptions, mode: string | undefined, destination: string | undefined): DiffFormat {
+  const diffFormat = (raw.diffFormat ?? 'basyn').toLowerCase();
+  if (diffFormat !== 'basyn' && diffFormat !== 'bdsync') throw usageError('USAGE_DIFF_FORMAT', String(raw.diffFormat));
+  if (raw.diff !== undefined) {
+    if (mode !== 'SYNC') throw usageError('USAGE_DIFF_NEEDS_SYNC');
+    if (raw.recheck) throw usageError('USAGE_DIFF_WITH_RECHECK');
+    if (raw.diff === '-' && raw.json) throw usageError('USAGE_DIFF_STDOUT_WITH_JSON');
+    if (raw.updateBitmap || raw.resetBitmap) throw usageError('USAGE_DIFF_WITH_BITMAP_REWRITE');
+    if (raw.bitmap !== undefined && !destination && !raw.diffAdvancesBitmap) throw usageError('USAGE_DIFF_BITMAP_ONLY');
+    if (diffFormat === 'bdsync' && !destination) throw usageError('USAGE_DIFF_BDSYNC_NEEDS_DESTINATION');
+  } else if (raw.diffFormat !== undefined || raw.diffAdvancesBitmap || raw.diffsize !== undefined) {
+    throw usageError('USAGE_DIFF_OPTION_NEEDS_DIFF');
+  }
+  if (raw.diffAdvancesBitmap && raw.bitmap === undefined) throw usageError('USAGE_DIFF_ADVANCES_NEEDS_BITMAP');
+  return diffFormat;
 }
 
-/**
- * -h: a host name, an ssh config alias, an IPv4 or IPv6 address ([v6] too), optionally `user@` in
- * front (for --rsh). Empty (it used to run locally and exit 0) or starting with '-' (it would become an
- * option of the --rsh command) is a usage error, as is anything with blanks or shell characters.
- */
-export function validateHost(host: string): void {
-  if (host === '') throw new UsageError('-h/--host is empty: give a host name or address, or leave -h out to sync on this machine');
-  const at = host.lastIndexOf('@');
-  const name = host.slice(at + 1);
-  if (host.startsWith('-') || name.startsWith('-')) {
-    throw new UsageError(`-h/--host '${printable(host)}': a host name cannot start with '-' (it would be read as an option)`);
+/** -b and its companions. */
+function validateBitmap(raw: RawOptions, action: string | undefined, mode: string | undefined, verifying: boolean, hash: HashAlgorithm, destination: string | undefined): void {
+  if (raw.bitmap !== undefined && mode !== 'SYNC' && !(mode === undefined && action && verifying)) {
+    throw usageError('USAGE_BITMAP_NEEDS_SYNC'); // -a with --recheck or --verify-bitmap needs no -m
   }
-  if (at === 0 || !/^[A-Za-z0-9._%:[\]-]+$/.test(name) || BLANK_OR_CONTROL.test(host)) {
-    throw new UsageError(`-h/--host '${printable(host)}' is not a host name or address`);
-  }
+  if (raw.bitmap !== undefined && hash.salted) throw usageError('USAGE_SALTED_HASH_WITH_BITMAP', hash.name);
+  if (raw.bitmap !== undefined && hash.weak) throw usageError('USAGE_WEAK_HASH_WITH_BITMAP', hash.name.toLowerCase());
+  const rewrite = raw.resetBitmap ? '--reset-bitmap' : '--update-bitmap';
+  if ((raw.resetBitmap || raw.updateBitmap) && raw.bitmap === undefined) throw usageError('USAGE_BITMAP_OPTION_NEEDS_BITMAP', rewrite);
+  if ((raw.resetBitmap || raw.updateBitmap) && mode !== 'SYNC') throw usageError('USAGE_BITMAP_OPTION_NEEDS_SYNC', rewrite);
+  if (raw.resetBitmap && raw.updateBitmap) throw usageError('USAGE_RESET_AND_UPDATE');
+  if (raw.updateBitmap && !destination) throw usageError('USAGE_UPDATE_NEEDS_DESTINATION');
+  if (raw.changes !== undefined && (raw.bitmap === undefined || destination)) throw usageError('USAGE_CHANGES_NEEDS_BITMAP_ONLY');
 }
 
-/** --hash or --algo (never both): the digest, and the warning a 32-bit one gets. */
-function chooseHash(raw: RawOptions, warnings: string[]): HashAlgorithm {
-  if (raw.hash !== undefined && raw.algo !== undefined) throw new UsageError('--hash and --algo are the same option: give one');
-  const name = raw.algo ?? raw.hash ?? 'SHA1';
-  const hash = hashByName(name);
-  if (!hash || (hash.weak && raw.algo === undefined)) {
-    const names = raw.algo !== undefined ? [...HASH_NAMES, ...WEAK_HASH_NAMES] : HASH_NAMES;
-    throw new UsageError(`Unsupported hash function: ${name} (one of ${names.join(', ')})`);
+/** -a, -m, -l, -r, --recheck, --repair, -h, -u, -p, --rsh: which run this is (Python basyn's rules, texts and order). */
+function validateRoles(raw: RawOptions, action: string | undefined, mode: string | undefined, verifying: boolean): void {
+  if (action !== undefined && action !== 'PUSH' && action !== 'PULL') throw usageError('USAGE_UNKNOWN_ACTION', String(raw.action));
+  // -a without -m: a verification that syncs nothing (--recheck says which side is the source, for -b
+  // and --repair; --verify-bitmap which side is the destination).
+  if (action && mode !== 'COPY' && mode !== 'SYNC' && !(mode === undefined && verifying)) {
+    throw mode === undefined ? usageError('USAGE_MODE_MISSING') : usageError('USAGE_UNKNOWN_MODE', String(raw.mode), action);
   }
-  if (hash.weak) warnings.push(`--algo ${name.toLowerCase()} is a 32-bit digest: a change can go unnoticed (about 1 in 4 billion per differing block); prefer the default SHA1 or XXH128`);
-  return hash;
-}
-
-/** --buffer KB, or --block/--block-size SIZE (iblocksync's spelling, with units): one of them. */
-function bufferBytes(raw: RawOptions): number {
-  const given = [raw.buffer !== undefined ? '--buffer' : '', raw.block !== undefined ? '--block' : '', raw.blockSize !== undefined ? '--block-size' : ''].filter(Boolean);
-  if (given.length > 1) throw new UsageError(`${given.join(' and ')} all set the buffer size: give one`);
-  const block = raw.block ?? raw.blockSize;
-  if (block === undefined) return (integer(raw.buffer, '--buffer', 1, MAX_BUFFER_SIZE / 1024) ?? 2048) * 1024;
-  const name = raw.block !== undefined ? '--block' : '--block-size';
-  const bytes = parseSize(block, name);
-  if (bytes < 1024 || bytes > MAX_BUFFER_SIZE || bytes % 1024 !== 0) {
-    throw new UsageError(`${name} must be a whole number of KiB from 1K to ${MAX_BUFFER_SIZE / 1024 / 1024}M, got '${block}'`);
-  }
-  return bytes;
-}
-
-/** --progress, --progress=none|dot|full. */
-function progressStyle(raw: RawOptions): 'none' | 'dot' | 'full' {
-  if (raw.progressStyle === undefined) return raw.progress ? 'full' : 'none';
-  if (raw.progress) throw new UsageError('--progress given twice');
-  const style = raw.progressStyle.toLowerCase();
-  if (style !== 'none' && style !== 'dot' && style !== 'full') throw new UsageError(`--progress= must be none, dot or full, got '${raw.progressStyle}'`);
-  return style;
+  if (!action && mode !== undefined) throw usageError('USAGE_MODE_WITHOUT_ACTION');
+  if (raw.verifyBitmap) validateVerifyBitmap(raw, action, mode);
+  // With -b, the side the run does not read may be left out: the destination in bitmap-only mode, the
+  // source with --verify-bitmap.
+  const omittable = raw.bitmap !== undefined && action !== undefined ? (raw.verifyBitmap ? (action === 'PUSH' ? 'local' : 'remote') : (action === 'PUSH' ? 'remote' : 'local')) : undefined;
+  if (!raw.local && omittable !== 'local') throw usageError('USAGE_DEVICE_MISSING', '-l/--local');
+  if (!raw.remote && omittable !== 'remote') throw usageError('USAGE_DEVICE_MISSING', '-r/--remote');
+  if (raw.repair && !raw.recheck) throw usageError('USAGE_REPAIR_NEEDS_RECHECK');
+  if (raw.repair && !action) throw usageError('USAGE_REPAIR_NEEDS_ACTION');
+  // Checked here, not after the sync: exit 1 promises that nothing (not even the bitmap) was written.
+  if (raw.recheck && (!raw.local || !raw.remote)) throw usageError('USAGE_RECHECK_NEEDS_BOTH');
+  if (raw.host !== undefined) validateHost(raw.host);
+  if (raw.user !== undefined) validateUser(raw.user);
+  if (!raw.host && raw.user !== undefined) throw usageError('USAGE_NEEDS_HOST', '-u/--user');
+  if (!raw.host && raw.port !== undefined) throw usageError('USAGE_NEEDS_HOST', '-p/--port');
+  if (raw.rsh !== undefined && !raw.host) throw usageError('USAGE_NEEDS_HOST', '--rsh');
+  // Both on this machine: syncing a device with itself is a typo, and reading while writing it is unsafe.
+  if (!raw.host && raw.local && raw.remote && sameFile(raw.local, raw.remote)) throw usageError('USAGE_SAME_DEVICE', raw.local, raw.remote);
 }
 
 /**
@@ -276,94 +250,31 @@ export function validateOptions(given: RawOptions, interactive: boolean, env: En
   const raw = form?.raw ?? given;
   const action = raw.action?.toUpperCase();
   const mode = raw.mode?.toUpperCase();
-  if (action !== undefined && action !== 'PUSH' && action !== 'PULL') throw new UsageError(`Unknown action - '${raw.action}'`);
-  // -a without -m: a verification that syncs nothing (--recheck says which side is the source, for -b
-  // and --repair; --verify-bitmap which side is the destination).
   const verifying = !!raw.recheck || !!raw.verifyBitmap;
-  if (action && mode !== 'COPY' && mode !== 'SYNC' && !(mode === undefined && verifying)) {
-    throw new UsageError(mode === undefined ? `Option -m/--mode must be provided with -a/--action` : `Unknown mode - '${raw.mode}' for action '${action}'`);
-  }
-  if (!action && mode !== undefined) throw new UsageError('Option -m/--mode can be only used with -a/--action');
-  if (raw.verifyBitmap) validateVerifyBitmap(raw, action, mode);
-  // With -b, the side the run does not read may be left out: the destination in bitmap-only mode, the
-  // source with --verify-bitmap.
-  const omittable = raw.bitmap !== undefined && action !== undefined ? (raw.verifyBitmap ? (action === 'PUSH' ? 'local' : 'remote') : (action === 'PUSH' ? 'remote' : 'local')) : undefined;
-  if (!raw.local && omittable !== 'local') throw new UsageError('Option must be provided: -l/--local');
-  if (!raw.remote && omittable !== 'remote') throw new UsageError('Option must be provided: -r/--remote');
-  if (raw.repair && !raw.recheck) throw new UsageError('--repair can be only used with --recheck');
-  if (raw.repair && !action) throw new UsageError('--repair needs -a/--action: it says which device is the source');
-  // Checked here, not after the sync: exit 1 promises that nothing (not even the bitmap) was written.
-  if (raw.recheck && (!raw.local || !raw.remote)) throw new UsageError('--recheck needs both devices: -l/--local and -r/--remote');
-  if (raw.host !== undefined) validateHost(raw.host);
-  if (raw.user !== undefined && (raw.user === '' || raw.user.startsWith('-') || BLANK_OR_CONTROL.test(raw.user))) {
-    throw new UsageError(`-u/--user '${printable(raw.user)}' is not a user name`);
-  }
-  if (!raw.host && raw.user !== undefined) throw new UsageError('Option -u/--user can be only used with -h/--host');
-  if (!raw.host && raw.port !== undefined) throw new UsageError('Option -p/--port can be only used with -h/--host');
-  if (raw.rsh !== undefined && !raw.host) throw new UsageError('Option --rsh can be only used with -h/--host');
-  // Both on this machine: syncing a device with itself is a typo, and reading while writing it is unsafe.
-  if (!raw.host && raw.local && raw.remote && sameFile(raw.local, raw.remote)) {
-    throw new UsageError(`-l/--local and -r/--remote are the same file (${raw.local} and ${raw.remote})`);
-  }
+  validateRoles(raw, action, mode, verifying);
 
   const warnings: string[] = [];
-  const hash = chooseHash(raw, warnings);
+  const hash = chooseHash(raw.hash, raw.algo, warnings);
   const bufferKb = bufferBytes(raw) / 1024;
   const defaultChunkKb = DEFAULT_CHUNK_SIZE / 1024 < bufferKb ? DEFAULT_CHUNK_SIZE / 1024 : 0;
   const chunkKb = integer(raw.chunk, '--chunk', 0, MAX_BUFFER_SIZE / 1024) ?? defaultChunkKb;
-  if (chunkKb > bufferKb) throw new UsageError("--chunk can't be greater than --buffer");
+  if (chunkKb > bufferKb) throw usageError('USAGE_CHUNK_ABOVE_BUFFER');
   // Default 6, not Python basyn's 9: level 9 deflates text half as fast for 0.1 % fewer bytes
   // (docs/benchmarks.md, compression table).
   const zlevel = integer(raw.zlevel, '--zlevel', 0, 9) ?? DEFAULT_ZLEVEL;
-  const port = integer(raw.port, '-p/--port', 1, 65535);
-  const bwlimit = raw.bwlimit === undefined ? 0 : parseSize(raw.bwlimit, '--bwlimit');
-  if (raw.bwlimit !== undefined && bwlimit < 1024 && bwlimit !== 0) throw new UsageError(`--bwlimit must be at least 1K (1024 bytes per second), or 0 for no limit; got '${raw.bwlimit}'`);
+  parsePort(raw.port); // checked here, before the options that follow, as Python basyn does
+  const bwlimit = bandwidthLimit(raw.bwlimit);
 
   const passes = integer(raw.passes, '--passes', 1, MAX_PASSES) ?? DEFAULT_PASSES;
   if (raw.passes !== undefined && passes > 1 && (!mode || raw.diff !== undefined || (raw.bitmap !== undefined && !(action === 'PUSH' ? raw.remote : raw.local)))) {
-    throw new UsageError('--passes needs a sync that writes a destination (-a and -m, not --diff nor bitmap-only mode)');
+    throw usageError('USAGE_PASSES_NEEDS_SYNC');
   }
-
-  if (raw.bitmap !== undefined && mode !== 'SYNC' && !(mode === undefined && action && verifying)) {
-    throw new UsageError('--bitmap can be used with --mode==SYNC only'); // Python basyn's text; -a with --recheck or --verify-bitmap needs no -m
-  }
-  if (raw.bitmap !== undefined && hash.salted) {
-    throw new UsageError(`--hash ${hash.name} is salted for each run and cannot be stored in a bitmap; use SHA1 or another basyn hash`);
-  }
-  if (raw.bitmap !== undefined && hash.weak) {
-    throw new UsageError(`--algo ${hash.name.toLowerCase()} is a 32-bit digest and is never stored in a bitmap; use SHA1 or another basyn hash`);
-  }
-  if ((raw.resetBitmap || raw.updateBitmap) && raw.bitmap === undefined) {
-    throw new UsageError(`--${raw.resetBitmap ? 'reset' : 'update'}-bitmap can be only used with -b/--bitmap`);
-  }
-  if ((raw.resetBitmap || raw.updateBitmap) && mode !== 'SYNC') {
-    throw new UsageError(`--${raw.resetBitmap ? 'reset' : 'update'}-bitmap can be only used with -m SYNC`);
-  }
-  if (raw.resetBitmap && raw.updateBitmap) throw new UsageError('--reset-bitmap and --update-bitmap cannot be used together');
   const destination = action === 'PUSH' ? raw.remote : raw.local;
-  if (raw.updateBitmap && !destination) throw new UsageError('--update-bitmap needs the destination device (it reads it)');
-  if (raw.changes !== undefined && (raw.bitmap === undefined || destination)) {
-    throw new UsageError('--changes can be only used in bitmap-only mode (-b without a destination device)');
-  }
-
-  const diffFormat = (raw.diffFormat ?? 'basyn').toLowerCase();
-  if (diffFormat !== 'basyn' && diffFormat !== 'bdsync') throw new UsageError(`--diff-format must be basyn or bdsync, got '${raw.diffFormat}'`);
-  if (raw.diff !== undefined) {
-    if (mode !== 'SYNC') throw new UsageError('--diff can be used with -m SYNC only');
-    if (raw.recheck) throw new UsageError('--diff and --recheck cannot be used together (the destination is not written)');
-    if (raw.diff === '-' && raw.json) throw new UsageError('--diff - and --json cannot be used together: both would write to stdout');
-    if (raw.updateBitmap || raw.resetBitmap) throw new UsageError('--diff cannot be used with --update-bitmap or --reset-bitmap');
-    if (raw.bitmap !== undefined && !destination && !raw.diffAdvancesBitmap) {
-      throw new UsageError('--diff in bitmap-only mode needs --diff-advances-bitmap: the bitmap then stands for the target once this patch is applied, so every patch must be applied, in order');
-    }
-    if (diffFormat === 'bdsync' && !destination) throw new UsageError('--diff-format bdsync needs the destination (-r for PUSH, -l for PULL): it names it');
-  } else if (raw.diffFormat !== undefined || raw.diffAdvancesBitmap || raw.diffsize !== undefined) {
-    throw new UsageError('--diff-format, --diff-advances-bitmap and --diffsize can be only used with --diff');
-  }
-  if (raw.diffAdvancesBitmap && raw.bitmap === undefined) throw new UsageError('--diff-advances-bitmap can be only used with -b/--bitmap');
+  validateBitmap(raw, action, mode, verifying, hash, destination);
+  const diffFormat = validateDiff(raw, mode, destination);
   const diffSize = parseSizeMode(raw.diffsize);
   const patchHash = (raw.hash ?? raw.algo) !== undefined && !hash.salted && !hash.weak ? hash : (hashByName('SHA256') as HashAlgorithm);
-  const progress = progressStyle(raw);
+  const progress = progressStyle(raw.progress, raw.progressStyle);
   const verbosity = typeof raw.verbose === 'number' ? raw.verbose : raw.verbose ? 1 : 0;
 
   const options: Options = {
@@ -400,20 +311,7 @@ export function validateOptions(given: RawOptions, interactive: boolean, env: En
     resetBitmap: !!raw.resetBitmap,
     updateBitmap: !!raw.updateBitmap,
     changes: raw.changes,
-    connection: {
-      host: raw.host,
-      port,
-      user: raw.user,
-      sshConfig: raw.sshConfig,
-      identities: raw.identity ?? [],
-      knownHosts: raw.knownHosts ?? [],
-      acceptNew: !!raw.acceptNew,
-      remoteNode: raw.remoteNode,
-      rsh: raw.rsh,
-      wrap: form?.remote.wrap,
-      sshOptions: sshOptions(raw.option),
-      interactive,
-    },
+    connection: { ...connectionOf(raw.host, raw, interactive), wrap: form?.remote.wrap },
   };
   if (form?.local) {
     if (form.local.host !== undefined) validateHost(form.local.host);

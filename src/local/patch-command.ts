@@ -2,8 +2,9 @@
 // applies a patch file (patch-format.md §4). A patch read from a pipe is spooled to the state folder
 // first, so the whole patch is checked before the first write, as for a file.
 import { createReadStream, promises as fs } from 'node:fs';
-import { Command, CommanderError } from 'commander';
-import { BasynError, EXIT_OK, EXIT_SYNC, EXIT_USAGE, PatchError, UsageError, describeSystemError } from '../shared/errors';
+import { Command } from 'commander';
+import { EXIT_OK, PatchError, describeSystemError, systemErrorText, usageError } from '../shared/errors';
+import { parseCommand, reportError } from './command-errors';
 import type { SizeMode } from '../shared/patch-format';
 import { applyPatch, rollbackPatch, type ApplyOutcome } from '../remote/patch-apply';
 import { defaultStateDir } from '../remote/patch-journal';
@@ -13,7 +14,7 @@ import { MSG } from '../shared/protocol';
 import { addConnectionOptions, connectionOf, type ConnectionRawOptions } from './connection-cli';
 import { HELP_LAYOUT } from './manual-render';
 import { remotePatch } from './patch-remote';
-import { parseSizeMode } from './options';
+import { parseSizeMode } from './option-values';
 
 interface PatchRawOptions extends ConnectionRawOptions {
   host?: string;
@@ -47,12 +48,8 @@ export function buildPatchProgram(): Command {
 
 export async function patchMain(argv: string[]): Promise<number> {
   const program = buildPatchProgram();
-  try {
-    program.parse(argv, { from: 'user' });
-  } catch (error) {
-    if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
-    throw error;
-  }
+  const parsed = parseCommand(program, argv);
+  if (parsed !== undefined) return parsed;
   const raw = program.opts<PatchRawOptions>();
   const args = program.args;
   const say = (text: string) => { if (raw.verbose) process.stderr.write(`${text}\n`); };
@@ -60,28 +57,28 @@ export async function patchMain(argv: string[]): Promise<number> {
   try {
     if (raw.host === undefined) {
       for (const [given, name] of [[raw.port, '-p/--port'], [raw.user, '-u/--user'], [raw.rsh, '--rsh']] as const) {
-        if (given !== undefined) throw new UsageError(`Option ${name} can be only used with -h/--host`);
+        if (given !== undefined) throw usageError('USAGE_NEEDS_HOST', name);
       }
     }
     let outcome: ApplyOutcome;
     if (raw.rollback) {
-      if (args.length < 1 || args.length > 2) throw new UsageError('usage: basyn patch --rollback [FILE] DEST');
-      if (raw.diffsize !== undefined) throw new UsageError('--diffsize has no meaning with --rollback');
+      if (args.length < 1 || args.length > 2) throw usageError('USAGE_ROLLBACK_ARGUMENTS');
+      if (raw.diffsize !== undefined) throw usageError('USAGE_ROLLBACK_DIFFSIZE');
       const target = args[args.length - 1];
       outcome = raw.host !== undefined
         ? await remotePatch(connectionOf(raw.host, raw), { type: MSG.PATCH_ROLLBACK, stateDir: raw.stateDir ?? '', target }, say)
         : await rollbackPatch({ target, stateDir: raw.stateDir ?? defaultStateDir(), log: say });
     } else {
-      if (args.length !== 2) throw new UsageError('usage: basyn patch [options] FILE|- DEST');
+      if (args.length !== 2) throw usageError('USAGE_PATCH_ARGUMENTS');
       const sizeMode: SizeMode | undefined = raw.diffsize === undefined ? undefined : parseSizeMode(raw.diffsize);
       const [file, target] = args;
-      if (file !== '-') await fs.stat(file).catch((error) => { throw new UsageError(describeSystemError(error, file)); });
+      if (file !== '-') await fs.stat(file).catch((error) => { throw usageError('USAGE_PATCH_FILE', file, systemErrorText(error)); });
       if (raw.host !== undefined) {
         const begin = { size: file === '-' ? 0 : (await fs.stat(file)).size, sizeMode: sizeMode === undefined ? 0xff : SIZE_MODE[sizeMode], stateDir: raw.stateDir ?? '', spoolDir: raw.spoolDir ?? '', target };
         outcome = await remotePatch(connectionOf(raw.host, raw), { type: MSG.PATCH_APPLY, begin, input: file === '-' ? process.stdin : createReadStream(file) }, say);
       } else {
         const stateDir = raw.stateDir ?? defaultStateDir();
-        await fs.stat(target).catch((error) => { throw new UsageError(describeSystemError(error, target)); });
+        await fs.stat(target).catch((error) => { throw usageError('USAGE_PATCH_FILE', target, systemErrorText(error)); });
         let patchPath = file;
         if (file === '-') {
           const spool = await Spool.fromStream(process.stdin, raw.spoolDir ?? stateDir);
@@ -100,10 +97,8 @@ export async function patchMain(argv: string[]): Promise<number> {
     process.stderr.write(`${messages[outcome]}\n`);
     return EXIT_OK;
   } catch (error) {
-    const known = error instanceof BasynError ? error : new PatchError(describeSystemError(error, 'basyn patch'));
-    process.stderr.write(`${known.message}\n`);
-    if (raw.debug) process.stderr.write(`${(error as Error).stack}\n`);
-    return error instanceof BasynError ? error.exitCode : EXIT_SYNC;
+    // A system error nothing below named (e.g. ENOSPC while spooling) is a patch error: exit 2.
+    return reportError(error, (text) => process.stderr.write(text), !!raw.debug, (cause) => new PatchError(describeSystemError(cause, 'basyn patch'))).exitCode;
   } finally {
     if (spooled) await fs.unlink(spooled).catch(() => undefined);
   }

@@ -6,7 +6,7 @@
 //  - a larger one asks `Source is 1.00 GiB, target 2.00 GiB; proceed? [y/N]` on a terminal, and
 //    without one is exit 1 unless -f/--force (the tail beyond the source's size is left as it is).
 import { createInterface } from 'node:readline';
-import { BasynError, SyncError, UsageError } from '../shared/errors';
+import { BasynError, SyncError, usageError } from '../shared/errors';
 import type { Options } from './options';
 import { humanBytes } from './progress';
 import type { Side } from './session-agents';
@@ -52,7 +52,7 @@ export async function checkEndpointSizes(options: Options, source: Side, target:
   if (target.size === source.size || options.force) return;
   const question = `Source is ${humanBytes(source.size, 2)}, target ${humanBytes(target.size, 2)}; proceed? [y/N] `;
   if (!options.connection.interactive || !process.stderr.isTTY) {
-    throw new UsageError(`TARGET ${run.target.spec} (${target.size} bytes) is larger than SOURCE ${run.source.spec} (${source.size} bytes): pass -f/--force to sync the first ${source.size} bytes and leave the rest as it is`);
+    throw usageError('USAGE_TARGET_LARGER', run.target.spec, target.size, run.source.spec, source.size);
   }
-  if (!(await ask(question))) throw new UsageError('Not confirmed: nothing was written');
+  if (!(await ask(question))) throw usageError('USAGE_NOT_CONFIRMED');
 }

@@ -1,6 +1,9 @@
 // One errors module. Every error basyn raises on purpose is a BasynError with a stable `code`
 // and the exit code it maps to. The CLI prints `message` alone (one line) unless --debug.
 import { printable } from './remote-text';
+import { USAGE_ERRORS, type UsageCode } from './errors-usage';
+
+export { USAGE_ERRORS, COMMANDER_ERRORS, type UsageCode } from './errors-usage';
 
 export const EXIT_OK = 0;
 /** Command-line error: nothing was opened for writing, nothing changed. */
@@ -24,6 +27,11 @@ export class UsageError extends BasynError {
   constructor(message: string, code = 'EUSAGE') {
     super(message, code, EXIT_USAGE);
   }
+}
+
+/** The command-line error of `code` in USAGE_ERRORS (errors-usage.ts), its message built from `args`. */
+export function usageError<Code extends UsageCode>(code: Code, ...args: Parameters<(typeof USAGE_ERRORS)[Code]>): UsageError {
+  return new UsageError((USAGE_ERRORS[code] as (...values: unknown[]) => string)(...args));
 }
 
 /** A bitmap file that does not fit this run (exit 1: nothing has been written yet). */
@@ -90,7 +98,7 @@ export function describeSystemError(error: unknown, what: string): string {
 }
 
 /** What a system error means ("no such file or device"), else node's own text. */
-function systemErrorText(error: unknown): string {
+export function systemErrorText(error: unknown): string {
   const err = error as NodeJS.ErrnoException;
   const text = err?.code !== undefined ? SYSTEM_ERROR_TEXT[err.code] : undefined;
   return text ?? err?.message ?? String(error);

@@ -5,8 +5,9 @@
 // interrupted (SIGINT/SIGTERM/SIGHUP: running tasks end and release what they hold, no new one starts),
 // 1 a config or usage error (nothing ran). With --json, stdout carries one object per task at its end
 // and a last `summary`; the log goes to stderr either way.
-import { Command, CommanderError, Option } from 'commander';
-import { BasynError, EXIT_OK, EXIT_USAGE, SyncError, UsageError } from '../../shared/errors';
+import { Command, Option } from 'commander';
+import { EXIT_OK, SyncError, UsageError } from '../../shared/errors';
+import { parseCommand, reportError } from '../command-errors';
 import { printable } from '../../shared/remote-text';
 import { defaultStateDir } from '../../remote/patch-journal';
 import { DEFAULT_CONFIG, loadConfig, type Task } from './config';
@@ -43,12 +44,8 @@ export function buildTasksProgram(): Command {
 
 export async function tasksMain(argv: string[]): Promise<number> {
   const program = buildTasksProgram();
-  try {
-    program.parse(argv, { from: 'user' });
-  } catch (error) {
-    if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
-    throw error;
-  }
+  const parsed = parseCommand(program, argv);
+  if (parsed !== undefined) return parsed;
   const raw = program.opts<TasksRawOptions>();
   try {
     const level = raw.logLevel.toLowerCase() as LogLevel;
@@ -58,11 +55,7 @@ export async function tasksMain(argv: string[]): Promise<number> {
     const tasks = selectTasks(await loadConfig(raw.config), raw.task ?? [], raw.config);
     return await runTasks(tasks, { jobs, level, json: !!raw.json });
   } catch (error) {
-    if (error instanceof BasynError) {
-      process.stderr.write(`${printable(error.message, 4000)}\n`);
-      return error.exitCode;
-    }
-    throw error;
+    return reportError(error, (text) => process.stderr.write(text), false).exitCode;
   }
 }
 

@@ -10,7 +10,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { homedir, hostname, userInfo } from 'node:os';
 import { basename, dirname, isAbsolute, join } from 'node:path';
 import SSHConfig from 'ssh-config';
-import { UsageError } from '../../shared/errors';
+import { UsageError, usageError } from '../../shared/errors';
 import type { ConnectionOptions } from '../options';
 import type { StrictHostKeyChecking } from './known-hosts';
 import { globMatches } from './glob';
@@ -88,13 +88,13 @@ function yesNo(value: string | undefined, keyword: string, fallback: boolean): b
   const lower = value.toLowerCase();
   if (lower === 'yes' || lower === 'true') return true;
   if (lower === 'no' || lower === 'false') return false;
-  throw new UsageError(`ssh config: ${keyword} must be yes or no, got '${value}'`);
+  throw usageError('USAGE_SSH_CONFIG_VALUE', keyword, 'yes or no', value);
 }
 
 function wholeNumber(value: string | undefined, keyword: string, min: number, max: number): number | undefined {
   if (value === undefined) return undefined;
   const number = /^\d+$/.test(value.trim()) ? Number(value) : NaN;
-  if (!(number >= min && number <= max)) throw new UsageError(`ssh config: ${keyword} must be a number from ${min} to ${max}, got '${value}'`);
+  if (!(number >= min && number <= max)) throw usageError('USAGE_SSH_CONFIG_VALUE', keyword, `a number from ${min} to ${max}`, value);
   return number;
 }
 
@@ -154,7 +154,7 @@ function readWithIncludes(file: string, home: string, depth: number): string {
 export function loadSshConfig(file: string | undefined, home: string): SSHConfig {
   const path = file ?? join(home, '.ssh', 'config');
   if (!existsSync(path)) {
-    if (file !== undefined) throw new UsageError(`ssh config file ${file} not found`);
+    if (file !== undefined) throw usageError('USAGE_SSH_CONFIG_MISSING', file);
     return SSHConfig.parse('');
   }
   try {
@@ -170,7 +170,7 @@ function commandLineValues(options: Record<string, string>): Values {
   const values: Values = {};
   for (const [key, value] of Object.entries(options)) {
     if (!SUPPORTED_OPTIONS.has(key)) {
-      throw new UsageError(`-o ${key} is not supported by the built-in SSH client; use --rsh "ssh -o ${key}=..." for it`);
+      throw usageError('USAGE_SSH_OPTION_UNSUPPORTED', key);
     }
     values[key] = value;
   }
@@ -235,7 +235,7 @@ function resolveHost(
   else if (strictValue === undefined || strictValue === 'yes' || strictValue === 'true' || strictValue === 'ask') strict = 'yes';
   else if (strictValue === 'accept-new') strict = 'accept-new';
   else if (strictValue === 'no' || strictValue === 'false' || strictValue === 'off') strict = 'no';
-  else throw new UsageError(`ssh config: StrictHostKeyChecking must be yes, accept-new, no or ask, got '${strictValue}'`);
+  else throw usageError('USAGE_SSH_CONFIG_VALUE', 'StrictHostKeyChecking', 'yes, accept-new, no or ask', strictValue);
 
   return {
     alias,
