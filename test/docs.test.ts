@@ -2,8 +2,8 @@
 // and its table of limits (§6), the README's window and its Code map. A constant changed (or a module
 // removed) without its doc fails here.
 import test from 'ava';
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join, sep } from 'node:path';
 import { COMMIT_EVERY_BUFFERS, COMMIT_EVERY_BYTES } from '../src/local/bitmap-sync';
 import { IN_FLIGHT_BYTES } from '../src/local/engine';
 import { RPC_WINDOW } from '../src/local/peer';
@@ -74,4 +74,9 @@ test('README Code map: every module it names exists', (t) => {
   const named = [...map.matchAll(/^\| `(src\/[^`]+\.ts)` \|/gm)].map((match) => match[1]);
   t.true(named.length >= 30, `the map names the modules: ${named.length}`);
   t.deepEqual(named.filter((path) => !existsSync(join(ROOT, path))), [], 'named in the Code map but missing');
+  // And the other way: a module the map leaves out is one a newcomer cannot place.
+  const modules = (readdirSync(join(ROOT, 'src'), { recursive: true }) as string[])
+    .filter((file) => file.endsWith('.ts')).map((file) => `src/${file.split(sep).join('/')}`);
+  t.true(modules.length >= 30);
+  t.deepEqual(modules.filter((path) => !named.includes(path)).sort(), [], 'modules of src/ missing in the Code map');
 });

@@ -615,6 +615,14 @@ const INVOCATIONS: Record<string, Invocation[]> = {
     const node = nodeWithPreload(p, 'node16', 'Object.defineProperty(process, "version", { value: "v16.20.0" });\nObject.defineProperty(process.versions, "node", { value: "16.20.0" });\n');
     return run(['-l', p.a, '-r', p.b, ...ssh({}, '--remote-node', node), ...PUSH]);
   } }],
+  REMOTE_UPLOAD_CORRUPTED: [{ input: 'an upload whose SHA-256 does not match on arrival (a node whose digests are off by a bit)', skip: needsSsh, run: (p) => {
+    const node = nodeWithPreload(p, 'node-bitflip', [
+      'const crypto = require("crypto");', 'const createHash = crypto.createHash;',
+      'crypto.createHash = (...args) => { const hash = createHash(...args); const digest = hash.digest.bind(hash);',
+      '  hash.digest = (...rest) => { const out = digest(...rest); if (Buffer.isBuffer(out)) out[0] ^= 1; return out; }; return hash; };', '',
+    ].join('\n'));
+    return run(['-l', p.a, '-r', p.b, ...ssh({}, '--remote-node', node), ...PUSH]);
+  } }],
   REMOTE_AGENT_START_FAILED: [
     { input: 'a remote node failing on a bad option', skip: needsSsh, run: (p) => {
       const node = fakeNode(p.dir, 'bad-node', `exec ${process.execPath} --no-such-flag "$@"`);

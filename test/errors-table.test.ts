@@ -1,12 +1,12 @@
-// The tables of the errors module (src/shared/errors.ts: USAGE_ERRORS, DEVICE_ERRORS) against
+// The tables of the errors module (src/shared/errors.ts: USAGE_ERRORS, SYNC_ERRORS, DEVICE_ERRORS) against
 // docs/errors.md: every row of a table has the row of the same code in the doc, with the table's exit
 // code and the same message (the builder fed with its own parameter names as the doc's placeholders,
 // `<option>`, gives the doc's text), and every row of the doc of those kinds (USAGE_, DEVICE_, IO_) has
 // its row in a table. test/errors-doc.test.ts then makes each message happen for real.
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { COMMANDER_ERRORS, DEVICE_ERRORS, EXIT_SYNC, EXIT_USAGE, USAGE_ERRORS, deviceError, deviceWriteError, unsyncableDeviceError } from '../src/shared/errors';
+import { COMMANDER_ERRORS, DEVICE_ERRORS, EXIT_SYNC, EXIT_USAGE, SYNC_ERRORS, USAGE_ERRORS, deviceError, deviceWriteError, unsyncableDeviceError } from '../src/shared/errors';
 
 /** code → { exit, message } from the rows between the errors:begin/end markers (parsed on its own, not with the code's help). */
 function docRows(): Map<string, { exit: number; message: string }> {
@@ -55,26 +55,40 @@ function pattern(template: string): RegExp {
   return new RegExp(`^${literal.join('.+?')}${prefix ? '' : '$'}`, 's');
 }
 
-test('every command-line error of errors.ts is a row of docs/errors.md with exit 1 and the same message, and the other way round', (t) => {
-  const codes = Object.keys(USAGE_ERRORS) as Array<keyof typeof USAGE_ERRORS>;
-  t.true(codes.length >= 60, `${codes.length} rows`);
-  for (const code of codes) {
-    const builder = USAGE_ERRORS[code] as (...values: string[]) => string;
-    const message = builder(...parameterNames(builder).map((name) => `<${name}>`));
+/**
+ * Checks one table of the errors module against the doc: each row there with `exit` and the same
+ * message, and every row of the doc whose code `belongs` (minus `elsewhere`) in the table.
+ */
+function checkTable(t: ExecutionContext, builders: Record<string, (...values: never[]) => string>, exit: number, belongs: (code: string) => boolean, elsewhere: readonly string[] = []): void {
+  for (const [code, builder] of Object.entries(builders)) {
+    const message = (builder as (...values: string[]) => string)(...parameterNames(builder).map((name) => `<${name}>`));
     const row = rows.get(code);
     if (!row) {
       t.fail(`${code} has no row in docs/errors.md (message: ${message})`);
       continue;
     }
-    t.is(row.exit, EXIT_USAGE, `${code}: exit`);
+    t.is(row.exit, exit, `${code}: exit`);
     // The doc's text, or its stable prefix (…), read with the builder's own placeholders; or the doc
     // spells a value out where the builder has a parameter (64M for <max>M).
     t.true(pattern(row.message).test(message) || pattern(message).test(row.message), `${code}: the doc says ${row.message}, the code ${message}`);
   }
-  const documented = [...rows.keys()].filter((code) => code.startsWith('USAGE_'));
-  const commanders: readonly string[] = COMMANDER_ERRORS;
-  t.deepEqual(documented.filter((code) => !(code in USAGE_ERRORS) && !commanders.includes(code)), [], 'USAGE_ rows of the doc missing in errors-usage.ts');
-  t.deepEqual(commanders.filter((code) => !rows.has(code)), [], "commander's rows are in the doc");
+  const documented = [...rows.keys()].filter(belongs);
+  t.deepEqual(documented.filter((code) => !(code in builders) && !elsewhere.includes(code)), [], 'rows of the doc missing in the table');
+  t.deepEqual(elsewhere.filter((code) => !rows.has(code)), [], 'the rows made elsewhere are in the doc');
+}
+
+test('every command-line error of errors.ts is a row of docs/errors.md with exit 1 and the same message, and the other way round', (t) => {
+  t.true(Object.keys(USAGE_ERRORS).length >= 60, `${Object.keys(USAGE_ERRORS).length} rows`);
+  // commander prints four of them itself, before any of basyn's code runs.
+  checkTable(t, USAGE_ERRORS, EXIT_USAGE, (code) => code.startsWith('USAGE_'), COMMANDER_ERRORS);
+});
+
+test('every error of a started run in errors.ts is a row of docs/errors.md with exit 2 and the same message, and the other way round', (t) => {
+  const builders = Object.fromEntries(Object.entries(SYNC_ERRORS).map(([code, row]) => [code, row.message]));
+  t.true(Object.keys(builders).length >= 12);
+  checkTable(t, builders, EXIT_SYNC, (code) => /^(DEVICE_EMPTY|SIZE_|RECHECK_|INTERRUPTED|LINK_|WRAPPER_|REMOTE_)/.test(code));
+  // Each row's stable code is what --json and a failed task report.
+  for (const [code, row] of Object.entries(SYNC_ERRORS)) t.regex(row.code, /^E[A-Z]+$/, code);
 });
 
 test('parameterNames reads what the builders are written with (it can fail)', (t) => {

@@ -6,6 +6,7 @@ import { MSG } from '../shared/protocol';
 import type { ApplyOutcome } from '../remote/patch-apply';
 import type { ConnectionOptions } from './options';
 import { Peer } from './peer';
+import { forwardStderr } from './agent-stderr';
 import { remoteTransport } from './transport/index';
 
 /** Slices of the patch in flight to the agent (each acknowledged once on its disk). */
@@ -18,7 +19,7 @@ export type RemotePatchJob =
 
 export async function remotePatch(connection: ConnectionOptions, job: RemotePatchJob, log: (text: string) => void): Promise<ApplyOutcome> {
   const link = await remoteTransport(connection).start();
-  link.stderr.setEncoding('utf8').on('data', (text: string) => { for (const line of text.split('\n')) if (line.trim()) process.stderr.write(`remote: ${line}\n`); });
+  forwardStderr(link.stderr, 'remote', (text) => process.stderr.write(text));
   const interrupt = () => link.kill();
   process.on('SIGINT', interrupt).on('SIGTERM', interrupt).on('SIGHUP', interrupt);
   try {

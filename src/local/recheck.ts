@@ -4,7 +4,7 @@
 // the next SYNC resends it although the bitmap had claimed it synced. With --repair the differing
 // ranges are sent, flushed and compared again; the run succeeds only if that second compare is clean.
 // What happens to the bitmap, and in which order, is bitmap-sync.ts's (invalidateEntries, recordRepaired).
-import { MismatchError } from '../shared/errors';
+import { MismatchError, SYNC_ERRORS } from '../shared/errors';
 import { appendExtent, bufferCount, bufferExtent, type Extent } from '../shared/geometry';
 import type { BitmapStore } from './bitmap-store';
 import { invalidateEntries, recordRepaired } from './bitmap-sync';
@@ -88,12 +88,12 @@ export async function recheck(job: RecheckJob): Promise<void> {
   if (differences.indexes.length === 0) return;
   for (const range of differences.ranges) job.onRange?.('differs', range);
   const invalidated = job.bitmap ? await invalidateEntries(job.bitmap, differences.indexes, job.size) : undefined;
-  const found = `Local and remote hashes does NOT MATCH: ${describeDifferences(differences)}`;
+  const found = describeDifferences(differences);
   const bitmapNote = invalidated !== undefined ? `; ${invalidationText(invalidated)}` : '';
-  if (!job.repair || !job.source) throw new MismatchError(`${found}${bitmapNote}`);
+  if (!job.repair || !job.source) throw new MismatchError(SYNC_ERRORS.RECHECK_MISMATCH.message(found, bitmapNote));
 
   const repairNote = invalidated !== undefined ? `; ${invalidationText(invalidated, 'recorded again once repaired')}` : '';
-  job.onInfo?.(`${found}${repairNote}; repairing`);
+  job.onInfo?.(`${SYNC_ERRORS.RECHECK_MISMATCH.message(found, repairNote)}; repairing`);
   const source = job.source;
   const destination = source === job.local ? job.remote : job.local;
   const repaired = await repairBuffers(job, source, destination, differences.indexes);

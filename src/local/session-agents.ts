@@ -1,9 +1,7 @@
-// The agents of a run, as the session sees them: each side (its peer, path and size), their stderr
-// shown as text, their stop at the end of a failed run, and why one ended when its stream did.
-import { BasynError, SyncError } from '../shared/errors';
-import { printable, REMOTE_TEXT_MAX } from '../shared/remote-text';
+// The agents of a run, as the session sees them: each side (its peer, path and size), their stop at
+// the end of a failed run, and why one ended when its stream did. (Their stderr: agent-stderr.ts.)
+import { BasynError, syncError } from '../shared/errors';
 import type { Peer } from './peer';
-import type { Reporter } from './progress';
 import type { AgentLink } from './transport/transport';
 
 export interface Side {
@@ -24,41 +22,6 @@ export async function stopAgents(links: readonly AgentLink[]): Promise<void> {
   clearTimeout(timer);
 }
 
-/** Most agent stderr shown per agent and run; past it, one line says more was not shown. */
-const STDERR_SHOWN_BYTES = 16 * 1024;
-
-/**
- * Agent stderr is never protocol: it is shown as text, line by line, with where it came from, each
- * line made printable (remote-text.ts) and cut to REMOTE_TEXT_MAX, and at most STDERR_SHOWN_BYTES of
- * it per agent: a remote side that prints megabytes or escape sequences cannot flood or take over
- * the terminal. A line is held only up to its cut, so memory stays bounded too.
- */
-export function forwardStderr(link: AgentLink, role: string, reporter: Reporter): void {
-  let partial = '';
-  let partialCut = 0;
-  let shown = 0;
-  const show = (line: string, cut: number): void => {
-    if ((!line.trim() && cut === 0) || shown > STDERR_SHOWN_BYTES) return;
-    const text = `${role}: ${printable(line, REMOTE_TEXT_MAX, cut)}\n`;
-    shown += text.length;
-    reporter.remoteText(shown > STDERR_SHOWN_BYTES ? `${role}: ... more output from the ${role} side not shown (over ${STDERR_SHOWN_BYTES / 1024} KiB)\n` : text);
-  };
-  link.stderr.setEncoding('utf8');
-  link.stderr.on('data', (text: string) => {
-    const lines = text.split('\n');
-    const last = lines.pop() as string;
-    for (const line of lines) {
-      show(partial + line, partialCut);
-      partial = '';
-      partialCut = 0;
-    }
-    const rest = partial + last;
-    partial = rest.slice(0, REMOTE_TEXT_MAX);
-    partialCut += rest.length - partial.length;
-  });
-  link.stderr.on('end', () => show(partial, partialCut));
-}
-
 /** Turns "the stream ended" into why the agent ended, when it is known. */
 export async function explain(error: unknown, sides: Side[]): Promise<unknown> {
   if (!(error instanceof BasynError) || error.code !== 'ELINK') return error;
@@ -67,7 +30,7 @@ export async function explain(error: unknown, sides: Side[]): Promise<unknown> {
     const exit = await Promise.race([side.peer.link.exited, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 1000))]);
     if (exit) {
       const how = exit.reason ?? (exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.code}`);
-      return new SyncError(`${side.peer.role} agent (${side.peer.link.description}) ended unexpectedly (${how})`, 'ELINK');
+      return syncError('LINK_AGENT_ENDED', side.peer.role, side.peer.link.description, how);
     }
   }
   return error;

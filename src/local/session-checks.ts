@@ -1,6 +1,6 @@
 // The checks of a run that come before anything is written, so that each failure leaves the devices
 // and the state files as they were: device sizes, the -b and --changes paths, the bitmap's fit.
-import { BitmapError, SyncError } from '../shared/errors';
+import { BitmapError, SyncError, syncError } from '../shared/errors';
 import { BITMAP_FILE, BitmapStore } from './bitmap-store';
 import { destinationIdentity, NO_DESTINATION } from './bitmap-identity';
 import type { Options } from './options';
@@ -10,12 +10,10 @@ import { assertNotSameFile, checkReplaceable, resolveStatePath, type ForbiddenPl
 /** -a: the source must not be empty nor larger than the destination. */
 export function checkSizes(options: Options, source?: Side, destination?: Side): void {
   if (!source) throw new SyncError('internal: no source device');
-  if (source.size === 0) throw new SyncError('One of the devices is size 0. There is nothing to sync.', 'EEMPTY');
+  if (source.size === 0) throw syncError('DEVICE_EMPTY');
   if (destination && destination.size < source.size) {
     const [remote, local] = options.action === 'PUSH' ? [destination, source] : [source, destination];
-    throw new SyncError(options.action === 'PUSH'
-      ? `Cannot PUSH because remote device size (${remote.size}) is smaller than local (${local.size})`
-      : `Cannot PULL because remote device size (${remote.size}) is greater than local (${local.size})`, 'ESIZE');
+    throw syncError(options.action === 'PUSH' ? 'SIZE_PUSH_DESTINATION_SMALLER' : 'SIZE_PULL_DESTINATION_SMALLER', remote.size, local.size);
   }
 }
 

@@ -1,7 +1,7 @@
 // --diff: the run that writes a patch file instead of the destination (patch-writer.ts writes it).
 import { createHash } from 'node:crypto';
 import { decodeBlock } from '../shared/block-codec';
-import { SyncError, UsageError } from '../shared/errors';
+import { SyncError, UsageError, syncError } from '../shared/errors';
 import type { Extent } from '../shared/geometry';
 import { BitmapStore } from './bitmap-store';
 import { destinationIdentity, NO_DESTINATION } from './bitmap-identity';
@@ -21,7 +21,7 @@ export async function diffDevices(options: Options, reporter: Reporter, local?: 
   const source = push ? local : remote;
   const destination = push ? remote : local;
   if (!source) throw new SyncError('internal: no source device');
-  if (source.size === 0 || destination?.size === 0) throw new SyncError('One of the devices is size 0. There is nothing to sync.', 'EEMPTY');
+  if (source.size === 0 || destination?.size === 0) throw syncError('DEVICE_EMPTY');
   const targetSize = destination?.size ?? source.size;
   if (targetSize !== source.size && options.diffSize === 'strict') {
     throw new SyncError(`The source is ${source.size} bytes and the destination ${targetSize}: pass --diffsize resize or --diffsize minsize`, 'ESIZE');

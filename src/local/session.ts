@@ -6,11 +6,12 @@
 // session-diff.ts (--diff), session-recheck.ts (--recheck, --repair, --verify-bitmap).
 import { randomBytes } from 'node:crypto';
 import { VERSION } from '../shared/build-info';
-import { MismatchError, SyncError, UsageError } from '../shared/errors';
+import { MismatchError, UsageError, syncError } from '../shared/errors';
 import type { Options } from './options';
 import { Peer } from './peer';
 import { statLine, type Reporter } from './progress';
-import { explain, forwardStderr, stopAgents, type Side } from './session-agents';
+import { explain, stopAgents, type Side } from './session-agents';
+import { forwardStderr } from './agent-stderr';
 import { checkSizes, checkStateFiles, loadBitmap } from './session-checks';
 import { checkEndpointSizes, targetMissing } from './session-endpoints';
 import { diffDevices } from './session-diff';
@@ -39,7 +40,7 @@ export async function runSession(options: Options, reporter: Reporter, transport
   const state: Run = { sides: [], links: [], abort: controller.signal };
   const interrupt = (signal: NodeJS.Signals) => {
     if (controller.signal.aborted) return;
-    const error = new SyncError(signal === 'SIGINT' ? 'Interrupted by user' : `Interrupted by ${signal}`, 'EINTR');
+    const error = syncError('INTERRUPTED', signal);
     controller.abort(error);
     for (const side of state.sides) side.peer.rpc.fail(error);
     for (const link of state.links) link.kill();
@@ -69,7 +70,7 @@ async function run(options: Options, reporter: Reporter, transports: TransportFo
     const started = await transports(role).start(abort);
     const link = linked(role) && options.bwlimit > 0 ? throttleLink(started, options.bwlimit) : started;
     links.push(link);
-    forwardStderr(link, role, reporter);
+    forwardStderr(link.stderr, role, (text) => reporter.remoteText(text));
     for (const detail of started.details ?? []) reporter.debug(`${role} link (${started.description}): ${detail}`);
     const peer = await Peer.connect(role, link, (text) => reporter.debug(`${role} agent: ${text}`), abort);
     // SOURCE TARGET form: a remote endpoint's `~` is the agent's to expand.
@@ -152,7 +153,7 @@ async function run(options: Options, reporter: Reporter, transports: TransportFo
     return;
   }
   if (local && remote && Math.min(local.size, remote.size) === 0) {
-    throw new SyncError('One of the devices is size 0. There is nothing to sync.', 'EEMPTY');
+    throw syncError('DEVICE_EMPTY');
   }
   if (options.verifyBitmap) {
     await verifyDestination(options, reporter, (local ?? remote) as Side);

@@ -2,8 +2,10 @@
 // and the exit code it maps to. The CLI prints `message` alone (one line) unless --debug.
 import { printable } from './remote-text';
 import { USAGE_ERRORS, type UsageCode } from './errors-usage';
+import { SYNC_ERRORS, type SyncCode } from './errors-sync';
 
 export { USAGE_ERRORS, COMMANDER_ERRORS, type UsageCode } from './errors-usage';
+export { SYNC_ERRORS, type SyncCode } from './errors-sync';
 
 export const EXIT_OK = 0;
 /** Command-line error: nothing was opened for writing, nothing changed. */
@@ -46,6 +48,12 @@ export class SyncError extends BasynError {
   constructor(message: string, code = 'ESYNC') {
     super(message, code, EXIT_SYNC);
   }
+}
+
+/** The sync error of `code` in SYNC_ERRORS (errors-sync.ts), with its stable code, its message built from `args`. */
+export function syncError<Code extends SyncCode>(code: Code, ...args: Parameters<(typeof SYNC_ERRORS)[Code]['message']>): SyncError {
+  const row = SYNC_ERRORS[code];
+  return new SyncError((row.message as (...values: unknown[]) => string)(...args), row.code);
 }
 
 /** A malformed frame or unexpected message: the peer is not speaking our protocol. */

@@ -17,7 +17,7 @@ import { promises as dns } from 'node:dns';
 import { promises as fs } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
-import { SyncError, type BasynError } from '../../shared/errors';
+import { SyncError, type BasynError, syncError } from '../../shared/errors';
 import type { EndpointSide, Resource } from '../resource';
 import { chapSettings, readChapFile, type ChapCredentials } from './iscsi-chap';
 import { byPathName, parseIscsiSpec, portalArgument, type IscsiSpec } from './iscsi-spec';
@@ -239,7 +239,7 @@ export const ISCSI: ResourceScheme = {
     const resource = iscsiResource(endpoint.slice(PREFIX.length), context.role, { env: process.env }, endpoint);
     const controller = new AbortController();
     const onSignal = (signal: NodeJS.Signals) => {
-      if (!controller.signal.aborted) controller.abort(new SyncError(signal === 'SIGINT' ? 'Interrupted by user' : `Interrupted by ${signal}`, 'EINTR'));
+      if (!controller.signal.aborted) controller.abort(syncError('INTERRUPTED', signal));
     };
     for (const signal of SIGNALS) process.on(signal, onSignal);
     let device: string;

@@ -3,7 +3,7 @@
 // acquires (returning the device path the sync uses) and releases. `holdResources` is the one place
 // that guarantees the release: on success, on failure, and when SIGINT, SIGTERM or SIGHUP arrives at
 // any moment, even while the resource is being acquired (it is then released as soon as it exists).
-import { SyncError } from '../../shared/errors';
+import { SyncError, syncError } from '../../shared/errors';
 
 export type EndpointRole = 'source' | 'target';
 
@@ -116,7 +116,7 @@ export async function holdResources<T>(
 }
 
 function interrupted(signal: NodeJS.Signals): SyncError {
-  return new SyncError(signal === 'SIGINT' ? 'Interrupted by user' : `Interrupted by ${signal}`, 'EINTR');
+  return syncError('INTERRUPTED', signal);
 }
 
 /** Releases in reverse order; every one is tried, the first failure is thrown after the others ran. */

@@ -6,7 +6,7 @@
 // 1 a config or usage error (nothing ran). With --json, stdout carries one object per task at its end
 // and a last `summary`; the log goes to stderr either way.
 import { Command, Option } from 'commander';
-import { EXIT_OK, SyncError, UsageError } from '../../shared/errors';
+import { EXIT_OK, UsageError, syncError } from '../../shared/errors';
 import { parseCommand, reportError } from '../command-errors';
 import { printable } from '../../shared/remote-text';
 import { defaultStateDir } from '../../remote/patch-journal';
@@ -82,7 +82,7 @@ async function runTasks(tasks: Task[], settings: RunSettings): Promise<number> {
   const onSignal = (signal: NodeJS.Signals) => {
     if (controller.signal.aborted) return;
     signalled = signal;
-    controller.abort(new SyncError(signal === 'SIGINT' ? 'Interrupted by user' : `Interrupted by ${signal}`, 'EINTR'));
+    controller.abort(syncError('INTERRUPTED', signal));
   };
   for (const signal of SIGNALS) process.on(signal, onSignal);
   const log = (task: string, level: LogLevel, text: string) => {

@@ -3,7 +3,7 @@
 // tail of the remote stderr for messages, and the wait for the agent's first byte, which turns "node
 // missing", "node too old" or a corrupted upload into an error with a hint instead of an early EOF.
 import type { Readable } from 'node:stream';
-import { SyncError } from '../../shared/errors';
+import { SyncError, syncError } from '../../shared/errors';
 import { DEFAULT_CONNECT_TIMEOUT_MS, seconds } from './deadline';
 import { printable } from '../../shared/remote-text';
 import { LOADER_EXIT_BAD_BUNDLE, LOADER_EXIT_OLD_NODE, LOADER_SOURCE, MIN_REMOTE_NODE_MAJOR } from './loader';
@@ -99,14 +99,15 @@ function startFailure(exit: AgentExit, host: string, remoteNode: string | undefi
   if (wrap !== undefined && exit.code !== LOADER_EXIT_OLD_NODE && exit.code !== LOADER_EXIT_BAD_BUNDLE && !/node not found/.test(said)) {
     const how = exit.reason !== undefined ? `failed (${exit.reason})` : exit.code !== null ? `exited with code ${exit.code}` : exit.signal ? `was killed by ${exit.signal}` : 'ended';
     const lines = stderr.lastLines(3);
-    return new SyncError(`the wrapper '${printable(wrap)}' on ${host} ${how} before the agent started${lines ? `: ${lines}` : ''}`, 'EWRAP');
+    return syncError('WRAPPER_FAILED', printable(wrap), host, how, lines);
   }
   const at = remoteNode !== undefined ? ` at ${remoteNode}` : '';
   if (exit.code === 126 || exit.code === 127 || exit.code === LOADER_EXIT_OLD_NODE) {
-    const detail = exit.code === LOADER_EXIT_OLD_NODE && said ? ` (${said.replace(/^basyn: /, '')})` : '';
-    return new SyncError(`node >= ${MIN_REMOTE_NODE_MAJOR} not found on ${host}${at}${detail}; install it or pass --remote-node PATH`, 'ENONODE');
+    return exit.code === LOADER_EXIT_OLD_NODE && said
+      ? syncError('REMOTE_NODE_TOO_OLD', MIN_REMOTE_NODE_MAJOR, host, at, said.replace(/^basyn: /, ''))
+      : syncError('REMOTE_NODE_MISSING', MIN_REMOTE_NODE_MAJOR, host, at);
   }
-  if (exit.code === LOADER_EXIT_BAD_BUNDLE) return new SyncError(`the agent upload to ${host} arrived corrupted`, 'EUPLOAD');
+  if (exit.code === LOADER_EXIT_BAD_BUNDLE) return syncError('REMOTE_UPLOAD_CORRUPTED', host);
   const how = exit.reason ?? (exit.code !== null ? `exited with code ${exit.code}` : exit.signal ? `was killed by ${exit.signal}` : 'ended');
-  return new SyncError(`the remote agent on ${host} ${how} before starting${said ? `: ${said}` : ''}`, 'ESTART');
+  return syncError('REMOTE_AGENT_START_FAILED', host, how, said);
 }
