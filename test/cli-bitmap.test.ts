@@ -50,6 +50,38 @@ test('--update-bitmap with no bitmap yet creates it by comparing with the destin
   t.true(existsSync(bitmap));
 });
 
+// A new bitmap against an existing destination (issue 15, target 9): its unknown entries are compared with
+// the destination, so the first run sends only what differs; after it the bitmap is trusted (the next run
+// does not read the destination: a change made there behind basyn's back survives it).
+for (const [action, extra] of [['PUSH', []], ['PULL', ['--chunk', '16']], ['PUSH', ['--chunk', '0']]] as Array<[Action, string[]]>) {
+  test(`a new bitmap against an existing destination: the first run is a SYNC (${action}${extra.length ? ` ${extra.join(' ')}` : ''})`, async (t) => {
+    const source = random(SIZE);
+    const where = devices(t, action, source, edited(source, [BUFFER, 3 * BUFFER + 5000]));
+    const bitmap = where.dir.path('bitmap');
+    const first = parseStat((await run(t, syncArgs(where, action, bitmap, extra))).stdout);
+    t.true(first.both < 2 * BUFFER + SIZE / 10, `only the two differing buffers travel: ${JSON.stringify(first)}`);
+    await assertSynced(t, where, source);
+
+    const behind = Buffer.from('changed behind basyn\'s back');
+    patch(where.destination, 7 * BUFFER, behind);
+    const second = parseStat((await run(t, syncArgs(where, action, bitmap, extra))).stdout);
+    t.true(second.both < SIZE / 10, `nothing travels: ${JSON.stringify(second)}`);
+    t.true(readFileSync(where.destination).subarray(7 * BUFFER, 7 * BUFFER + behind.length).equals(behind), 'the second run trusted the bitmap');
+  });
+}
+
+test('--reset-bitmap with a new bitmap sends everything without reading the destination, even an identical one', async (t) => {
+  const source = random(SIZE);
+  const where = devices(t, 'PUSH', source, Buffer.from(source));
+  const reset = parseStat((await run(t, syncArgs(where, 'PUSH', where.dir.path('bitmap'), ['--reset-bitmap']))).stdout);
+  t.true(reset.tx >= SIZE, `every buffer is sent: ${JSON.stringify(reset)}`);
+  await assertSynced(t, where, source);
+  // The same without --reset-bitmap: compared, nothing sent.
+  const compared = parseStat((await run(t, syncArgs(where, 'PUSH', where.dir.path('bitmap-2')))).stdout);
+  t.true(compared.tx < SIZE / 10, `an identical destination gets nothing: ${JSON.stringify(compared)}`);
+  await assertSynced(t, where, source);
+});
+
 test('--reset-bitmap rebuilds the bitmap: everything is sent once, then nothing', async (t) => {
   const source = random(SIZE);
   const where = devices(t, 'PUSH', source, random(SIZE));

@@ -10,8 +10,11 @@
 // The engine calls buffer() for each buffer, afterBuffer() after each, and finish() at the end; it
 // never touches the bitmap itself. The store does the file I/O, in the order this module asks.
 //
-//   plain bitmap SYNC   the destination is never read; a staged digest is computed by the controller
-//                       from the very bytes it forwarded
+//   plain bitmap SYNC   a buffer the bitmap knows: the destination is never read; a staged digest is
+//                       computed by the controller from the very bytes it forwarded
+//   unknown entries     (a new bitmap, or entries a crash left unknown) are settled by comparing with
+//                       the destination, as --update-bitmap does, so a first run is a SYNC, not a COPY;
+//                       with --reset-bitmap (compareUnknown false) they are sent, the destination unread
 //   --update-bitmap     both sides are hashed; staged digests are read back from the destination
 //   bitmap-only         no destination: entries describe the source as seen (nothing to protect)
 //
@@ -41,6 +44,12 @@ export interface BitmapSyncJob {
   /** The run's chunk size (the session's one decision: the bitmap's own, 0 = none). */
   readonly chunkSize: number;
   readonly updateBitmap: boolean;
+  /**
+   * A buffer whose entry is unknown (and whose chunk entries cannot decide) is compared with the
+   * destination instead of being sent whole; false with --reset-bitmap ("send everything, never read
+   * the destination").
+   */
+  readonly compareUnknown: boolean;
   /** Reads a range from the source and writes it to `destination`; resolves after WRITTEN. */
   transfer(destination: Peer, extent: Extent): Promise<EncodedBlock>;
   /** Undefined unless --debug: `debug?.(...)` then skips building the text (it has hex digests). */
@@ -69,8 +78,9 @@ export class BitmapSync {
       // wire instead of one: there the buffer digest is asked first.)
       return this.syncChunks(index, chunks, splitDigests(await source.hash(extent, chunkSize), chunks.length));
     }
-    const sourceDigest = await source.hash(extent);
     const stored = bitmap.entry(index);
+    if (!stored && destination && this.job.compareUnknown) return this.compareBuffer(destination, index, extent, chunks);
+    const sourceDigest = await source.hash(extent);
     if (stored && sourceDigest.equals(stored)) return [];
     this.job.debug?.(`buffer ${index} at ${extent.offset}: source ${sourceDigest.toString('hex')}, bitmap ${stored?.toString('hex') ?? 'unknown'}`);
 
@@ -146,6 +156,49 @@ export class BitmapSync {
     const written = await Promise.all(blocks.map((block) => decodeBlock(block)));
     changed.forEach((chunk, position) => bitmap.stage(index, 1 + chunk, this.hasher.digest(written[position])));
     // The buffer digest is known only when this run forwarded every byte of the buffer (§5.4).
+    if (changed.length === chunks.length) bitmap.stage(index, 0, this.hasher.digest(Buffer.concat(written)));
+    return changed.map((chunk) => chunks[chunk]);
+  }
+
+  /**
+   * An unknown entry with a destination (issue 15, target 9): one hashing pass on each side, at chunk
+   * granularity when there are chunks; only what differs is marked, sent and staged from the forwarded
+   * bytes; what matches gets the digests both sides agreed on, which the destination read from its own
+   * bytes (committed after the next FLUSH, like --update-bitmap's, §5.5). A buffer entry needs a second
+   * pass: the destination's is asked only for a buffer found equal whose source is remote (a local
+   * source's chunk digests decide alone on the next run, buffer() above); a partly written buffer keeps
+   * its buffer entry unknown, as §5.4 says.
+   */
+  private async compareBuffer(destination: Peer, index: number, extent: Extent, chunks: Extent[]): Promise<Extent[]> {
+    const { source, bitmap } = this.job;
+    if (chunks.length <= 1) {
+      const [sourceDigest, destinationDigest] = await Promise.all([source.hash(extent), destination.hash(extent)]);
+      if (sourceDigest.equals(destinationDigest)) {
+        bitmap.stage(index, 0, destinationDigest);
+        for (const chunk of chunks.keys()) bitmap.stage(index, 1 + chunk, destinationDigest);
+        return [];
+      }
+      this.job.debug?.(`buffer ${index} at ${extent.offset}: unknown in the bitmap, differs from the destination`);
+      const [written] = await this.write(destination, index, chunks.map((_, chunk) => 1 + chunk), [extent]);
+      const digest = await this.digestOf(written);
+      bitmap.stage(index, 0, digest);
+      for (const chunk of chunks.keys()) bitmap.stage(index, 1 + chunk, digest);
+      return [extent];
+    }
+    const chunkSize = chunks[0].length;
+    const [sourceChunks, destinationChunks] = (await Promise.all([source.hash(extent, chunkSize), destination.hash(extent, chunkSize)]))
+      .map((digests) => splitDigests(digests, chunks.length));
+    const changed = differingChunks(sourceChunks, destinationChunks);
+    if (changed.length === 0) {
+      destinationChunks.forEach((digest, chunk) => bitmap.stage(index, 1 + chunk, digest));
+      if (source.role !== 'local') bitmap.stage(index, 0, await destination.hash(extent));
+      return [];
+    }
+    this.job.debug?.(`buffer ${index} at ${extent.offset}: unknown in the bitmap, ${changed.length} of ${chunks.length} chunks differ from the destination`);
+    const blocks = await this.write(destination, index, chunks.map((_, chunk) => 1 + chunk), changed.map((chunk) => chunks[chunk]));
+    const written = await Promise.all(blocks.map((block) => decodeBlock(block)));
+    const sent = new Map(changed.map((chunk, position) => [chunk, this.hasher.digest(written[position])]));
+    destinationChunks.forEach((digest, chunk) => bitmap.stage(index, 1 + chunk, sent.get(chunk) ?? digest));
     if (changed.length === chunks.length) bitmap.stage(index, 0, this.hasher.digest(Buffer.concat(written)));
     return changed.map((chunk) => chunks[chunk]);
   }

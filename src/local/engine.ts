@@ -30,6 +30,8 @@ export interface EngineJob {
   readonly bitmap?: BitmapStore;
   /** --update-bitmap: compare against the destination itself and rewrite every entry. */
   readonly updateBitmap: boolean;
+  /** Unknown bitmap entries are compared with the destination, not sent whole (false: --reset-bitmap). */
+  readonly compareUnknown?: boolean;
   /**
    * --diff: differing blocks go here instead of to the destination, which is then only read. Bitmap
    * digests are staged as usual but committed only at the end, after the sink's finish() made the
@@ -122,7 +124,7 @@ export async function runEngine(job: EngineJob): Promise<EngineResult> {
   };
   // Marks, transfers, staged digests and FLUSH-then-commit batches: one module (bitmap-sync.ts).
   const bitmap = job.bitmap && new BitmapSync({
-    source, destination, bitmap: job.bitmap, chunkSize: job.chunkSize, updateBitmap: job.updateBitmap, transfer, debug: job.debug,
+    source, destination, bitmap: job.bitmap, chunkSize: job.chunkSize, updateBitmap: job.updateBitmap, compareUnknown: job.compareUnknown ?? false, transfer, debug: job.debug,
   });
 
   /** Bitmap-only --diff: each changed range goes to the patch, a bitmap entry (chunk or buffer) per record. */

@@ -81,6 +81,7 @@ export async function syncDevices(
       zlevel: options.zlevel,
       bitmap,
       updateBitmap: options.updateBitmap || Boolean(bitmap?.verify),
+      compareUnknown: !options.resetBitmap,
       onProgress: (bytes) => progress.advance(bytes),
       onChanged: (bytes) => progress.changed(bytes),
       debug: options.debug ? (text) => reporter.debug(text) : undefined,
@@ -108,7 +109,7 @@ export async function syncDevices(
           try {
             const again = await runEngine({
               mode: 'SYNC', indexes, source: source.peer, destination: destination.peer, size: source.size, bufferSize: passUnit,
-              chunkSize: passUnit === options.bufferSize ? chunkSize : 0, zlevel: options.zlevel, bitmap, updateBitmap: false,
+              chunkSize: passUnit === options.bufferSize ? chunkSize : 0, zlevel: options.zlevel, bitmap, updateBitmap: false, compareUnknown: !options.resetBitmap,
               onProgress: (done) => display.advance(done), onChanged: (changed) => display.changed(changed),
               debug: options.debug ? (text) => reporter.debug(text) : undefined,
             });

@@ -291,7 +291,7 @@ for (const action of ACTIONS) {
 
     const first = parseStat((await basyn(bitmapArgs(where, action, bitmap))).stdout);
     t.is(readFileSync(bitmap).subarray(0, 8).toString('latin1'), 'BASYNBMP');
-    t.true(first.both >= BITMAP_SIZE, 'a new bitmap knows nothing: everything is sent');
+    t.true(first.both >= BITMAP_SIZE, 'a new bitmap knows nothing and the destination differs everywhere: everything is sent');
     await assertSynced(t, where, source);
 
     const unchanged = parseStat((await basyn(bitmapArgs(where, action, bitmap))).stdout);
