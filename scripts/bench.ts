@@ -24,6 +24,7 @@ import { startDelayProxy, type DelayProxy } from './delay-proxy';
 import { patch, sha256File, tempDir, writeRandom, writeSparse } from '../test/helpers/images';
 import { startSshd, sshdUnavailable, type Sshd } from '../test/helpers/sshd';
 import { endpointsSection, runEndpointsBench, withEndpointsSection, type EndpointRow } from './bench-endpoints';
+import { ensureRsync, runRsyncBench, type RsyncRow } from './bench-rsync';
 
 const ROOT = join(__dirname, '..');
 const MiB = 1024 * 1024;
@@ -44,6 +45,8 @@ interface Args {
   keep: boolean;
   compression: boolean;
   signals: boolean;
+  /** The comparison with rsync over the same sshd (installs rsync with apt when missing). */
+  rsync: boolean;
   /** Only the signal case (a private build and sshd, no images, no report file). */
   signalsOnly: boolean;
   /** Only the remote-to-remote case (two sshds); writes its own section of the report file. */
@@ -51,8 +54,8 @@ interface Args {
 }
 
 const USAGE = `usage: npm run bench -- [--size-mb N] [--sparse-gb N] [--load-runs N] [--ceiling-runs N] [--commit REV] [--fast-hash NAME]
-                        [--out FILE] [--no-compression] [--no-signals] [--signals-only] [--endpoints-only] [--keep]
-  --size-mb N        size of the test images (default 1024)
+                        [--out FILE] [--no-compression] [--no-signals] [--no-rsync] [--signals-only] [--endpoints-only] [--keep]
+  --size-mb N        size of the test images (default 1024, or $BASYN_BENCH_SIZE_MB)
   --sparse-gb N      size of the sparse images of the RSS check (default 64; 0 skips it)
   --load-runs N      syncs at once through one sshd in the load case (default 8; 0 skips it)
   --ceiling-runs N   runs of each ceiling, the best counts (default 3)
@@ -61,12 +64,13 @@ const USAGE = `usage: npm run bench -- [--size-mb N] [--sparse-gb N] [--load-run
   --out FILE         report file (default docs/benchmarks.md; "-" for stdout only)
   --no-compression   skip the compression and digest micro-benchmarks
   --no-signals       skip the signal case (SIGTERM to exit)
+  --no-rsync         skip the comparison with rsync over the same sshd
   --signals-only     run the signal case alone and print it (docs/benchmarks.md is not touched)
   --endpoints-only   run the remote-to-remote case alone (two sshds) and write its section of the report file
   --keep             keep the temp dir`;
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { sizeMb: 1024, sparseGb: 64, loadRuns: 8, ceilingRuns: 3, out: join(ROOT, 'docs', 'benchmarks.md'), keep: false, compression: true, signals: true, signalsOnly: false, endpointsOnly: false };
+  const args: Args = { sizeMb: Math.max(4, Number(process.env.BASYN_BENCH_SIZE_MB) || 1024), rsync: true, sparseGb: 64, loadRuns: 8, ceilingRuns: 3, out: join(ROOT, 'docs', 'benchmarks.md'), keep: false, compression: true, signals: true, signalsOnly: false, endpointsOnly: false };
   for (let index = 0; index < argv.length; index++) {
     const name = argv[index];
     const value = () => {
@@ -89,6 +93,7 @@ function parseArgs(argv: string[]): Args {
       case '--out': args.out = value(); break;
       case '--no-compression': args.compression = false; break;
       case '--no-signals': args.signals = false; break;
+      case '--no-rsync': args.rsync = false; break;
       case '--signals-only': args.signalsOnly = true; break;
       case '--endpoints-only': args.endpointsOnly = true; break;
       case '--keep': args.keep = true; break;
@@ -378,6 +383,9 @@ async function main(): Promise<void> {
       await runCase('sync-bitmap', 'SYNC 1 % changed, with bitmap', transport, push(changed, work, 'SYNC', '-b', file('bitmap')), { path: work, expect: changed }, freshBitmap(transport.args));
       if (delayed) continue;
       await runCase('copy-random', 'COPY random data', transport, push(src, work, 'COPY'), { path: work, expect: src });
+      // Issue 15, target 9: a new bitmap (every entry unknown) against an existing, identical destination is a
+      // SYNC, compared with the COPY above.
+      await runCase('sync-bitmap-new', 'SYNC identical, new bitmap (entries unknown)', transport, push(src, same, 'SYNC', '-b', file('bitmap-new')), { path: same, expect: src }, () => rmSync(file('bitmap-new'), { force: true }));
       if (transport.name === 'ssh') {
         // --bwlimit set so that the copy should last 30 s: the rate over the link must be within 10 % of the limit.
         const limit = Math.round(size / 30);
@@ -427,6 +435,25 @@ async function main(): Promise<void> {
       load = await runLoadBench({ controller: build.controller, workDir: temp.dir, sshArgs: sshArgs(sshd.port, sshd.knownHostsPath), runs: args.loadRuns, log });
       log(`bench:   ${load.error ? `FAILED ${load.error}` : `${load.runs} at once: ${load.concurrent.map((run) => run.slowdown.toFixed(1)).join(', ')} × a lone run`}`);
     }
+    // basyn against rsync over the same sshd (scripts/bench-rsync.ts).
+    let rsync: { version?: string; rows: RsyncRow[]; why?: string } | undefined;
+    if (sshd && args.rsync) {
+      const available = await ensureRsync(log);
+      const server = sshd;
+      rsync = available.version
+        ? {
+          version: available.version,
+          rows: await runRsyncBench({
+            runner, basynSsh: sshArgs(server.port, server.knownHostsPath), log,
+            rshCommand: `ssh -F /dev/null -c aes128-gcm@openssh.com -i '${server.keyPath}' -p ${server.port} -o UserKnownHostsFile='${server.knownHostsPath}' -o StrictHostKeyChecking=yes -o BatchMode=yes -o IdentitiesOnly=yes`,
+            remote: `${server.user}@${server.host}`,
+            images: { src, changed, same, work },
+            digestOf: (path) => digests.get(path) as string,
+            reset: copyDurably,
+          }),
+        }
+        : { rows: [], why: available.why };
+    }
     const signals = args.signals ? await runSignalBench(signalSetup(sshd), log) : undefined;
     // Remote to remote (scripts/bench-endpoints.ts): a second sshd as the source's host.
     let endpoints: EndpointRow[] | undefined;
@@ -464,6 +491,7 @@ async function main(): Promise<void> {
       results,
       sparse,
       load,
+      rsync,
       signals,
       compression,
       digests: digestSpeeds,

@@ -306,6 +306,7 @@ const INVOCATIONS: Record<string, Invocation[]> = {
   USAGE_DIFF_STDOUT_WITH_JSON: [{ input: '--diff - --json', run: (p) => usage(['-l', p.a, '-r', p.b, ...PUSH, '--diff', '-', '--json']) }],
   USAGE_DIFF_WITH_BITMAP_REWRITE: [{ input: '--diff --reset-bitmap', run: (p) => usage(['-l', p.a, '-r', p.b, ...PUSH, '-b', p.path('bitmap'), '--diff', p.path('patch'), '--reset-bitmap']) }],
   USAGE_DIFF_BITMAP_ONLY: [{ input: '--diff in bitmap-only mode', run: (p) => usage(['-l', p.a, ...PUSH, '-b', p.path('bitmap'), '--diff', p.path('patch')]) }],
+  USAGE_DIFF_FAST_BITMAP: [{ input: '--diff with an XXH3 bitmap', run: (p) => usage(['-l', p.a, ...PUSH, '-b', p.path('bitmap'), '--hash', 'XXH3', '--diff', p.path('patch'), '--diff-advances-bitmap']) }],
   USAGE_DIFF_BDSYNC_NEEDS_DESTINATION: [{ input: 'a bdsync patch in bitmap-only mode', run: (p) => usage(['-l', p.a, ...PUSH, '-b', p.path('bitmap'), '--diff', p.path('patch'), '--diff-advances-bitmap', '--diff-format', 'bdsync']) }],
   USAGE_DIFF_OPTION_NEEDS_DIFF: [{ input: '--diffsize without --diff', run: (p) => usage(['-l', p.a, '-r', p.b, ...PUSH, '--diffsize', 'resize']) }],
   USAGE_DIFF_ADVANCES_NEEDS_BITMAP: [{ input: '--diff-advances-bitmap without -b', run: (p) => usage(['-l', p.a, '-r', p.b, ...PUSH, '--diff', p.path('patch'), '--diff-advances-bitmap']) }],

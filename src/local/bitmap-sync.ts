@@ -25,7 +25,7 @@
 //                                a clean compare lets steps 3-5 record the destination's digests
 import { decodeBlock } from '../shared/block-codec';
 import { bufferExtent, chunkExtents, type Extent } from '../shared/geometry';
-import { splitDigests, unsaltedHasher, type Hasher } from '../shared/hash';
+import { createHasher, splitDigests, type Hasher } from '../shared/hash';
 import type { EncodedBlock } from '../shared/protocol';
 import type { BitmapStore } from './bitmap-store';
 import { differingChunks } from './compare';
@@ -57,13 +57,14 @@ export interface BitmapSyncJob {
 }
 
 export class BitmapSync {
-  private readonly hasher: Hasher;
+  /** The bitmap's digest, computed here from forwarded bytes (XXH3's WebAssembly is instantiated asynchronously). */
+  private readonly hasher: Promise<Hasher>;
   private uncommittedBytes = 0;
   private committing: Promise<void> = Promise.resolve();
 
   constructor(private readonly job: BitmapSyncJob) {
-    // Bitmaps never hold salted digests (options.ts refuses them), so node:crypto computes them.
-    this.hasher = unsaltedHasher(job.bitmap.layout.hash);
+    // Bitmaps never hold salted digests (options.ts refuses them): no seed.
+    this.hasher = createHasher(job.bitmap.layout.hash);
   }
 
   /** Syncs buffer `index` (`extent`) and returns the ranges found changed (sent, unless bitmap-only). */
@@ -125,7 +126,7 @@ export class BitmapSync {
 
   /** Step 3 for plain bitmap SYNCs: the digest of the very bytes forwarded. */
   private async digestOf(block: EncodedBlock): Promise<Buffer> {
-    return this.hasher.digest(await decodeBlock(block));
+    return (await this.hasher).digest(await decodeBlock(block));
   }
 
   /** Steps 4-5, one commit at a time. */
@@ -154,9 +155,10 @@ export class BitmapSync {
     if (changed.length === 0) return [];
     const blocks = await this.write(destination, index, changed.map((chunk) => 1 + chunk), changed.map((chunk) => chunks[chunk]));
     const written = await Promise.all(blocks.map((block) => decodeBlock(block)));
-    changed.forEach((chunk, position) => bitmap.stage(index, 1 + chunk, this.hasher.digest(written[position])));
+    const hasher = await this.hasher;
+    changed.forEach((chunk, position) => bitmap.stage(index, 1 + chunk, hasher.digest(written[position])));
     // The buffer digest is known only when this run forwarded every byte of the buffer (§5.4).
-    if (changed.length === chunks.length) bitmap.stage(index, 0, this.hasher.digest(Buffer.concat(written)));
+    if (changed.length === chunks.length) bitmap.stage(index, 0, hasher.digest(Buffer.concat(written)));
     return changed.map((chunk) => chunks[chunk]);
   }
 
@@ -197,9 +199,10 @@ export class BitmapSync {
     this.job.debug?.(`buffer ${index} at ${extent.offset}: unknown in the bitmap, ${changed.length} of ${chunks.length} chunks differ from the destination`);
     const blocks = await this.write(destination, index, chunks.map((_, chunk) => 1 + chunk), changed.map((chunk) => chunks[chunk]));
     const written = await Promise.all(blocks.map((block) => decodeBlock(block)));
-    const sent = new Map(changed.map((chunk, position) => [chunk, this.hasher.digest(written[position])]));
+    const hasher = await this.hasher;
+    const sent = new Map(changed.map((chunk, position) => [chunk, hasher.digest(written[position])]));
     destinationChunks.forEach((digest, chunk) => bitmap.stage(index, 1 + chunk, sent.get(chunk) ?? digest));
-    if (changed.length === chunks.length) bitmap.stage(index, 0, this.hasher.digest(Buffer.concat(written)));
+    if (changed.length === chunks.length) bitmap.stage(index, 0, hasher.digest(Buffer.concat(written)));
     return changed.map((chunk) => chunks[chunk]);
   }
 

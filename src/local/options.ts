@@ -180,7 +180,7 @@ function validateVerifyBitmap(raw: RawOptions, action: string | undefined, mode:
 }
 
 /** --diff and its companions; `destination`: the destination device, if the run names one. */
-function validateDiff(raw: RawOptions, mode: string | undefined, destination: string | undefined): DiffFormat {
+function validateDiff(raw: RawOptions, mode: string | undefined, destination: string | undefined, hash: HashAlgorithm): DiffFormat {
   const diffFormat = (raw.diffFormat ?? 'basyn').toLowerCase();
   if (diffFormat !== 'basyn' && diffFormat !== 'bdsync') throw usageError('USAGE_DIFF_FORMAT', String(raw.diffFormat));
   if (raw.diff !== undefined) {
@@ -189,6 +189,7 @@ function validateDiff(raw: RawOptions, mode: string | undefined, destination: st
     if (raw.diff === '-' && raw.json) throw usageError('USAGE_DIFF_STDOUT_WITH_JSON');
     if (raw.updateBitmap || raw.resetBitmap) throw usageError('USAGE_DIFF_WITH_BITMAP_REWRITE');
     if (raw.bitmap !== undefined && !destination && !raw.diffAdvancesBitmap) throw usageError('USAGE_DIFF_BITMAP_ONLY');
+    if (raw.bitmap !== undefined && !hash.nodeName) throw usageError('USAGE_DIFF_FAST_BITMAP', hash.name);
     if (diffFormat === 'bdsync' && !destination) throw usageError('USAGE_DIFF_BDSYNC_NEEDS_DESTINATION');
   } else if (raw.diffFormat !== undefined || raw.diffAdvancesBitmap || raw.diffsize !== undefined) {
     throw usageError('USAGE_DIFF_OPTION_NEEDS_DIFF');
@@ -271,9 +272,10 @@ export function validateOptions(given: RawOptions, interactive: boolean, env: En
   }
   const destination = action === 'PUSH' ? raw.remote : raw.local;
   validateBitmap(raw, action, mode, verifying, hash, destination);
-  const diffFormat = validateDiff(raw, mode, destination);
+  const diffFormat = validateDiff(raw, mode, destination, hash);
   const diffSize = parseSizeMode(raw.diffsize);
-  const patchHash = (raw.hash ?? raw.algo) !== undefined && !hash.salted && !hash.weak ? hash : (hashByName('SHA256') as HashAlgorithm);
+  // A patch holds cryptographic digests only (node:crypto's): XXH3 and the salted and 32-bit ones fall back to SHA-256.
+  const patchHash = (raw.hash ?? raw.algo) !== undefined && hash.nodeName && !hash.salted && !hash.weak ? hash : (hashByName('SHA256') as HashAlgorithm);
   const progress = progressStyle(raw.progress, raw.progressStyle);
   const verbosity = typeof raw.verbose === 'number' ? raw.verbose : raw.verbose ? 1 : 0;
 

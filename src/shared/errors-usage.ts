@@ -85,6 +85,7 @@ export const USAGE_ERRORS = {
   USAGE_DIFF_STDOUT_WITH_JSON: () => '--diff - and --json cannot be used together: both would write to stdout',
   USAGE_DIFF_WITH_BITMAP_REWRITE: () => '--diff cannot be used with --update-bitmap or --reset-bitmap',
   USAGE_DIFF_BITMAP_ONLY: () => '--diff in bitmap-only mode needs --diff-advances-bitmap: the bitmap then stands for the target once this patch is applied, so every patch must be applied, in order',
+  USAGE_DIFF_FAST_BITMAP: (hash: string) => `--diff with -b puts the bitmap's digests in the patch, which cannot hold ${hash} digests: use a bitmap with SHA1 or another cryptographic --hash`,
   USAGE_DIFF_BDSYNC_NEEDS_DESTINATION: () => '--diff-format bdsync needs the destination (-r for PUSH, -l for PULL): it names it',
   USAGE_DIFF_OPTION_NEEDS_DIFF: () => '--diff-format, --diff-advances-bitmap and --diffsize can be only used with --diff',
   USAGE_DIFF_ADVANCES_NEEDS_BITMAP: () => '--diff-advances-bitmap can be only used with -b/--bitmap',

@@ -3,7 +3,9 @@
 // salted with a random seed for each run so that no two runs (and no crafted data) share collisions;
 // because of that salt it cannot be stored in a bitmap. ADLER32 and CRC32 are iblocksync's (--algo):
 // 32-bit digests, accepted for compatibility with a warning that they can miss changes, and never
-// stored in a bitmap either.
+// stored in a bitmap either. XXH3 (id 8) is the same XXH3-128 function unsalted (seed 0), so that its
+// digests can be stored: the fast digest for bitmaps (bitmap-format.md, "Hash ids", says when it is
+// acceptable and when to keep SHA-1 or SHA-256).
 import { createHash } from 'node:crypto';
 import type { createAdler32 as CreateAdler32, createCRC32 as CreateCRC32, createXXHash128 as CreateXXHash128, IHasher } from 'hash-wasm';
 // The single-algorithm build of hash-wasm keeps the agent bundle small (the package's main entry
@@ -17,9 +19,9 @@ const { createCRC32 } = require('hash-wasm/dist/crc32.umd.min.js') as { createCR
 
 export interface HashAlgorithm {
   readonly name: HashName;
-  /** basyn's hash id (0-7, stored in bitmaps) or our wire-only id (>= 100). */
+  /** basyn's hash id (0-7 Python basyn's, 8 ours; stored in bitmaps) or our wire-only id (>= 100). */
   readonly id: number;
-  /** node:crypto algorithm name; undefined for the WebAssembly XXH128. */
+  /** node:crypto algorithm name; undefined for the WebAssembly ones (XXH128, XXH3, ADLER32, CRC32). */
   readonly nodeName?: string;
   readonly digestLength: number;
   /** Salted per run; never stored in a bitmap. */
@@ -28,7 +30,7 @@ export interface HashAlgorithm {
   readonly weak?: boolean;
 }
 
-export const HASH_NAMES = ['SHA1', 'SHA224', 'SHA256', 'SHA384', 'SHA512', 'BLAKE2B', 'BLAKE2S', 'MD5', 'XXH128'] as const;
+export const HASH_NAMES = ['SHA1', 'SHA224', 'SHA256', 'SHA384', 'SHA512', 'BLAKE2B', 'BLAKE2S', 'MD5', 'XXH128', 'XXH3'] as const;
 /** Only through --algo (iblocksync's names), with a warning. */
 export const WEAK_HASH_NAMES = ['ADLER32', 'CRC32'] as const;
 export type HashName = (typeof HASH_NAMES)[number] | (typeof WEAK_HASH_NAMES)[number];
@@ -42,6 +44,7 @@ const TABLE: readonly HashAlgorithm[] = [
   { name: 'BLAKE2B', id: 5, nodeName: 'blake2b512', digestLength: 64, salted: false },
   { name: 'BLAKE2S', id: 6, nodeName: 'blake2s256', digestLength: 32, salted: false },
   { name: 'MD5', id: 7, nodeName: 'md5', digestLength: 16, salted: false },
+  { name: 'XXH3', id: 8, digestLength: 16, salted: false },
   { name: 'XXH128', id: 100, digestLength: 16, salted: true },
   { name: 'ADLER32', id: 101, digestLength: 4, salted: false, weak: true },
   { name: 'CRC32', id: 102, digestLength: 4, salted: false, weak: true },
@@ -62,20 +65,22 @@ export interface Hasher {
   digest(data: Uint8Array): Buffer;
 }
 
-/** A hasher of an unsalted algorithm (node:crypto), ready at once: what bitmaps use. */
-export function unsaltedHasher(algorithm: HashAlgorithm): Hasher {
-  const nodeName = algorithm.nodeName;
-  if (!nodeName) throw new Error(`internal: ${algorithm.name} is salted`);
+/** A node:crypto hasher, ready at once. */
+function nodeHasher(algorithm: HashAlgorithm, nodeName: string): Hasher {
   return { algorithm, digest: (data) => createHash(nodeName).update(data).digest() };
 }
 
-/** `seed` only matters for salted algorithms (a 64-bit value; 0 for the others). */
+/**
+ * `seed` only matters for salted algorithms (a 64-bit value; ignored for the others: XXH3 is XXH3-128
+ * with seed 0, its digest in the canonical byte order, as `xxhsum -H2` prints it).
+ */
 export async function createHasher(algorithm: HashAlgorithm, seed = 0n): Promise<Hasher> {
-  if (algorithm.nodeName) return unsaltedHasher(algorithm);
+  if (algorithm.nodeName) return nodeHasher(algorithm, algorithm.nodeName);
   let wasm: IHasher;
+  const salt = algorithm.salted ? seed : 0n;
   if (algorithm.name === 'ADLER32') wasm = await createAdler32();
   else if (algorithm.name === 'CRC32') wasm = await createCRC32();
-  else wasm = await createXXHash128(Number(seed & 0xffffffffn), Number((seed >> 32n) & 0xffffffffn));
+  else wasm = await createXXHash128(Number(salt & 0xffffffffn), Number((salt >> 32n) & 0xffffffffn));
   return {
     algorithm,
     digest: (data) => {
