@@ -81,7 +81,9 @@ export class BasynRunner {
   async run(args: string[]): Promise<BasynRun> {
     // No ssh-agent: the key given with -i is the only identity, as on a fresh machine.
     const env = { ...process.env, SSH_AUTH_SOCK: '' };
-    const result = await timed([process.execPath, '--require', this.preload, this.controller, ...args, '--stat', '--debug'], env);
+    // `basyn patch` has no --stat (its net time is the wall time less the startup, bench.ts).
+    const extra = args[0] === 'patch' ? ['--debug'] : ['--stat', '--debug'];
+    const result = await timed([process.execPath, '--require', this.preload, this.controller, ...args, ...extra], env);
     const stat = /Traffic: Rx:(\d+)B, Tx:(\d+)B.*Time: ([\d.]+)s/.exec(result.stdout) ?? /Time: ([\d.]+)s/.exec(result.stdout);
     const agent = (role: string) => new RegExp(`debug: ${role} agent: peak RSS (\\d+) KiB(?:, cpu ([\\d.]+) s)?`).exec(result.stderr);
     const [local, remote] = [agent('local'), agent('remote')];

@@ -194,7 +194,7 @@ function netTime(run: BasynRun, startupSeconds = 0, syncs = true): number {
 /** What a case is compared with (the proxy cases: the same case without the proxy, from the results). */
 function ceilingKind(id: string, transport: TransportName): CeilingKind | undefined {
   if (transport === 'proxy' || id === 'bwlimit') return undefined; // --bwlimit is compared with its own limit
-  if (id === 'sync-bitmap') return 'sha1';
+  if (id === 'sync-bitmap' || id === 'sync-bitmap-xxh3') return 'sha1';
   if (id === 'patch-apply') return undefined; // reads the patch twice and the changed ranges: no whole-image ceiling
   if (id.startsWith('copy-')) return transport === 'ssh' ? 'ssh' : 'write';
   return 'sha1Twice';
@@ -367,10 +367,10 @@ async function main(): Promise<void> {
     const fresh = () => copyDurably(src, work);
     // The bitmap "of a previous run": work is a copy of src, and an untimed run over the same transport records
     // src's digests after comparing with it (a bitmap names its destination: path, host:port, inode).
-    const freshBitmap = (transportArgs: string[]) => async () => {
+    const freshBitmap = (transportArgs: string[], hash: string[] = []) => async () => {
       copyDurably(src, work);
       rmSync(file('bitmap'), { force: true });
-      const setup = await runner.run([...push(src, work, 'SYNC', '-b', file('bitmap'), '--update-bitmap'), ...transportArgs]);
+      const setup = await runner.run([...push(src, work, 'SYNC', '-b', file('bitmap'), '--update-bitmap', ...hash), ...transportArgs]);
       if (!setup.ok) throw new Error(`cannot make the bitmap of a previous run: ${setup.error}`);
     };
     for (const transport of transports) {
@@ -382,6 +382,8 @@ async function main(): Promise<void> {
       await runCase('sync-changed', 'SYNC 1 % changed', transport, push(changed, work, 'SYNC'), { path: work, expect: changed }, fresh);
       await runCase('sync-bitmap', 'SYNC 1 % changed, with bitmap', transport, push(changed, work, 'SYNC', '-b', file('bitmap')), { path: work, expect: changed }, freshBitmap(transport.args));
       if (delayed) continue;
+      // Issue 15, target 5: the same with the unsalted fast digest a bitmap may store.
+      await runCase('sync-bitmap-xxh3', 'SYNC 1 % changed, with bitmap, --hash XXH3', transport, push(changed, work, 'SYNC', '-b', file('bitmap'), '--hash', 'XXH3'), { path: work, expect: changed }, freshBitmap(transport.args, ['--hash', 'XXH3']));
       await runCase('copy-random', 'COPY random data', transport, push(src, work, 'COPY'), { path: work, expect: src });
       // Issue 15, target 9: a new bitmap (every entry unknown) against an existing, identical destination is a
       // SYNC, compared with the COPY above.
