@@ -1,6 +1,7 @@
 // --progress: a cli-progress bar (percent, rate, ETA, changed bytes) when stderr is a terminal, plain lines otherwise.
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
+import { etaText } from '../src/local/progress';
 import { BASYN, basyn } from './helpers/cli';
 import { sha256File, tempDir, writeRandom } from './helpers/images';
 
@@ -33,5 +34,16 @@ const NO_SCRIPT = spawnSync('script', ['--version']).error ? 'util-linux script(
   const result = spawnSync('script', ['-qec', command, '/dev/null'], { encoding: 'utf8', timeout: 60_000 });
   t.is(result.status, 0, result.stdout);
   t.regex(result.stdout, /COPY \[[=-]+\] 100% \| \d+\.\d MB\/s \| ETA \d+s \| changed 4\.0 MiB/);
+  // Before anything is done the ETA is '?', never cli-progress's "INF"/"NF" or NaN.
+  t.notRegex(result.stdout, /ETA (?![?\d])/);
   t.is(await sha256File(temp.path('a')), await sha256File(temp.path('b')));
+});
+
+test('the ETA reads as time: seconds, then minutes, then hours; ? before there is a rate', (t) => {
+  t.is(etaText(0, 0), '?');
+  t.is(etaText(Infinity, 10), '?');
+  t.is(etaText(0, 10), '0s');
+  t.is(etaText(42.2, 10), '43s');
+  t.is(etaText(725, 10), '12m05s');
+  t.is(etaText(10_920, 10), '3h02m');
 });

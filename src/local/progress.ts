@@ -83,6 +83,16 @@ export function createReporter(flags: { verbose: boolean; debug: boolean; progre
   };
 }
 
+/** An ETA for people: 42s, 12m05s, 3h02m; '?' before anything is done (no rate yet). */
+export function etaText(eta: number, done: number): string {
+  if (done === 0 || !Number.isFinite(eta)) return '?';
+  const seconds = Math.ceil(eta);
+  if (seconds < 100) return `${seconds}s`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 100) return `${minutes}m${String(seconds % 60).padStart(2, '0')}s`;
+  return `${Math.floor(minutes / 60)}h${String(minutes % 60).padStart(2, '0')}m`;
+}
+
 /** Rate (bytes/s) and ETA (s) of a phase `done` of `total` bytes into it. */
 export function pace(done: number, total: number, started: number, now = Date.now()): { rate: number; eta: number } {
   const seconds = Math.max(0.001, (now - started) / 1000);
@@ -104,7 +114,8 @@ export function humanBytes(bytes: number, digits = 1): string {
 
 function barProgress(label: string, total: number): ProgressDisplay {
   const bar = new SingleBar({
-    format: `${label} [{bar}] {percentage}% | {rate} MB/s | ETA {eta_formatted} | changed {changed}`,
+    // Our ETA, not cli-progress's eta_formatted (which showed "NF" while the rate was still 0).
+    format: `${label} [{bar}] {percentage}% | {rate} MB/s | ETA {remaining} | changed {changed}`,
     stream: process.stderr,
     hideCursor: true,
     etaBuffer: 50,
@@ -112,8 +123,11 @@ function barProgress(label: string, total: number): ProgressDisplay {
   const started = Date.now();
   let done = 0;
   let changed = 0;
-  bar.start(total, 0, { rate: '0.0', changed: humanBytes(0) });
-  const values = () => ({ rate: (pace(done, total, started).rate / 1e6).toFixed(1), changed: humanBytes(changed) });
+  bar.start(total, 0, { rate: '0.0', remaining: etaText(0, 0), changed: humanBytes(0) });
+  const values = () => {
+    const { rate, eta } = pace(done, total, started);
+    return { rate: (rate / 1e6).toFixed(1), remaining: etaText(eta, done), changed: humanBytes(changed) };
+  };
   return {
     advance: (bytes) => {
       done += bytes;
@@ -159,7 +173,7 @@ function lineProgress(label: string, total: number, io: Io, everyMs = 2000): Pro
   const line = () => {
     const { rate, eta } = pace(done, total, started);
     const percent = total > 0 ? (100 * done) / total : 100;
-    io.stderr(`${label} progress: ${percent.toFixed(2)}% (${done} of ${total} bytes, ${(rate / 1e6).toFixed(1)} MB/s, ETA ${Math.ceil(eta)}s, ${changed} bytes changed)\n`);
+    io.stderr(`${label} progress: ${percent.toFixed(2)}% (${done} of ${total} bytes, ${(rate / 1e6).toFixed(1)} MB/s, ETA ${etaText(eta, done)}, ${changed} bytes changed)\n`);
   };
   return {
     advance: (bytes) => {
