@@ -8,8 +8,8 @@
 // Needs root (mount, losetup); CI runs as root.
 import test from 'ava';
 import { execFileSync } from 'node:child_process';
-import { basyn, hasStackTrace, type RunResult } from './helpers/cli';
-import { assertSameBytes, loopDevice, rootFaultsUnavailable, tmpfs } from './helpers/faults';
+import { basyn } from './helpers/cli';
+import { assertSameBytes, failedOnce, ok, loopDevice, rootFaultsUnavailable, tmpfs } from './helpers/faults';
 import { tempDir, writeRandom, writeSparse } from './helpers/images';
 
 const SKIP = rootFaultsUnavailable();
@@ -19,19 +19,6 @@ if (SKIP) console.warn(`device fault tests skipped: ${SKIP}`);
 const MiB = 1024 * 1024;
 /** A loaded 2-core machine can take minutes for what takes a second when idle. */
 const SLOW_OK = { timeoutMs: 300_000 };
-
-function failedOnce(t: import('ava').ExecutionContext, result: RunResult, cause: RegExp): void {
-  t.is(result.code, 2, `stdout: ${result.stdout}\nstderr: ${result.stderr}`);
-  const lines = result.stderr.split('\n').filter((line) => line !== '');
-  t.is(lines.length, 1, `one line on stderr: ${JSON.stringify(result.stderr)}`);
-  t.regex(lines[0] ?? '', cause);
-  t.log(`stderr: ${lines[0]}`);
-  t.false(hasStackTrace(result.stderr), 'no stack trace');
-}
-
-function ok(t: import('ava').ExecutionContext, result: RunResult): void {
-  t.is(result.code, 0, `stdout: ${result.stdout}\nstderr: ${result.stderr}`);
-}
 
 for (const action of ['PUSH', 'PULL'] as const) {
   rootTest(`${action} to a loop device whose backing tmpfs is full: EIO at flush, exit 2; after growing it the rerun converges`, async (t) => {

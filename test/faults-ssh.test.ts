@@ -8,8 +8,8 @@
 // the rerun, the silent link, the controller's death and the remote node's failures.)
 import { spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
-import { BASYN, basyn, hasStackTrace, type RunResult } from './helpers/cli';
-import { assertSameBytes, childrenOf, fakeNode, isAlive, parentOf, pidRecordingNode, type Relay, startRelay, waitFor } from './helpers/faults';
+import { BASYN, basyn, type RunResult } from './helpers/cli';
+import { assertSameBytes, failedOnce, ok, childrenOf, fakeNode, isAlive, parentOf, pidRecordingNode, type Relay, startRelay, waitFor } from './helpers/faults';
 import { sha256File, writeRandom, writeSparse } from './helpers/images';
 import { sshFixture, sshTest } from './helpers/ssh-test';
 
@@ -47,19 +47,6 @@ function pair(): { source: string; destination: string; bitmap: string; dir: str
   writeRandom(source, SIZE);
   writeSparse(destination, SIZE);
   return { source, destination, bitmap: `${dir}/bitmap`, dir };
-}
-
-function failedOnce(t: import('ava').ExecutionContext, result: RunResult, cause: RegExp): void {
-  t.is(result.code, 2, `stdout: ${result.stdout}\nstderr: ${result.stderr}`);
-  const lines = result.stderr.split('\n').filter((line) => line !== '');
-  t.is(lines.length, 1, `one line on stderr: ${JSON.stringify(result.stderr)}`);
-  t.regex(lines[0] ?? '', cause);
-  t.log(`stderr: ${lines[0]}`);
-  t.false(hasStackTrace(result.stderr), 'no stack trace');
-}
-
-function ok(t: import('ava').ExecutionContext, result: RunResult): void {
-  t.is(result.code, 0, `stdout: ${result.stdout}\nstderr: ${result.stderr}`);
 }
 
 /**

@@ -2,7 +2,7 @@
 // for the other side: exit 2 with one line, promptly, and no agent left on either side (checked in the
 // process table: the local agents are basyn's children, the remote ones the test sshd's descendants).
 // Serial: the remote processes are told apart only by being below this file's sshd.
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
@@ -136,6 +136,31 @@ const READ_TO_EOF = 'cat > /dev/null';
  */
 const SLOW_PHASE_S = 20;
 
+/**
+ * Signals `run` (already in the phase under test), then checks what every phase promises: exit 2, the
+ * one line "Interrupted by ...", an exit well inside PROMPT_MS, and none of the local agents nor the
+ * `remote` processes left.
+ */
+async function interruptedAt(t: ExecutionContext, run: Run, signal: NodeJS.Signals, remote: number[] = []): Promise<void> {
+  const agents = run.agents();
+  run.signal(signal);
+  const { code, ms } = await run.end();
+  t.is(code, 2, run.stderr);
+  t.is(run.stderr.trim(), signal === 'SIGINT' ? 'Interrupted by user' : `Interrupted by ${signal}`);
+  t.false(hasStackTrace(run.stderr));
+  t.true(ms < PROMPT_MS, `exited ${ms} ms after the signal`);
+  t.deepEqual(await survivors([...agents, ...remote], GONE_MS), [], 'no agent left on either side');
+}
+
+/** Runs `run` to its end under a ConnectTimeout: exit 2 with the one line `expected`, well before HUNG_MS; with `remoteGone`, nothing left remotely. */
+async function boundedBy(t: ExecutionContext, run: Run, expected: string, remoteGone = false): Promise<void> {
+  const { code, ms } = await run.end();
+  t.is(code, 2);
+  t.is(run.stderr.trim(), expected);
+  t.true(ms < HUNG_MS - 10_000, `ended after ${ms} ms`);
+  if (remoteGone) t.deepEqual(await survivors(remoteProcesses(), GONE_MS), [], 'nothing left on the remote side');
+}
+
 const skipNoPython = existsSync('/usr/bin/python3') ? sshTest.serial : test.skip;
 
 skipNoPython('TCP connect to a host that never accepts: SIGTERM ends the run at once', async (t) => {
@@ -144,23 +169,13 @@ skipNoPython('TCP connect to a host that never accepts: SIGTERM ends the run at 
   const run = new Run(sshArgs(hole.port));
   await run.until(() => run.output.includes('Using SSH connection'), 'the run started');
   await new Promise((resolve) => setTimeout(resolve, 500)); // well inside connect()
-  const agents = run.agents();
-  run.signal('SIGTERM');
-  const { code, ms } = await run.end();
-  t.is(code, 2, run.stderr);
-  t.is(run.stderr.trim(), 'Interrupted by SIGTERM');
-  t.true(ms < PROMPT_MS, `exited ${ms} ms after the signal`);
-  t.deepEqual(await survivors(agents, GONE_MS), [], 'the local agent is gone');
+  await interruptedAt(t, run, 'SIGTERM');
 });
 
 skipNoPython('TCP connect to a host that never accepts: ConnectTimeout ends it with one line naming the host', async (t) => {
   const hole = await blackhole();
   t.teardown(() => hole.close());
-  const run = new Run(sshArgs(hole.port, ['-o', 'ConnectTimeout=2']));
-  const { code, ms } = await run.end();
-  t.is(code, 2);
-  t.is(run.stderr.trim(), `ssh: connect to 127.0.0.1 port ${hole.port}: timed out after 2 s`);
-  t.true(ms < HUNG_MS - 10_000, `ended after ${ms} ms`);
+  await boundedBy(t, new Run(sshArgs(hole.port, ['-o', 'ConnectTimeout=2'])), `ssh: connect to 127.0.0.1 port ${hole.port}: timed out after 2 s`);
 });
 
 sshTest.serial('SSH handshake with a server that never speaks: SIGINT ends the run at once', async (t) => {
@@ -169,23 +184,13 @@ sshTest.serial('SSH handshake with a server that never speaks: SIGINT ends the r
   const run = new Run(sshArgs(server.port));
   await run.until(() => run.output.includes('Using SSH connection'), 'the run started');
   await new Promise((resolve) => setTimeout(resolve, 500));
-  const agents = run.agents();
-  run.signal('SIGINT');
-  const { code, ms } = await run.end();
-  t.is(code, 2, run.stderr);
-  t.is(run.stderr.trim(), 'Interrupted by user');
-  t.true(ms < PROMPT_MS, `exited ${ms} ms after the signal`);
-  t.deepEqual(await survivors(agents, GONE_MS), [], 'the local agent is gone');
+  await interruptedAt(t, run, 'SIGINT');
 });
 
 sshTest.serial('SSH handshake with a server that never speaks: ConnectTimeout=2 ends it', async (t) => {
   const server = await silentServer();
   t.teardown(() => server.close());
-  const run = new Run(sshArgs(server.port, ['-o', 'ConnectTimeout=2']));
-  const { code, ms } = await run.end();
-  t.is(code, 2);
-  t.is(run.stderr.trim(), `ssh: ${sshd.host}: no answer to the SSH handshake within 2 s`);
-  t.true(ms < HUNG_MS - 10_000, `ended after ${ms} ms`);
+  await boundedBy(t, new Run(sshArgs(server.port, ['-o', 'ConnectTimeout=2'])), `ssh: ${sshd.host}: no answer to the SSH handshake within 2 s`);
 });
 
 /** Waits until the remote side runs a process whose command line matches, and returns the remote pids. */
@@ -202,24 +207,13 @@ sshTest.serial('agent start (the remote side never starts the agent): SIGHUP end
   const node = fakeNode('stuck-node', READ_TO_EOF);
   const run = new Run(sshArgs(sshd.port, ['--remote-node', node]));
   const remote = await remoteRunning(run, /stuck-node/);
-  const agents = run.agents();
-  run.signal('SIGHUP');
-  const { code, ms } = await run.end();
-  t.is(code, 2, run.stderr);
-  t.is(run.stderr.trim(), 'Interrupted by SIGHUP');
-  t.true(ms < PROMPT_MS, `exited ${ms} ms after the signal`);
   if (HAS_PROC) t.true(remote.length > 0);
-  t.deepEqual(await survivors([...agents, ...remote], GONE_MS), [], 'no agent left on either side');
+  await interruptedAt(t, run, 'SIGHUP', remote);
 });
 
 sshTest.serial('agent start: ConnectTimeout bounds it, one line naming the host', async (t) => {
   const node = fakeNode('stuck-node-2', READ_TO_EOF);
-  const run = new Run(sshArgs(sshd.port, ['--remote-node', node, '-o', `ConnectTimeout=${SLOW_PHASE_S}`]));
-  const { code, ms } = await run.end();
-  t.is(code, 2);
-  t.is(run.stderr.trim(), `the remote agent on ${sshd.host} did not start within ${SLOW_PHASE_S} s`);
-  t.true(ms < HUNG_MS - 10_000, `ended after ${ms} ms`);
-  t.deepEqual(await survivors(remoteProcesses(), GONE_MS), [], 'nothing left on the remote side');
+  await boundedBy(t, new Run(sshArgs(sshd.port, ['--remote-node', node, '-o', `ConnectTimeout=${SLOW_PHASE_S}`])), `the remote agent on ${sshd.host} did not start within ${SLOW_PHASE_S} s`, true);
 });
 
 sshTest.serial('waiting for HELLO (the agent said something else, then nothing): SIGTERM ends the run', async (t) => {
@@ -227,23 +221,12 @@ sshTest.serial('waiting for HELLO (the agent said something else, then nothing):
   const run = new Run(sshArgs(sshd.port, ['--remote-node', node]));
   const remote = await remoteRunning(run, /mute-node/);
   await new Promise((resolve) => setTimeout(resolve, 500)); // its 'x' has arrived: HELLO is awaited
-  const agents = run.agents();
-  run.signal('SIGTERM');
-  const { code, ms } = await run.end();
-  t.is(code, 2, run.stderr);
-  t.is(run.stderr.trim(), 'Interrupted by SIGTERM');
-  t.true(ms < PROMPT_MS, `exited ${ms} ms after the signal`);
-  t.deepEqual(await survivors([...agents, ...remote], GONE_MS), [], 'no agent left on either side');
+  await interruptedAt(t, run, 'SIGTERM', remote);
 });
 
 sshTest.serial('waiting for HELLO: ConnectTimeout bounds it, one line naming the phase and host', async (t) => {
   const node = fakeNode('mute-node-2', `printf x; ${READ_TO_EOF}`);
-  const run = new Run(sshArgs(sshd.port, ['--remote-node', node, '-o', `ConnectTimeout=${SLOW_PHASE_S}`]));
-  const { code, ms } = await run.end();
-  t.is(code, 2);
-  t.is(run.stderr.trim(), `the remote agent (ssh ${sshd.user}@${sshd.host}:${sshd.port}) sent no HELLO within ${SLOW_PHASE_S} s`);
-  t.true(ms < HUNG_MS - 10_000, `ended after ${ms} ms`);
-  t.deepEqual(await survivors(remoteProcesses(), GONE_MS), [], 'nothing left on the remote side');
+  await boundedBy(t, new Run(sshArgs(sshd.port, ['--remote-node', node, '-o', `ConnectTimeout=${SLOW_PHASE_S}`])), `the remote agent (ssh ${sshd.user}@${sshd.host}:${sshd.port}) sent no HELLO within ${SLOW_PHASE_S} s`, true);
 });
 
 /** Large enough that hashing and writing are still running when the signal arrives (sparse). */
@@ -261,15 +244,8 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     const run = new Run(args);
     await run.until(() => run.output.includes('Starting to PUSH'), 'the sync started');
     const remote = await remoteRunning(run, /node/);
-    const agents = run.agents();
-    run.signal(signal);
-    const { code, ms } = await run.end();
-    t.is(code, 2, run.stderr);
-    t.is(run.stderr.trim(), signal === 'SIGINT' ? 'Interrupted by user' : `Interrupted by ${signal}`);
-    t.false(hasStackTrace(run.stderr));
-    t.true(ms < PROMPT_MS, `exited ${ms} ms after the signal`);
-    if (HAS_PROC) t.is(agents.length, 1, 'the local agent was running');
-    t.deepEqual(await survivors([...agents, ...remote], GONE_MS), [], 'no agent left on either side');
+    if (HAS_PROC) t.is(run.agents().length, 1, 'the local agent was running');
+    await interruptedAt(t, run, signal, remote);
   });
 }
 

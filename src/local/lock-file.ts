@@ -46,7 +46,8 @@ function parseOwner(text: string): LockOwner | undefined {
   return { pid: Number(pid), host: host ?? '', started: started ?? '' };
 }
 
-function isAlive(owner: LockOwner): boolean {
+/** Whether the process `owner` names still runs: its pid is alive and was started when it said (not a reused pid). */
+export function isProcessAlive(owner: { readonly pid: number; readonly started: string }): boolean {
   try {
     process.kill(owner.pid, 0);
   } catch (error) {
@@ -123,7 +124,7 @@ export class LockFile {
         // any other file at that name, e.g. a device image called BITMAP.lock, is left alone.
         if (!owner && found.text.trim() !== '') throw new LockRefused({ kind: 'not-a-lock', detail: 'not a lock basyn wrote' });
         if (owner && owner.host !== me.host) throw new LockRefused({ kind: 'other-host', owner });
-        if (owner && isAlive(owner)) throw new LockRefused({ kind: 'alive', owner });
+        if (owner && isProcessAlive(owner)) throw new LockRefused({ kind: 'alive', owner });
         stale = owner ?? stale;
         await LockFile.removeStale(path, found.text);
       }

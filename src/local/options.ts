@@ -9,7 +9,7 @@ import type { SizeMode } from '../shared/patch-format';
 import type { DiffFormat } from './patch-writer';
 import { checkBasynForm, endpointForm, type EndpointRun, type Environment } from './endpoint-options';
 import { bandwidthLimit, bufferBytes, chooseHash, integer, parsePort, parseSizeMode, progressStyle, validateHost, validateUser } from './option-values';
-import { connectionOf } from './connection-cli';
+import { connectionOf, type ConnectionRawOptions } from './connection-cli';
 
 export type Action = 'PUSH' | 'PULL';
 
@@ -115,12 +115,10 @@ export interface Options {
 }
 
 /** The options as commander hands them over: strings, booleans, undefined. */
-export interface RawOptions {
+export interface RawOptions extends ConnectionRawOptions {
   local?: string;
   remote?: string;
   host?: string;
-  port?: string;
-  user?: string;
   action?: string;
   mode?: string;
   recheck?: boolean;
@@ -157,13 +155,6 @@ export interface RawOptions {
   resetBitmap?: boolean;
   updateBitmap?: boolean;
   changes?: string;
-  sshConfig?: string;
-  identity?: string[];
-  knownHosts?: string[];
-  acceptNew?: boolean;
-  remoteNode?: string;
-  rsh?: string;
-  option?: string[];
   diff?: string;
   diffFormat?: string;
   diffAdvancesBitmap?: boolean;

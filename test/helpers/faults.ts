@@ -8,6 +8,7 @@ import { chmodSync, closeSync, existsSync, mkdtempSync, openSync, readFileSync, 
 import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { hasStackTrace, type RunResult } from './cli';
 
 /** Why mount/losetup faults cannot run here, or undefined when they can (root, tools present). */
 export function rootFaultsUnavailable(): string | undefined {
@@ -195,4 +196,19 @@ export async function startRelay(host: string, port: number): Promise<Relay> {
       server.close();
     },
   };
+}
+
+/** What every fault must end in (the fault matrix): exit 2, one line on stderr naming the `cause`, no stack trace. */
+export function failedOnce(t: ExecutionContext, result: RunResult, cause: RegExp): void {
+  t.is(result.code, 2, `stdout: ${result.stdout}\nstderr: ${result.stderr}`);
+  const lines = result.stderr.split('\n').filter((line) => line !== '');
+  t.is(lines.length, 1, `one line on stderr: ${JSON.stringify(result.stderr)}`);
+  t.regex(lines[0] ?? '', cause);
+  t.log(`stderr: ${lines[0]}`);
+  t.false(hasStackTrace(result.stderr), 'no stack trace');
+}
+
+/** The rerun after a fault (or the run before it) ended well: exit 0, its output shown when not. */
+export function ok(t: ExecutionContext, result: RunResult): void {
+  t.is(result.code, 0, `stdout: ${result.stdout}\nstderr: ${result.stderr}`);
 }

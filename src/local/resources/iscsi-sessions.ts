@@ -11,9 +11,10 @@
 // run never leaves the target locked.
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { constants, promises as fs, readFileSync } from 'node:fs';
+import { constants, promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { SyncError, describeSystemError } from '../../shared/errors';
+import { processStartTime } from '../lock-file';
 
 export interface Holder {
   readonly pid: number;
@@ -36,27 +37,8 @@ export interface TargetRecord {
 /** How long a run waits for another run's login or logout of the same target (they are bounded too). */
 const LOCK_WAIT_SECONDS = 600;
 
-function processStartTime(pid: number): string {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? '';
-  } catch {
-    return '';
-  }
-}
-
 export function newHolder(): Holder {
   return { pid: process.pid, started: processStartTime(process.pid), token: randomBytes(8).toString('hex') };
-}
-
-export function isAlive(holder: Holder): boolean {
-  try {
-    process.kill(holder.pid, 0);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ESRCH') return false;
-  }
-  const started = processStartTime(holder.pid);
-  return !(holder.started && started && started !== holder.started);
 }
 
 export class TargetRegistry {

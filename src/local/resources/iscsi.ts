@@ -21,7 +21,9 @@ import { SyncError, type BasynError, syncError } from '../../shared/errors';
 import type { EndpointSide, Resource } from '../resource';
 import { chapSettings, readChapFile, type ChapCredentials } from './iscsi-chap';
 import { byPathName, parseIscsiSpec, portalArgument, type IscsiSpec } from './iscsi-spec';
-import { newHolder, isAlive, TargetRegistry, type Holder, type TargetRecord } from './iscsi-sessions';
+import { newHolder, TargetRegistry, type Holder, type TargetRecord } from './iscsi-sessions';
+// A holder is alive as a lock file's owner is: its pid runs, and was started when it said.
+import { isProcessAlive as isAlive } from '../lock-file';
 import { admFailure, Iscsiadm, ISCSI_ERR_NO_OBJS_FOUND, ISCSI_ERR_SESS_EXISTS, type PortalTarget } from './iscsiadm';
 import type { AcquiredResource, EndpointRole, ResourceContext, ResourceScheme } from './resource';
 
