@@ -8,7 +8,8 @@
 //   sync      the nightly command, killed and rerun (about half the kills are followed by another kill)
 //   upgrade   a version 1 (Python basyn) bitmap, upgraded to version 2 by the killed run
 //   reset     the killed run has --reset-bitmap (the file is rewritten); the rerun is the nightly command
-// 8 configurations x BASYN_POWER_CHAINS (2) chains x BASYN_POWER_TRIALS (7) trials = 112 trials per run.
+// 8 configurations x BASYN_POWER_CHAINS (1) chain x BASYN_POWER_TRIALS (13) trials = 104 trials per run (the
+// issue asks for at least 100; one chain per configuration saves a FUSE mount and a first run each).
 import test from 'ava';
 import { createHash, randomBytes, randomInt } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -18,8 +19,8 @@ import { tempDir } from './helpers/images';
 import { bitmapNotFinished, bitmapViolation, killCutRerun, timedRun, type BitmapCheckStats, type PowerCutOutcome } from './helpers/power-cut';
 import { PowerLossFs, powerLossUnavailable } from './helpers/powerloss/mount';
 
-const CHAINS = Number(process.env.BASYN_POWER_CHAINS ?? 2);
-const TRIALS = Number(process.env.BASYN_POWER_TRIALS ?? 7);
+const CHAINS = Number(process.env.BASYN_POWER_CHAINS ?? 1);
+const TRIALS = Number(process.env.BASYN_POWER_TRIALS ?? 13);
 /**
  * The kill lands 0 to this share of the time the chain's last clean run held the bitmap lock after the
  * killed run took it: a run's length varies tenfold with the machine's load, a fixed window would miss

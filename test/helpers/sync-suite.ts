@@ -9,7 +9,7 @@
 // what travels (--stat traffic), and bitmaps (created, reused, --chunk, bitmap-only). After every
 // sync both files are compared whole, by digest.
 //
-// Coverage: the in-process and pipe transports run every case; ssh and --rsh run the cases marked
+// Coverage: the in-process transport runs every case; the pipe, ssh and --rsh run the cases marked
 // `link` (each action and mode, chunks, odd sizes, refusals, zero blocks, traffic, bitmaps), which
 // exercise what a transport can get wrong, and leave out the repetitions that only vary the engine.
 import test, { type ExecutionContext } from 'ava';
