@@ -81,6 +81,11 @@ export class BitmapSync {
     }
     const stored = bitmap.entry(index);
     if (!stored && destination && this.job.compareUnknown) return this.compareBuffer(destination, index, extent, chunks);
+    if (!stored && destination && chunks.every((_, chunk) => bitmap.entry(index, 1 + chunk) === undefined)) {
+      // --reset-bitmap: nothing is known and nothing is compared, so the buffer is sent without hashing the
+      // source first; its digests come from the forwarded bytes (one read of the source, as a COPY).
+      return this.sendUnknown(destination, index, extent, chunks);
+    }
     const sourceDigest = await source.hash(extent);
     if (stored && sourceDigest.equals(stored)) return [];
     this.job.debug?.(`buffer ${index} at ${extent.offset}: source ${sourceDigest.toString('hex')}, bitmap ${stored?.toString('hex') ?? 'unknown'}`);
@@ -204,6 +209,17 @@ export class BitmapSync {
     destinationChunks.forEach((digest, chunk) => bitmap.stage(index, 1 + chunk, sent.get(chunk) ?? digest));
     if (changed.length === chunks.length) bitmap.stage(index, 0, hasher.digest(Buffer.concat(written)));
     return changed.map((chunk) => chunks[chunk]);
+  }
+
+  /** A buffer whose every entry is unknown, under --reset-bitmap: marked, sent whole, staged from the forwarded bytes. */
+  private async sendUnknown(destination: Peer, index: number, extent: Extent, chunks: Extent[]): Promise<Extent[]> {
+    const { bitmap } = this.job;
+    const [written] = await this.write(destination, index, chunks.map((_, chunk) => 1 + chunk), [extent]);
+    const data = await decodeBlock(written);
+    const hasher = await this.hasher;
+    bitmap.stage(index, 0, hasher.digest(data));
+    chunks.forEach((chunk, position) => bitmap.stage(index, 1 + position, hasher.digest(data.subarray(chunk.offset - extent.offset, chunk.offset - extent.offset + chunk.length))));
+    return [extent];
   }
 
   /** --update-bitmap: compare with the destination itself; stage the destination's own digests. */
