@@ -6,7 +6,7 @@
 import test, { type ExecutionContext } from 'ava';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { COMMANDER_ERRORS, DEVICE_ERRORS, EXIT_SYNC, EXIT_USAGE, SYNC_ERRORS, USAGE_ERRORS, deviceError, deviceWriteError, unsyncableDeviceError } from '../src/shared/errors';
+import { AGENT_ERRORS, COMMANDER_ERRORS, DEVICE_ERRORS, EXIT_SYNC, EXIT_USAGE, SYNC_ERRORS, USAGE_ERRORS, agentError, deviceError, deviceWriteError, unsyncableDeviceError } from '../src/shared/errors';
 
 /** code → { exit, message } from the rows between the errors:begin/end markers (parsed on its own, not with the code's help). */
 function docRows(): Map<string, { exit: number; message: string }> {
@@ -142,4 +142,22 @@ test('the agent raises each device error with the code of its table row', (t) =>
   }
   t.is(deviceWriteError('Write of 1 bytes at offset 0 of /d', { code: 'ENOSPC' }).message, 'Write of 1 bytes at offset 0 of /d failed: no space left on device (ENOSPC); nothing more is written to it');
   t.is(deviceWriteError('Flush of /d', { code: 'EIO' }).message, 'Flush of /d failed: i/o error (EIO); nothing more is written to it');
+});
+
+test("the agent's own errors: each raised with its table row's code as the ERROR code, exit 2 at the controller", (t) => {
+  const cases: Array<[keyof typeof AGENT_ERRORS, ReturnType<typeof agentError>, string]> = [
+    ['ENOTOPEN', agentError('ENOTOPEN'), 'no device is open'],
+    ['ERANGE', agentError('ERANGE', 4096, 512, '/d', 4000), 'range 4096+512 is beyond the end of /d (4000 bytes)'],
+    ['EHASH', agentError('EHASH', 99), 'unknown hash id 99'],
+    ['EROFS', agentError('EROFS', '/d'), '/d is open read-only'],
+    ['EEOF', agentError('EEOF', 8192), 'unexpected end of device at 8192'],
+    ['ESTOPPED', agentError('ESTOPPED'), 'agent stopped'],
+    ['EPROTO', agentError('EPROTO', 'message type 9'), 'unexpected message type 9'],
+  ];
+  t.deepEqual(cases.map(([code]) => code).sort(), Object.keys(AGENT_ERRORS).sort(), 'every row is here');
+  for (const [code, error, message] of cases) {
+    t.is(error.code, code);
+    t.is(error.exitCode, EXIT_SYNC);
+    t.is(error.message, message);
+  }
 });

@@ -4,7 +4,7 @@
 import { encodeBlock, decodeBlock, isAllZero } from '../shared/block-codec';
 import { chunkDigests, createHasher, hashById, type Hasher } from '../shared/hash';
 import { ENCODING, MSG, type Message, type MessageOf } from '../shared/protocol';
-import { AgentError, deviceError } from '../shared/errors';
+import { agentError, deviceError } from '../shared/errors';
 import { Device } from './device';
 import { expandHome } from './home-path';
 
@@ -13,20 +13,20 @@ export class AgentState {
   hasher?: Hasher;
 
   opened(): { device: Device; hasher: Hasher } {
-    if (!this.device || !this.hasher) throw new AgentError('ENOTOPEN', 'no device is open');
+    if (!this.device || !this.hasher) throw agentError('ENOTOPEN');
     return { device: this.device, hasher: this.hasher };
   }
 }
 
 function checkExtent(device: Device, offset: number, length: number): void {
   if (offset + length > device.size) {
-    throw new AgentError('ERANGE', `range ${offset}+${length} is beyond the end of ${device.path} (${device.size} bytes)`);
+    throw agentError('ERANGE', offset, length, device.path, device.size);
   }
 }
 
 export async function handleOpen(state: AgentState, request: MessageOf<typeof MSG.OPEN>): Promise<Message> {
   const algorithm = hashById(request.hashId);
-  if (!algorithm) throw new AgentError('EHASH', `unknown hash id ${request.hashId}`);
+  if (!algorithm) throw agentError('EHASH', request.hashId);
   if (state.device) await state.device.close();
   state.device = undefined;
   const path = request.home ? expandHome(request.path) : request.path;
@@ -59,7 +59,7 @@ export async function handleRead(state: AgentState, request: MessageOf<typeof MS
 /** `data` is the request's block, already inflated (that part needs no ordering). */
 export async function handleWrite(state: AgentState, request: MessageOf<typeof MSG.WRITE>, data: Promise<Buffer>): Promise<Message> {
   const { device } = state.opened();
-  if (!device.writable) throw new AgentError('EROFS', `${device.path} is open read-only`);
+  if (!device.writable) throw agentError('EROFS', device.path);
   device.checkWritable();
   checkExtent(device, request.offset, request.block.rawLength);
   // A zero block over a range that already reads as zeros (a fresh or sparse image, an unused area)

@@ -79,13 +79,34 @@ export class MismatchError extends BasynError {
 
 /**
  * An error the agent reports over the wire as ERROR(code, message): the controller raises it as a
- * RemoteError with the same code (exit 2). Device errors carry their errno code (ENOENT, EACCES, ...)
- * or one of the agent's own: ENOTOPEN, ERANGE, EHASH, EROFS, EFIFO, ECHARDEV, EEOF, EPROTO, ESTOPPED.
+ * RemoteError with the same code (exit 2). Device errors carry their errno code (ENOENT, EACCES, ...:
+ * DEVICE_ERRORS below); the agent's own are AGENT_ERRORS.
  */
 export class AgentError extends BasynError {
   constructor(code: string, message: string) {
     super(message, code, EXIT_SYNC);
   }
+}
+
+/**
+ * The agent's own errors, by the code it sends in ERROR: a request the agent cannot serve. A user meets
+ * them only when the controller and the agent disagree (a bug, or a peer that is not basyn's), so they
+ * are not rows of docs/errors.md; the controller raises them as RemoteErrors (exit 2) with the same code.
+ */
+export const AGENT_ERRORS = {
+  ENOTOPEN: () => 'no device is open',
+  ERANGE: (offset: number, length: number, path: string, size: number) => `range ${offset}+${length} is beyond the end of ${path} (${size} bytes)`,
+  EHASH: (id: number) => `unknown hash id ${id}`,
+  EROFS: (path: string) => `${path} is open read-only`,
+  EEOF: (offset: number) => `unexpected end of device at ${offset}`,
+  ESTOPPED: () => 'agent stopped',
+  /** `what`: "message type 9", "PATCH_DATA before PATCH_BEGIN". */
+  EPROTO: (what: string) => `unexpected ${what}`,
+} as const;
+
+/** The agent's error `code` (AGENT_ERRORS), its message built from `args`. */
+export function agentError<Code extends keyof typeof AGENT_ERRORS>(code: Code, ...args: Parameters<(typeof AGENT_ERRORS)[Code]>): AgentError {
+  return new AgentError(code, (AGENT_ERRORS[code] as (...values: unknown[]) => string)(...args));
 }
 
 /** What node's system errors (errno codes) mean, in the words of basyn's messages: the one table. */
