@@ -1,11 +1,12 @@
 // Authentication as OpenSSH does it: the ssh-agent's keys (unless IdentitiesOnly), then the key
 // files, then (on a terminal only) keyboard-interactive and password; encrypted keys ask for their
 // passphrase on the terminal. The prompts read the TTY without echo.
-import { utils, type AnyAuthMethod, type ParsedKey, type Prompt } from 'ssh2';
+import type { AnyAuthMethod, ParsedKey, Prompt } from 'ssh2';
 import { readFileSync } from 'node:fs';
 import { SyncError } from '../../shared/errors';
 import { printable } from '../../shared/remote-text';
 import type { SshEnvironment, SshTarget } from './ssh-config';
+import { ssh2 } from './ssh2-lazy';
 
 /** Reads a secret from the TTY without echo (stdin must be a TTY). Ctrl-C aborts. */
 export function askSecret(prompt: string): Promise<string> {
@@ -130,14 +131,14 @@ export class Authenticator {
       if (this.target.explicitIdentities) this.notes.push(`${file}: ${code === 'ENOENT' ? 'no such file' : (error as Error).message}`);
       return undefined;
     }
-    let key = utils.parseKey(data);
+    let key = ssh2().utils.parseKey(data);
     if (key instanceof Error && /passphrase/i.test(key.message)) {
       if (!this.canPrompt) {
         this.notes.push(`${file} is encrypted and there is no TTY to ask its passphrase (add it to ssh-agent)`);
         return undefined;
       }
       const passphrase = await this.prompted(() => this.context.askSecret(`Enter passphrase for key '${file}': `));
-      key = utils.parseKey(data, passphrase);
+      key = ssh2().utils.parseKey(data, passphrase);
       if (key instanceof Error) {
         this.notes.push(`${file}: wrong passphrase`);
         return undefined;

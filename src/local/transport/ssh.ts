@@ -10,8 +10,7 @@
 // error of start() with a hint, not a puzzling early EOF later. Each phase (TCP connect, handshake,
 // exec channel, agent start, and the session's wait for HELLO) is bounded by ConnectTimeout (default
 // 30 s) and by the run's AbortSignal (deadline.ts).
-import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
-import { bindingAvailable } from 'ssh2/lib/protocol/crypto';
+import type { Client, ClientChannel, ConnectConfig } from 'ssh2';
 import { connect as tcpConnect } from 'node:net';
 import { PassThrough, type Duplex, type Readable } from 'node:stream';
 import { SyncError } from '../../shared/errors';
@@ -23,6 +22,7 @@ import { HostKeyVerifier } from './known-hosts';
 import { uploadPayload } from './loader';
 import { askSecret, Authenticator, type ConnectContext, type NextAuth } from './ssh-auth';
 import { defaultEnvironment, resolveConnection, type SshEnvironment, type SshTarget } from './ssh-config';
+import { cryptoBindingLoaded, ssh2 } from './ssh2-lazy';
 import type { AgentExit, AgentLink, Transport } from './transport';
 
 /** GCM first: with AES instructions it is the fastest; ssh2 would put chacha20 first without cpu-features. */
@@ -78,7 +78,7 @@ const cipherOf = new WeakMap<Client, string>();
 
 /** What --debug says of the data path of a connection: the cipher, and whether ssh2's native binding does it. */
 export function sshCryptoDescription(cipher: string | undefined): string {
-  const engine = bindingAvailable ? "ssh2's native crypto binding loaded" : "ssh2's native crypto binding NOT loaded (slower fallback)";
+  const engine = cryptoBindingLoaded() ? "ssh2's native crypto binding loaded" : "ssh2's native crypto binding NOT loaded (slower fallback)";
   return `cipher ${cipher ?? 'unknown'}, ${engine}`;
 }
 
@@ -92,7 +92,7 @@ function sshConnect(target: SshTarget, sock: Duplex, context: ConnectContext, ab
     strict: target.strictHostKeyChecking,
   });
   const auth = new Authenticator(target, context);
-  const client = new Client();
+  const client = new (ssh2().Client)();
   return new Promise((resolve, reject) => {
     let timer: NodeJS.Timeout | undefined;
     let settled = false;
