@@ -48,7 +48,7 @@ for (const action of ['PUSH', 'PULL'] as const) {
     const { source, where, bitmap, damaged } = await syncedThenDamaged(t, action);
     const result = await run(t, [...where.args, '-a', action, '-b', bitmap, '--buffer', '64', '--recheck'], 2);
     t.is(result.stderr.trim(),
-      `Local and remote hashes does NOT MATCH: 2 of 13 buffers (131072 bytes) differ, in 2 ranges (offset+length): 131072+65536, 458752+65536; 2 bitmap entries invalidated: the next SYNC resends them`);
+      `Local and remote hashes does NOT MATCH: 2 of 13 buffers (131072 bytes) differ, in 2 ranges (offset+length): 131072+65536, 458752+65536; 2 bitmap entries invalidated: the next SYNC compares them with the destination`);
     t.false(hasStackTrace(result.stderr));
     await assertSynced(t, where, source, damaged);
     t.deepEqual(unknownBuffers(bitmap), [2, 7], 'the entries are invalid on disk when the run has ended');
@@ -97,7 +97,7 @@ for (const action of ['PUSH', 'PULL'] as const) {
     const destinationOnly = action === 'PUSH' ? ['-r', where.remote] : ['-l', where.local];
     const result = await run(t, [...destinationOnly, '-a', action, '-b', bitmap, '--verify-bitmap'], 2);
     t.is(result.stderr.trim(),
-      'Destination does NOT MATCH the bitmap: 2 of 13 buffers (131072 bytes) differ, in 2 ranges (offset+length): 131072+65536, 458752+65536; 2 bitmap entries invalidated: the next SYNC resends them');
+      'Destination does NOT MATCH the bitmap: 2 of 13 buffers (131072 bytes) differ, in 2 ranges (offset+length): 131072+65536, 458752+65536; 2 bitmap entries invalidated: the next SYNC compares them with the destination');
     t.deepEqual(unknownBuffers(bitmap), [2, 7]);
     t.deepEqual(readFileSync(where.destination), damaged, 'the destination is not written');
 

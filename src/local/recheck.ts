@@ -76,10 +76,10 @@ export function describeDifferences(differences: Differences): string {
     `in ${ranges.length} range${ranges.length === 1 ? '' : 's'} (offset+length): ${shown}${more}`;
 }
 
-/** "3 bitmap entries invalidated: the next SYNC resends them" (`then`: what follows instead). */
+/** "3 bitmap entries invalidated: the next SYNC compares them with the destination" (`then`: what follows instead). */
 export function invalidationText(count: number, then?: string): string {
   if (count === 0) return 'no bitmap entry invalidated (they were unknown already)';
-  return `${count} bitmap entr${count === 1 ? 'y' : 'ies'} invalidated${then ? `, ${then}` : `: the next SYNC resends ${count === 1 ? 'it' : 'them'}`}`;
+  return `${count} bitmap entr${count === 1 ? 'y' : 'ies'} invalidated${then ? `, ${then}` : `: the next SYNC compares ${count === 1 ? 'it' : 'them'} with the destination`}`;
 }
 
 /** Resolves when both devices hold the same first `size` bytes (after --repair if asked); throws MismatchError otherwise. */
