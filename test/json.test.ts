@@ -157,3 +157,21 @@ for (const action of ['PUSH', 'PULL'] as const) {
     t.true(readFileSync(where.source).equals(source));
   });
 }
+
+test('--json: invalidatedEntries counts the bitmap entries --recheck -b and --verify-bitmap invalidated (0 when nothing differs)', async (t) => {
+  const source = random(SIZE);
+  const where = devices(t, 'PUSH', source, random(SIZE));
+  const bitmap = where.dir.path('sda.bitmap');
+  const sync = [...where.args, '-a', 'PUSH', '-m', 'SYNC', '--buffer', '64', '-b', bitmap, '--json'];
+  t.is(end(events(t, (await run(t, sync)).stdout)).invalidatedEntries, 0, 'a clean SYNC invalidates nothing');
+  const { writeFileSync } = await import('node:fs');
+  writeFileSync(where.remote, edited(source, [2 * BUFFER + 1, 7 * BUFFER + 2, 7 * BUFFER + 3000]));
+  const recheck = await run(t, [...where.args, '-a', 'PUSH', '--recheck', '--buffer', '64', '-b', bitmap, '--json'], 2);
+  t.like(end(events(t, recheck.stdout)), { exitCode: 2, invalidatedEntries: 2 });
+  // The entries are unknown now: --verify-bitmap has nothing of them to check, and another damage is a third.
+  writeFileSync(where.remote, edited(readFileSync(where.remote), [11 * BUFFER + 5]));
+  const verify = await run(t, ['-r', where.remote, '-a', 'PUSH', '--verify-bitmap', '-b', bitmap, '--json'], 2);
+  t.like(end(events(t, verify.stdout)), { exitCode: 2, invalidatedEntries: 1 });
+  await run(t, sync);
+  await assertSynced(t, where, source);
+});

@@ -44,7 +44,7 @@ async function syncedThenDamaged(t: ExecutionContext, action: Action) {
 }
 
 for (const action of ['PUSH', 'PULL'] as const) {
-  test(`${action} --recheck -b without -m: differing buffers are invalidated in the bitmap, no device is written, the next SYNC resends them`, async (t) => {
+  test(`${action} --recheck -b without -m: differing buffers are invalidated in the bitmap, no device is written, the next SYNC compares them with the destination`, async (t) => {
     const { source, where, bitmap, damaged } = await syncedThenDamaged(t, action);
     const result = await run(t, [...where.args, '-a', action, '-b', bitmap, '--buffer', '64', '--recheck'], 2);
     t.is(result.stderr.trim(),

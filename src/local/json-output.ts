@@ -38,12 +38,14 @@ export interface RunFigures {
   sides: SideFigures[];
 }
 
+
 export const BASYN_JSON_VERSION = 1;
 
 export class JsonEvents {
   private readonly started = Date.now();
   private figures: () => Partial<RunFigures> = () => ({});
   private ended = false;
+  private invalidated = 0;
 
   constructor(private readonly io: Io) {}
 
@@ -54,6 +56,11 @@ export class JsonEvents {
   /** The session tells where its figures are, once it has them. */
   track(figures: () => Partial<RunFigures>): void {
     this.figures = figures;
+  }
+
+  /** Bitmap entries --recheck or --verify-bitmap invalidated (durably) in this run. */
+  countInvalidated(entries: number): void {
+    this.invalidated += entries;
   }
 
   /** The last event: every --stat figure, what changed, what each side read and wrote, the exit code. */
@@ -87,6 +94,7 @@ export class JsonEvents {
       changedBytes: figures.changedBytes ?? 0,
       writtenBytes: figures.writtenBytes ?? 0,
       zeroBlocks: figures.zeroBlocks ?? 0,
+      invalidatedEntries: this.invalidated,
       sides: figures.sides ?? [],
     });
   }

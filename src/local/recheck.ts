@@ -30,6 +30,8 @@ export interface RecheckJob {
   readonly onInfo?: (text: string) => void;
   /** Each range found different, and each range repaired (for --json). */
   readonly onRange?: (kind: 'differs' | 'repaired', range: Extent) => void;
+  /** How many bitmap entries were invalidated (for --json), once they are on disk. */
+  readonly onInvalidated?: (entries: number) => void;
 }
 
 /** Buffers found different by a compare: their indexes (sorted) and the merged ranges they cover. */
@@ -88,6 +90,7 @@ export async function recheck(job: RecheckJob): Promise<void> {
   if (differences.indexes.length === 0) return;
   for (const range of differences.ranges) job.onRange?.('differs', range);
   const invalidated = job.bitmap ? await invalidateEntries(job.bitmap, differences.indexes, job.size) : undefined;
+  if (invalidated !== undefined) job.onInvalidated?.(invalidated);
   const found = describeDifferences(differences);
   const bitmapNote = invalidated !== undefined ? `; ${invalidationText(invalidated)}` : '';
   if (!job.repair || !job.source) throw new MismatchError(SYNC_ERRORS.RECHECK_MISMATCH.message(found, bitmapNote));

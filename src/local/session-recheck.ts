@@ -31,6 +31,7 @@ export async function recheckDevices(options: Options, reporter: Reporter, seed:
       repair: options.repair ? { chunkSize: runChunkSize(options, bitmap), zlevel: options.zlevel } : undefined,
       onInfo: (text) => reporter.print(`${text}\n`),
       onRange: (kind, range) => reporter.range(kind, range),
+      onInvalidated: (entries) => reporter.json?.countInvalidated(entries),
     });
   } finally {
     progress.stop();
@@ -56,6 +57,7 @@ export async function verifyDestination(options: Options, reporter: Reporter, de
       await verifyBitmap({
         destination: destination.peer, bitmap, onProgress: (bytes) => progress.advance(bytes), onInfo: (text) => reporter.print(`${text}\n`),
         onMismatch: (range) => reporter.range('mismatch', range),
+        onInvalidated: (entries) => reporter.json?.countInvalidated(entries),
       });
     } finally {
       progress.stop();

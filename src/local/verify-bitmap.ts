@@ -32,6 +32,8 @@ export interface VerifyBitmapJob {
   readonly onProgress: (bytes: number) => void;
   readonly onInfo: (text: string) => void;
   readonly onMismatch?: (range: Extent) => void;
+  /** How many bitmap entries were invalidated (for --json), once they are on disk. */
+  readonly onInvalidated?: (entries: number) => void;
 }
 
 export interface VerifyOutcome {
@@ -62,6 +64,7 @@ export async function verifyBitmap(job: VerifyBitmapJob): Promise<VerifyOutcome>
   }
   for (const range of differences.ranges) job.onMismatch?.(range);
   const invalidated = await invalidateEntries(bitmap, mismatching, deviceSize);
+  job.onInvalidated?.(invalidated);
   throw Object.assign(
     new MismatchError(`Destination does NOT MATCH the bitmap: ${describeDifferences(differences)}${notChecked}; ${invalidationText(invalidated)}`),
     { differences },
