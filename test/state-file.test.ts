@@ -3,7 +3,7 @@
 // symlinks resolved once, nothing left behind).
 import test from 'ava';
 import { execFileSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import {
   StateFileError, assertNotSameFile, checkReplaceable, createExclusive, readStateFile, replaceStateFile, resolveStatePath, type StateFileKind,
 } from '../src/local/state-file';
@@ -89,4 +89,28 @@ test('assertNotSameFile: same inode through another name is refused; a remote pl
   await t.notThrowsAsync(assertNotSameFile(dir.path('other'), KIND, [{ label: 'the local device', path: dir.path('device.img') }]));
   await t.throwsAsync(assertNotSameFile('/dev/sdz9', KIND, [{ label: 'the remote device', path: '/dev/sdz9', remote: true }]), { message: /is the remote device/ });
   unlinkSync(dir.path('alias'));
+});
+
+test('replaceStateFile removes the temp files a killed writer left beside the file (gone, old, ours) and nothing else', async (t) => {
+  const dir = fixture(t);
+  const path = dir.path('state');
+  writeFileSync(path, 'MINE old');
+  // A pid that no process has (past the kernel's pid_max), and this process's own (alive).
+  const gone = Number(readFileSync('/proc/sys/kernel/pid_max', 'utf8')) + 1;
+  const stale = dir.path(`.state.${gone}.0123abcd.tmp`);
+  const fresh = dir.path(`.state.${gone}.4567abcd.tmp`);
+  const alive = dir.path(`.state.${process.pid}.89abcdef.tmp`);
+  const foreign = dir.path(`.state.${gone}.fedcba98.tmp`);
+  const otherName = dir.path(`.other.${gone}.01234567.tmp`);
+  for (const file of [stale, fresh, alive, otherName]) writeFileSync(file, 'MINE half-written');
+  writeFileSync(foreign, 'not a file basyn wrote');
+  const hourAgo = new Date(Date.now() - 3600_000);
+  for (const file of [stale, alive, foreign, otherName]) utimesSync(file, hourAgo, hourAgo);
+  await replaceStateFile(path, 'MINE new', KIND);
+  t.is(readFileSync(path, 'utf8'), 'MINE new');
+  t.false(existsSync(stale), 'the old temp file of a process that is gone is removed');
+  t.true(existsSync(fresh), 'a recent one may still be written: kept');
+  t.true(existsSync(alive), 'one whose writer lives: kept');
+  t.is(readFileSync(foreign, 'utf8'), 'not a file basyn wrote', 'one that does not hold what basyn writes: kept');
+  t.true(existsSync(otherName), 'the temp file of another state file: kept');
 });

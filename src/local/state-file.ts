@@ -161,6 +161,7 @@ export async function createExclusive(path: string, content: string | Uint8Array
  */
 export async function replaceStateFile(path: string, content: string | Uint8Array, kind: StateFileKind): Promise<void> {
   await checkReplaceable(path, kind);
+  await removeStaleTemporaries(path, kind);
   const temporary = await createTemporary(path, content);
   try {
     await checkReplaceable(path, kind); // again: the window left is the rename itself
@@ -274,6 +275,41 @@ async function openForRead(path: string, kind: StateFileKind): Promise<fs.FileHa
     throw refuse(kind, path, `is ${typeName(stat)}`);
   }
   return handle;
+}
+
+/** A temp file this old whose writer is gone was left by a kill: a live write lasts seconds. */
+const STALE_TEMPORARY_MS = 10 * 60_000;
+
+function processGone(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
+/**
+ * Temp files a killed writer left beside `path` (createTemporary's names; a kill between their creation
+ * and the rename leaves one): removed when their process is gone, they are over 10 minutes old, and
+ * they hold what `kind` writes. Best effort: anything else, or any error, leaves them as they are.
+ */
+async function removeStaleTemporaries(path: string, kind: StateFileKind): Promise<void> {
+  const prefix = `.${basename(path)}.`;
+  const names = await fs.readdir(dirname(path)).catch(() => [] as string[]);
+  for (const name of names) {
+    const pid = /^(\d+)\.[0-9a-f]{8}\.tmp$/.exec(name.startsWith(prefix) ? name.slice(prefix.length) : '')?.[1];
+    if (!pid || !processGone(Number(pid))) continue;
+    const file = join(dirname(path), name);
+    try {
+      const stat = await fs.lstat(file);
+      if (!stat.isFile() || stat.uid !== process.getuid?.() || Date.now() - stat.mtimeMs < STALE_TEMPORARY_MS) continue;
+      await checkReplaceable(file, kind);
+      await fs.unlink(file);
+    } catch {
+      // not ours after all, or gone meanwhile: left alone
+    }
+  }
 }
 
 /** A new temp file beside `path`, written and fsynced; a fresh random name on each try. */
