@@ -96,8 +96,10 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
 
 test('SIGTERM while lvcreate runs: the snapshot it makes is removed as soon as it exists; the sync never starts', async (t) => {
   const p = place(t);
-  p.lvm.stall('lvcreate', 1500);
-  const result = await p.run([], { when: 'starting:', signal: 'SIGTERM', delayMs: 400 });
+  // The signal follows lvcreate's call (logged before its stall), and the stall is long: in a fresh CI run
+  // at load, 400 ms after "starting:" came only after a 1.5 s lvcreate had ended and the sync had begun.
+  p.lvm.stall('lvcreate', 6000);
+  const result = await p.run([], { when: () => p.lvm.calls().some((argv) => argv[0] === 'lvcreate'), signal: 'SIGTERM', delayMs: 200 });
   t.is(result.code, 4, result.stderr);
   t.false(result.stderr.includes('running: basyn'), 'no sync was started');
   assertReleased(t, p, result);
