@@ -9,6 +9,7 @@ import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hasStackTrace, type RunResult } from './cli';
+import { attachLoop } from './root-devices';
 
 /** Why mount/losetup faults cannot run here, or undefined when they can (root, tools present). */
 export function rootFaultsUnavailable(): string | undefined {
@@ -50,10 +51,10 @@ export function tmpfs(t: ExecutionContext, bytes: number): Tmpfs {
   };
 }
 
-/** A loop device over `file`; detached when the test ends. */
+/** A loop device over `file` (root-devices.ts says why its requests are one page); detached when the test ends. */
 export function loopDevice(t: ExecutionContext, file: string): string {
-  const device = execFileSync('losetup', ['-f', '--show', file], { encoding: 'utf8' }).trim();
-  t.teardown(() => execFileSync('losetup', ['-d', device]));
+  const { device, detach } = attachLoop(file);
+  t.teardown(detach);
   return device;
 }
 

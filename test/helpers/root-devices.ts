@@ -3,7 +3,8 @@
 // a process that holds a block device open exclusively. Every helper returns its own undo.
 import test from 'ava';
 import { execFileSync, spawn } from 'node:child_process';
-import { closeSync, constants, existsSync, openSync, writeSync } from 'node:fs';
+import { closeSync, constants, existsSync, openSync, writeFileSync, writeSync } from 'node:fs';
+import { basename } from 'node:path';
 
 /**
  * Why root-only tests cannot run here, or undefined when they can. Never in CI: it runs as root, and
@@ -56,10 +57,26 @@ export function mountExt2(device: string, dir: string): () => void {
   return () => { try { run('umount', [dir]); } catch { /* already gone */ } };
 }
 
-/** Attaches `file` to a free loop device; returns its path and the detach. */
+/**
+ * Attaches `file` to a free loop device, with requests of one page; returns its path and the detach.
+ *
+ * Why one page: Linux's loop driver (seen on 6.18; its buffered writes go through lo_rw_aio) completes
+ * a write request that the backing file took only in part as a success. A request that straddles the
+ * limit of a too small tmpfs then loses its tail, and the fdatasync that wrote it back reports success:
+ * a fault device that lies, and a test that fails at random (about 1 run in 4 under load). The limit of
+ * a tmpfs is a whole number of pages, so a one-page request is taken whole or fails with ENOSPC, which
+ * the driver reports as EIO. destination-faults.test.ts proves it on every run.
+ */
 export function attachLoop(file: string): { device: string; detach(): void } {
   const device = run('losetup', ['--find', '--show', file]);
-  return { device, detach: () => { try { run('losetup', ['-d', device]); } catch { /* already detached */ } } };
+  const detach = () => { try { run('losetup', ['-d', device]); } catch { /* already detached */ } };
+  try {
+    writeFileSync(`/sys/block/${basename(device)}/queue/max_sectors_kb`, '4');
+  } catch (error) {
+    detach();
+    throw error;
+  }
+  return { device, detach };
 }
 
 /**
