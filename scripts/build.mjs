@@ -32,6 +32,12 @@ const common = {
   define: { BASYN_BUILD_ID: JSON.stringify(buildId), BASYN_VERSION: JSON.stringify(pkg.version) },
 };
 
+// The agent's hashing threads (src/remote/hash-pool.ts) run hash-worker.ts, bundled on its own and
+// embedded in the bundles as a string: the agent stays one file, uploaded at each run, and starts its
+// threads from that string (a remote host has no file to start them from).
+const worker = await build({ ...common, entryPoints: ['src/remote/hash-worker.ts'], write: false, minify: true });
+common.define.BASYN_HASH_WORKER_SOURCE = JSON.stringify(worker.outputFiles[0].text);
+
 // Both bundles are built to temporary names and renamed into place only when both succeeded, so a
 // failed build never leaves a controller and an agent of different builds side by side.
 const tmp = `.${process.pid}.tmp`;

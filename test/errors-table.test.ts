@@ -153,6 +153,7 @@ test("the agent's own errors: each raised with its table row's code as the ERROR
     ['EEOF', agentError('EEOF', 8192), 'unexpected end of device at 8192'],
     ['ESTOPPED', agentError('ESTOPPED'), 'agent stopped'],
     ['EPROTO', agentError('EPROTO', 'message type 9'), 'unexpected message type 9'],
+    ['EWORKER', agentError('EWORKER', 'it ended (exit code 1)'), 'hashing thread failed: it ended (exit code 1)'],
   ];
   t.deepEqual(cases.map(([code]) => code).sort(), Object.keys(AGENT_ERRORS).sort(), 'every row is here');
   for (const [code, error, message] of cases) {

@@ -1,5 +1,7 @@
 // The sync suite (test/helpers/sync-suite.ts), every case, with both agents served in this process
-// (transport/in-process.ts) by the code under test: the CLI's main() from source, nothing spawned.
+// (transport/in-process.ts) by the code under test: the CLI's main() from source, nothing spawned
+// but the agents' hashing threads (two, whatever the cores: hash-threads.test.ts compares them with
+// hashing in the main thread).
 import { main } from '../src/local/cli';
 import { InProcessTransport } from '../src/local/transport/in-process';
 import { limiter } from './helpers/cli';
@@ -15,7 +17,7 @@ defineSyncSuite({
     let stdout = '';
     let stderr = '';
     const io = { stdout: (text: string) => { stdout += text; }, stderr: (text: string) => { stderr += text; } };
-    const code = await main(args, { io, transports: () => new InProcessTransport() });
+    const code = await main(args, { io, transports: () => new InProcessTransport({ hashThreads: 2 }) });
     return { code, signal: null, stdout, stderr };
   }),
 });

@@ -6,4 +6,5 @@
 import { basyn } from './helpers/cli';
 import { defineSyncSuite } from './helpers/sync-suite';
 
-defineSyncSuite({ name: 'pipe', coverage: 'link', run: (args) => basyn(args) });
+// Both agents hash in two threads (BASYN_HASH_THREADS), whatever the cores of the machine.
+defineSyncSuite({ name: 'pipe', coverage: 'link', run: (args) => basyn(args, { env: { ...process.env, BASYN_HASH_THREADS: '2' } }) });

@@ -70,7 +70,10 @@ export class Device {
     }
   }
 
-  /** Spare buffers for readInto(): a fresh 2 MiB allocation per read costs page faults, every time. */
+  /**
+   * Spare buffers for readInto(): a fresh 2 MiB allocation per read costs page faults, every time. They
+   * are shared memory, so that a hashing thread (hash-pool.ts) reads them where they are.
+   */
   private readonly spare: Buffer[] = [];
 
   /** Reads exactly `length` bytes at `offset` (the caller keeps within the device). */
@@ -80,13 +83,13 @@ export class Device {
 
   /**
    * Reads into a recycled buffer and hands it to `use`, which must not keep it: the buffer goes
-   * back to the pool as soon as `use` returns.
+   * back to the pool once `use` has returned (or its promise has settled).
    */
-  async readInto<T>(offset: number, length: number, use: (data: Buffer) => T): Promise<T> {
+  async readInto<T>(offset: number, length: number, use: (data: Buffer) => T | Promise<T>): Promise<T> {
     const index = this.spare.findIndex((spare) => spare.length >= length);
-    const buffer = index >= 0 ? this.spare.splice(index, 1)[0] : Buffer.allocUnsafe(length);
+    const buffer = index >= 0 ? this.spare.splice(index, 1)[0] : Buffer.from(new SharedArrayBuffer(length));
     try {
-      return use(await this.fill(buffer.subarray(0, length), offset));
+      return await use(await this.fill(buffer.subarray(0, length), offset));
     } finally {
       const kept = this.spare.reduce((sum, spare) => sum + spare.length, 0);
       if (kept + buffer.length <= MAX_SPARE_BYTES) this.spare.push(buffer);

@@ -6,11 +6,17 @@ import { chunkDigests, createHasher, hashById, type Hasher } from '../shared/has
 import { ENCODING, MSG, type Message, type MessageOf } from '../shared/protocol';
 import { agentError, deviceError } from '../shared/errors';
 import { Device } from './device';
+import type { HashPool } from './hash-pool';
 import { expandHome } from './home-path';
 
 export class AgentState {
   device?: Device;
   hasher?: Hasher;
+  /** The OPEN's seed, for the hashing threads' own hashers. */
+  seed = 0n;
+
+  /** `pool`: the hashing threads (hash-pool.ts), or undefined to hash in this thread. */
+  constructor(readonly pool?: HashPool) {}
 
   opened(): { device: Device; hasher: Hasher } {
     if (!this.device || !this.hasher) throw agentError('ENOTOPEN');
@@ -37,15 +43,19 @@ export async function handleOpen(state: AgentState, request: MessageOf<typeof MS
     throw deviceError(path, error, request.writable);
   }
   state.hasher = await createHasher(algorithm, request.seed);
+  state.seed = request.seed;
   return { type: MSG.OPENED, id: request.id, size: state.device.size };
 }
 
 export async function handleHash(state: AgentState, request: MessageOf<typeof MSG.HASH>): Promise<Message> {
   const { device, hasher } = state.opened();
   checkExtent(device, request.offset, request.length);
-  const digests = await device.readInto(request.offset, request.length, (data) =>
-    request.chunkSize > 0 ? chunkDigests(hasher, data, request.chunkSize) : hasher.digest(data),
-  );
+  const { pool, seed } = state;
+  // The read buffer is reused once `use` has settled, so a hashing thread reads it undisturbed.
+  const digests = await device.readInto(request.offset, request.length, (data) => {
+    if (pool) return pool.digests(hasher.algorithm, seed, data, request.chunkSize);
+    return request.chunkSize > 0 ? chunkDigests(hasher, data, request.chunkSize) : hasher.digest(data);
+  });
   return { type: MSG.DIGESTS, id: request.id, digests };
 }
 

@@ -14,6 +14,7 @@ import { BUILD_ID } from '../shared/build-info';
 import { agentError, BasynError, EXIT_OK, EXIT_SYNC } from '../shared/errors';
 import { FrameDecoder } from '../shared/frame';
 import { encodeParts, MSG, PROTOCOL_VERSION, type Message } from '../shared/protocol';
+import { hashPool, hashThreadCount } from './hash-pool';
 import { PatchSession } from './patch-handlers';
 import { AgentState, handleClose, handleFlush, handleHash, handleOpen, handleRead, handleWrite, inflateWrite } from './handlers';
 
@@ -27,9 +28,14 @@ export interface AgentService {
   stop(): void;
 }
 
+export interface AgentServiceOptions {
+  /** Hashing threads (hash-pool.ts; 1: hash in this thread). Default: BASYN_HASH_THREADS, else the cores. */
+  readonly hashThreads?: number;
+}
+
 /** Serves one controller on `input`/`output` until CLOSE, a fatal error, or the end of `input`. */
-export function serveAgent(input: Readable, output: Writable): AgentService {
-  const state = new AgentState();
+export function serveAgent(input: Readable, output: Writable, options: AgentServiceOptions = {}): AgentService {
+  const state = new AgentState(hashPool(options.hashThreads ?? hashThreadCount()));
   /** `basyn patch -h`: the spool and the apply on this host (patch-handlers.ts). */
   const patchSession = new PatchSession();
   const decoder = new FrameDecoder();

@@ -102,6 +102,8 @@ export const AGENT_ERRORS = {
   ESTOPPED: () => 'agent stopped',
   /** `what`: "message type 9", "PATCH_DATA before PATCH_BEGIN". */
   EPROTO: (what: string) => `unexpected ${what}`,
+  /** A hashing thread failed or died (hash-pool.ts); `why`: its error, or how it ended. */
+  EWORKER: (why: string) => `hashing thread failed: ${why}`,
 } as const;
 
 /** The agent's error `code` (AGENT_ERRORS), its message built from `args`. */

@@ -4,15 +4,18 @@
 // over every other transport (test/helpers/sync-suite.ts). Not used by the CLI: a real run hashes on
 // both sides in parallel processes.
 import { PassThrough } from 'node:stream';
-import { serveAgent } from '../../remote/serve';
+import { serveAgent, type AgentServiceOptions } from '../../remote/serve';
 import type { AgentExit, AgentLink, Transport } from './transport';
 
 export class InProcessTransport implements Transport {
+  /** `agent`: the agent's options (its hashing threads). */
+  constructor(private readonly agent: AgentServiceOptions = {}) {}
+
   async start(): Promise<AgentLink> {
     const toAgent = new PassThrough();
     const fromAgent = new PassThrough();
     const stderr = new PassThrough();
-    const service = serveAgent(toAgent, fromAgent);
+    const service = serveAgent(toAgent, fromAgent, this.agent);
     const exited = service.done.then((code): AgentExit => {
       stderr.end();
       return { code, signal: null };
