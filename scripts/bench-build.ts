@@ -4,7 +4,7 @@
 // from its own directory, so `node <dir>/basyn.js` is a complete basyn.
 import { build, type BuildOptions } from 'esbuild';
 import { createHash, type Hash } from 'node:crypto';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { placeSshBinding, sshBindingPlugin } from './ssh-binding.mjs';
 
@@ -47,6 +47,11 @@ export async function buildPrivateCopy(dir: string, tree = ROOT): Promise<BenchB
     nodePaths: [join(ROOT, 'node_modules')],
     define: { BASYN_BUILD_ID: JSON.stringify(buildId), BASYN_VERSION: JSON.stringify(version) },
   };
+  // The agent's hashing threads, embedded as a string as scripts/build.mjs does (a tree from before them has none).
+  if (existsSync(join(tree, 'src/remote/hash-worker.ts'))) {
+    const worker = await build({ ...common, entryPoints: ['src/remote/hash-worker.ts'], write: false, minify: true });
+    common.define = { ...common.define, BASYN_HASH_WORKER_SOURCE: JSON.stringify(worker.outputFiles[0].text) };
+  }
   await build({ ...common, entryPoints: ['src/remote/agent.ts'], outfile: join(dir, 'agent.js'), minify: true });
   await build({ ...common, entryPoints: ['src/local/main.ts'], outfile: join(dir, 'basyn.js'), external: ['cpu-features', '*.node'], plugins: [sshBindingPlugin] });
   placeSshBinding(ROOT, dir); // ssh2's crypto binding beside the bundle, as in dist/

@@ -78,9 +78,10 @@ export class BasynRunner {
     );
   }
 
-  async run(args: string[]): Promise<BasynRun> {
+  /** `extraEnv`: added to basyn's environment (e.g. BASYN_HASH_THREADS, which its local agents inherit). */
+  async run(args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<BasynRun> {
     // No ssh-agent: the key given with -i is the only identity, as on a fresh machine.
-    const env = { ...process.env, SSH_AUTH_SOCK: '' };
+    const env = { ...process.env, SSH_AUTH_SOCK: '', ...extraEnv };
     // `basyn patch` has no --stat (its net time is the wall time less the startup, bench.ts).
     const extra = args[0] === 'patch' ? ['--debug'] : ['--stat', '--debug'];
     const result = await timed([process.execPath, '--require', this.preload, this.controller, ...args, ...extra], env);

@@ -25,6 +25,7 @@ import { patch, sha256File, tempDir, writeRandom, writeSparse } from '../test/he
 import { startSshd, sshdUnavailable, type Sshd } from '../test/helpers/sshd';
 import { endpointsSection, runEndpointsBench, withEndpointsSection, type EndpointRow } from './bench-endpoints';
 import { ensureRsync, runRsyncBench, type RsyncRow } from './bench-rsync';
+import { hashThreadCount } from '../src/remote/hash-pool';
 
 const ROOT = join(__dirname, '..');
 const MiB = 1024 * 1024;
@@ -51,10 +52,13 @@ interface Args {
   signalsOnly: boolean;
   /** Only the remote-to-remote case (two sshds); writes its own section of the report file. */
   endpointsOnly: boolean;
+  /** Only the cases whose id matches (the ceilings too; no other section; the report on stdout only). */
+  only?: RegExp;
 }
 
 const USAGE = `usage: npm run bench -- [--size-mb N] [--sparse-gb N] [--load-runs N] [--ceiling-runs N] [--commit REV] [--fast-hash NAME]
-                        [--out FILE] [--no-compression] [--no-signals] [--no-rsync] [--signals-only] [--endpoints-only] [--keep]
+                        [--out FILE] [--no-compression] [--no-signals] [--no-rsync] [--signals-only] [--endpoints-only]
+                        [--only REGEX] [--keep]
   --size-mb N        size of the test images (default 1024, or $BASYN_BENCH_SIZE_MB)
   --sparse-gb N      size of the sparse images of the RSS check (default 64; 0 skips it)
   --load-runs N      syncs at once through one sshd in the load case (default 8; 0 skips it)
@@ -67,6 +71,8 @@ const USAGE = `usage: npm run bench -- [--size-mb N] [--sparse-gb N] [--load-run
   --no-rsync         skip the comparison with rsync over the same sshd
   --signals-only     run the signal case alone and print it (docs/benchmarks.md is not touched)
   --endpoints-only   run the remote-to-remote case alone (two sshds) and write its section of the report file
+  --only REGEX       run only the cases whose id matches (e.g. 'track|sync-identical$'), with their ceilings;
+                     no other section, and the report goes to stdout (docs/benchmarks.md is not touched)
   --keep             keep the temp dir`;
 
 function parseArgs(argv: string[]): Args {
@@ -96,6 +102,7 @@ function parseArgs(argv: string[]): Args {
       case '--no-rsync': args.rsync = false; break;
       case '--signals-only': args.signalsOnly = true; break;
       case '--endpoints-only': args.endpointsOnly = true; break;
+      case '--only': args.only = new RegExp(value()); break;
       case '--keep': args.keep = true; break;
       case '--help': console.log(USAGE); process.exit(0); break;
       default: throw new Error(`unknown option ${name}\n${USAGE}`);
@@ -194,7 +201,7 @@ function netTime(run: BasynRun, startupSeconds = 0, syncs = true): number {
 /** What a case is compared with (the proxy cases: the same case without the proxy, from the results). */
 function ceilingKind(id: string, transport: TransportName): CeilingKind | undefined {
   if (transport === 'proxy' || id === 'bwlimit') return undefined; // --bwlimit is compared with its own limit
-  if (id === 'sync-bitmap' || id === 'sync-bitmap-xxh3') return 'sha1';
+  if (id === 'sync-bitmap' || id === 'sync-bitmap-xxh3' || id.startsWith('track')) return 'sha1';
   if (id === 'patch-apply') return undefined; // reads the patch twice and the changed ranges: no whole-image ceiling
   if (id.startsWith('copy-')) return transport === 'ssh' ? 'ssh' : 'write';
   return 'sha1Twice';
@@ -206,6 +213,10 @@ function log(text: string): void {
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
+  if (args.only) {
+    // A subset is no full report: only the cases asked for, printed.
+    Object.assign(args, { out: '-', sparseGb: 0, loadRuns: 0, rsync: false, signals: false, compression: false });
+  }
   const size = args.sizeMb * MiB;
   const started = Date.now();
   const temp = tempDir('basyn-bench-');
@@ -331,13 +342,15 @@ async function main(): Promise<void> {
       startup.set(transport.name, best);
     }
     log(`bench: startup ${JSON.stringify(Object.fromEntries(startup))}`);
+    const hashThreadsDefault = hashThreadCount();
 
     // 4. The cases.
     const results: CaseResult[] = [];
     const runCase = async (
-      id: string, title: string, transport: { name: 'pipe' | 'ssh' | 'proxy'; args: string[] }, args: string[],
-      check: { path: string; expect: string }, prepare?: () => void | Promise<void>,
-    ): Promise<CaseResult> => {
+      id: string, title: string, transport: { name: 'pipe' | 'ssh' | 'proxy'; args: string[] }, caseArgs: string[],
+      check: { path: string; expect: string }, prepare?: () => void | Promise<void>, env: NodeJS.ProcessEnv = {},
+    ): Promise<CaseResult | undefined> => {
+      if (args.only && !args.only.test(id)) return undefined;
       log(`bench: ${transport.name} ${title}...`);
       const kind = ceilingKind(id, transport.name);
       let run: BasynRun;
@@ -345,7 +358,7 @@ async function main(): Promise<void> {
       try {
         await prepare?.();
         const before = kind && (lastCeiling?.kind === kind ? lastCeiling.seconds : await adjacentCeiling(kind));
-        run = await runner.run([...args, ...transport.args]);
+        run = await runner.run([...caseArgs, ...transport.args], env);
         const after = kind && (await adjacentCeiling(kind));
         if (before && after) ceilingSeconds = Math.min(before, after);
       } catch (failure) {
@@ -384,6 +397,20 @@ async function main(): Promise<void> {
       if (delayed) continue;
       // Issue 15, target 5: the same with the unsalted fast digest a bitmap may store.
       await runCase('sync-bitmap-xxh3', 'SYNC 1 % changed, with bitmap, --hash XXH3', transport, push(changed, work, 'SYNC', '-b', file('bitmap'), '--hash', 'XXH3'), { path: work, expect: changed }, freshBitmap(transport.args, ['--hash', 'XXH3']));
+      if (transport.name === 'pipe') {
+        // Issue 15, target 4: one agent alone tracks changes (bitmap-only, SHA-1: reads the source only), with
+        // the default number of hashing threads and with 1, 2 and 4 (BASYN_HASH_THREADS), against openssl sha1.
+        const track = ['-l', src, '-a', 'PUSH', '-m', 'SYNC', '-b', file('track'), '--hash', 'SHA1'];
+        const knownBitmap = async () => {
+          if (existsSync(file('track'))) return;
+          const setup = await runner.run(track);
+          if (!setup.ok) throw new Error(`cannot make the tracking bitmap: ${setup.error}`);
+        };
+        await runCase('track', `bitmap-only tracking, SHA-1, ${hashThreadsDefault} hashing threads (the default)`, transport, track, { path: src, expect: src }, knownBitmap);
+        for (const threads of [1, 2, 4]) {
+          await runCase(`track-threads-${threads}`, `bitmap-only tracking, SHA-1, BASYN_HASH_THREADS=${threads}`, transport, track, { path: src, expect: src }, knownBitmap, { BASYN_HASH_THREADS: String(threads) });
+        }
+      }
       await runCase('copy-random', 'COPY random data', transport, push(src, work, 'COPY'), { path: work, expect: src });
       // Issue 15, target 9: a new bitmap (every entry unknown) against an existing, identical destination is a
       // SYNC, compared with the COPY above.
@@ -392,7 +419,7 @@ async function main(): Promise<void> {
         // --bwlimit set so that the copy should last 30 s: the rate over the link must be within 10 % of the limit.
         const limit = Math.round(size / 30);
         const limited = await runCase('bwlimit', `COPY random data, --bwlimit ${limit} (30 s)`, transport, push(src, work, 'COPY', '--bwlimit', String(limit)), { path: work, expect: src });
-        if (!limited.error) log(`bench:   --bwlimit: ${((100 * size) / limited.netSeconds / limit).toFixed(1)} % of the limit (target 90-110 %)`);
+        if (limited && !limited.error) log(`bench:   --bwlimit: ${((100 * size) / limited.netSeconds / limit).toFixed(1)} % of the limit (target 90-110 %)`);
       }
       await runCase('copy-zero', 'COPY mostly-zero file', transport, push(zero, work, 'COPY'), { path: work, expect: zero });
       await runCase('recheck', 'recheck (identical)', transport, ['-l', src, '-r', same, '--recheck'], { path: same, expect: src });
@@ -459,7 +486,7 @@ async function main(): Promise<void> {
     const signals = args.signals ? await runSignalBench(signalSetup(sshd), log) : undefined;
     // Remote to remote (scripts/bench-endpoints.ts): a second sshd as the source's host.
     let endpoints: EndpointRow[] | undefined;
-    if (sshd) {
+    if (sshd && !args.only) {
       const other = await startSshd();
       try {
         endpoints = await runEndpointsBench({ runner, sshds: [other, sshd], images: { src, changed, work }, runs: 1, log });
