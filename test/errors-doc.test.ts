@@ -261,7 +261,7 @@ const INVOCATIONS: Record<string, Invocation[]> = {
   USAGE_UPDATE_NEEDS_DESTINATION: [{ input: '--update-bitmap in bitmap-only mode', run: (p) => usage(['-l', p.a, ...PUSH, '-b', p.path('bitmap'), '--update-bitmap']) }],
   USAGE_CHANGES_NEEDS_BITMAP_ONLY: [{ input: '--changes with a destination', run: (p) => usage(['-l', p.a, '-r', p.b, ...PUSH, '-b', p.path('bitmap'), '--changes', p.path('changes')]) }],
   USAGE_PASSES_NEEDS_SYNC: [{ input: '--recheck --passes 2', run: (p) => usage(['-l', p.a, '-r', p.b, '--recheck', '--passes', '2']) }],
-  CHECKPOINT_NOT_OURS: [{
+  STATE_FILE_REFUSED: [{
     input: 'a foreign file where the checkpoint of a run without -b goes',
     run: (p) => {
       // The runs' HOME is the fixture's: their state directory is under it.
@@ -270,7 +270,7 @@ const INVOCATIONS: Record<string, Invocation[]> = {
       writeFileSync(checkpoint, 'precious\n');
       return run(['-l', p.a, '-r', p.b, ...PUSH]);
     },
-  }],
+  }, { input: '-b naming a directory', run: (p) => usage(['-l', p.a, '-r', p.b, ...PUSH, '-b', p.dir]) }],
   USAGE_RECHECK_NEEDS_BOTH: [{ input: '--recheck in bitmap-only mode', run: (p) => usage(['-l', p.a, ...PUSH, '-b', p.path('bitmap'), '--recheck']) }],
   USAGE_SAME_DEVICE: [
     { input: 'the same file twice', run: (p) => usage(['-l', p.a, '-r', p.a, ...PUSH]) },
@@ -480,7 +480,6 @@ const INVOCATIONS: Record<string, Invocation[]> = {
     } },
   ],
 
-  BITMAP_UNREADABLE: [{ input: '-b naming a directory', run: (p) => pushWith(p, p.dir) }],
   BITMAP_EMPTY: [{ input: 'an empty bitmap file', run: (p) => {
     writeFileSync(p.path('bitmap'), '');
     return pushWith(p, p.path('bitmap'));

@@ -1,21 +1,31 @@
-// The tables of the errors module (src/shared/errors.ts: USAGE_ERRORS, SYNC_ERRORS, DEVICE_ERRORS) against
-// docs/errors.md: every row of a table has the row of the same code in the doc, with the table's exit
-// code and the same message (the builder fed with its own parameter names as the doc's placeholders,
-// `<option>`, gives the doc's text), and every row of the doc of those kinds (USAGE_, DEVICE_, IO_) has
-// its row in a table. test/errors-doc.test.ts then makes each message happen for real.
-import test, { type ExecutionContext } from 'ava';
+// The tables of the errors module (src/shared/errors.ts: ERROR_TABLES, and DEVICE_ERRORS) against
+// docs/errors.md: every row of a table has the row of the same code in the doc (in its main table or
+// in "Other messages"), with the exit code of the error basynError makes of it and the same message
+// (the builder fed with its own parameter names as the doc's placeholders, `<option>`, gives the doc's
+// text), and every row of the doc is a row of a table. test/errors-doc.test.ts then makes each message
+// of the main table happen for real.
+import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { AGENT_ERRORS, COMMANDER_ERRORS, DEVICE_ERRORS, EXIT_SYNC, EXIT_USAGE, SYNC_ERRORS, USAGE_ERRORS, agentError, deviceError, deviceWriteError, unsyncableDeviceError } from '../src/shared/errors';
+import {
+  COMMANDER_ERRORS, DEVICE_ERRORS, ERROR_ROWS, ERROR_TABLES, EXIT_SYNC, basynError, deviceError, deviceWriteError, unsyncableDeviceError,
+  type ErrorCode,
+} from '../src/shared/errors';
 
-/** code → { exit, message } from the rows between the errors:begin/end markers (parsed on its own, not with the code's help). */
-function docRows(): Map<string, { exit: number; message: string }> {
+interface DocRow { readonly exit: number; readonly message: string; readonly section: string }
+
+/** code → { exit, message } from the rows between each pair of errors:begin/end markers (parsed on its own, not with the code's help). */
+function docRows(): Map<string, DocRow> {
   const text = readFileSync(join(__dirname, '..', 'docs', 'errors.md'), 'utf8');
-  const table = /<!-- errors:begin -->\n([\s\S]*?)<!-- errors:end -->/.exec(text)?.[1] ?? '';
-  const rows = new Map<string, { exit: number; message: string }>();
-  for (const line of table.split('\n')) {
-    const match = /^\| `([A-Z0-9_]+)` \| (\d) \| `([^`]*)` \|/.exec(line);
-    if (match) rows.set(match[1], { exit: Number(match[2]), message: match[3].replace(/\\\|/g, '|') });
+  const rows = new Map<string, DocRow>();
+  for (const [, section, table] of text.matchAll(/<!-- errors(:[a-z]+)?:begin -->\n([\s\S]*?)<!-- errors\1:end -->/g)) {
+    for (const line of table.split('\n')) {
+      // The message is `text`, or `` text `` when it holds a backtick itself.
+      const match = /^\| `([A-Z0-9_]+)` \| (\d) \| (?:`` (.*?) ``|`([^`]*)`) \|/.exec(line);
+      if (!match) continue;
+      if (rows.has(match[1])) throw new Error(`docs/errors.md: ${match[1]} twice`);
+      rows.set(match[1], { exit: Number(match[2]), message: (match[3] ?? match[4]).replace(/\\\|/g, '|'), section: section ?? 'main' });
+    }
   }
   return rows;
 }
@@ -43,7 +53,9 @@ const PLACEHOLDERS: Record<keyof typeof DEVICE_ERRORS, string> = {
 
 /** A builder's parameter names, from its source text: `(option, min) => ...` gives option, min. */
 function parameterNames(builder: (...values: never[]) => string): string[] {
-  const list = /^\(([^)]*)\)/.exec(builder.toString())?.[1] ?? '';
+  // `(a, b) => ...`, or `a => ...` (a compiler may drop the parentheses of a single parameter).
+  const source = builder.toString();
+  const list = /^\(([^)]*)\)/.exec(source)?.[1] ?? /^(\w+)\s*=>/.exec(source)?.[1] ?? '';
   return list.split(',').map((name) => name.trim().split(/[\s=:]/)[0]).filter(Boolean);
 }
 
@@ -55,45 +67,45 @@ function pattern(template: string): RegExp {
   return new RegExp(`^${literal.join('.+?')}${prefix ? '' : '$'}`, 's');
 }
 
-/**
- * Checks one table of the errors module against the doc: each row there with `exit` and the same
- * message, and every row of the doc whose code `belongs` (minus `elsewhere`) in the table.
- */
-function checkTable(t: ExecutionContext, builders: Record<string, (...values: never[]) => string>, exit: number, belongs: (code: string) => boolean, elsewhere: readonly string[] = []): void {
-  for (const [code, builder] of Object.entries(builders)) {
-    const message = (builder as (...values: string[]) => string)(...parameterNames(builder).map((name) => `<${name}>`));
-    const row = rows.get(code);
-    if (!row) {
-      t.fail(`${code} has no row in docs/errors.md (message: ${message})`);
+test('every row of every table is a row of docs/errors.md with the exit code of its error and the same message', (t) => {
+  const tables = Object.entries(ERROR_TABLES);
+  t.true(tables.length >= 8, `${tables.length} tables`);
+  const count = tables.reduce((sum, [, table]) => sum + Object.keys(table).length, 0);
+  t.is(Object.keys(ERROR_ROWS).length, count, 'no code is a row of two tables');
+  t.true(count >= 200, `${count} rows`);
+  for (const [code, row] of Object.entries(ERROR_ROWS)) {
+    const builder = row.message as (...values: string[]) => string;
+    const error = (basynError as (code: ErrorCode, ...values: string[]) => Error & { exitCode: number; code: string })(code as ErrorCode, ...parameterNames(builder).map((name) => `<${name}>`));
+    const doc = rows.get(code);
+    if (!doc) {
+      t.fail(`${code} has no row in docs/errors.md (message: ${error.message})`);
       continue;
     }
-    t.is(row.exit, exit, `${code}: exit`);
+    t.is(doc.exit, error.exitCode, `${code}: exit`);
+    t.is(error.code, row.code, `${code}: the stable code`);
+    t.regex(row.code, /^E[A-Z_]+$/, `${code}: the stable code`);
     // The doc's text, or its stable prefix (…), read with the builder's own placeholders; or the doc
     // spells a value out where the builder has a parameter (64M for <max>M).
-    t.true(pattern(row.message).test(message) || pattern(message).test(row.message), `${code}: the doc says ${row.message}, the code ${message}`);
+    t.true(pattern(doc.message).test(error.message) || pattern(error.message).test(doc.message), `${code}: the doc says ${doc.message}, the code ${error.message}`);
   }
-  const documented = [...rows.keys()].filter(belongs);
-  t.deepEqual(documented.filter((code) => !(code in builders) && !elsewhere.includes(code)), [], 'rows of the doc missing in the table');
-  t.deepEqual(elsewhere.filter((code) => !rows.has(code)), [], 'the rows made elsewhere are in the doc');
-}
-
-test('every command-line error of errors.ts is a row of docs/errors.md with exit 1 and the same message, and the other way round', (t) => {
-  t.true(Object.keys(USAGE_ERRORS).length >= 60, `${Object.keys(USAGE_ERRORS).length} rows`);
-  // commander prints four of them itself, before any of basyn's code runs.
-  checkTable(t, USAGE_ERRORS, EXIT_USAGE, (code) => code.startsWith('USAGE_'), COMMANDER_ERRORS);
 });
 
-test('every error of a started run in errors.ts is a row of docs/errors.md with exit 2 and the same message, and the other way round', (t) => {
-  const builders = Object.fromEntries(Object.entries(SYNC_ERRORS).map(([code, row]) => [code, row.message]));
-  t.true(Object.keys(builders).length >= 12);
-  checkTable(t, builders, EXIT_SYNC, (code) => /^(DEVICE_EMPTY|SIZE_|RECHECK_|INTERRUPTED|LINK_|WRAPPER_|REMOTE_)/.test(code));
-  // Each row's stable code is what --json and a failed task report.
-  for (const [code, row] of Object.entries(SYNC_ERRORS)) t.regex(row.code, /^E[A-Z]+$/, code);
+test('every row of docs/errors.md is a row of a table (or a device error, or commander\'s own)', (t) => {
+  t.true(rows.size >= 200, `${rows.size} rows`);
+  const elsewhere = new Set<string>([...COMMANDER_ERRORS, ...Object.keys(DEVICE_ERRORS)]);
+  t.deepEqual([...rows.keys()].filter((code) => !(code in ERROR_ROWS) && !elsewhere.has(code)), [], 'rows of the doc missing in the tables');
+  t.deepEqual(COMMANDER_ERRORS.filter((code) => !rows.has(code)), [], "commander's rows are in the doc");
+});
+
+test('the main table of docs/errors.md (the one errors-doc.test.ts runs) holds exit 1 and 2 only', (t) => {
+  const main = [...rows.entries()].filter(([, row]) => row.section === 'main');
+  t.true(main.length >= 100, `${main.length} rows`);
+  t.deepEqual(main.filter(([, row]) => row.exit !== 1 && row.exit !== 2).map(([code]) => code), []);
 });
 
 test('parameterNames reads what the builders are written with (it can fail)', (t) => {
-  t.deepEqual(parameterNames(USAGE_ERRORS.USAGE_OUT_OF_RANGE), ['option', 'min', 'max', 'value']);
-  t.deepEqual(parameterNames(USAGE_ERRORS.USAGE_MODE_MISSING), []);
+  t.deepEqual(parameterNames(ERROR_ROWS.USAGE_OUT_OF_RANGE.message), ['option', 'min', 'max', 'value']);
+  t.deepEqual(parameterNames(ERROR_ROWS.USAGE_MODE_MISSING.message), []);
   t.false(pattern('Option <option> must be given').test('Option -x must be given now'));
 });
 
@@ -145,20 +157,32 @@ test('the agent raises each device error with the code of its table row', (t) =>
 });
 
 test("the agent's own errors: each raised with its table row's code as the ERROR code, exit 2 at the controller", (t) => {
-  const cases: Array<[keyof typeof AGENT_ERRORS, ReturnType<typeof agentError>, string]> = [
-    ['ENOTOPEN', agentError('ENOTOPEN'), 'no device is open'],
-    ['ERANGE', agentError('ERANGE', 4096, 512, '/d', 4000), 'range 4096+512 is beyond the end of /d (4000 bytes)'],
-    ['EHASH', agentError('EHASH', 99), 'unknown hash id 99'],
-    ['EROFS', agentError('EROFS', '/d'), '/d is open read-only'],
-    ['EEOF', agentError('EEOF', 8192), 'unexpected end of device at 8192'],
-    ['ESTOPPED', agentError('ESTOPPED'), 'agent stopped'],
-    ['EPROTO', agentError('EPROTO', 'message type 9'), 'unexpected message type 9'],
-    ['EWORKER', agentError('EWORKER', 'it ended (exit code 1)'), 'hashing thread failed: it ended (exit code 1)'],
+  const cases: Array<[ReturnType<typeof basynError>, string, string]> = [
+    [basynError('AGENT_NOT_OPEN'), 'ENOTOPEN', 'no device is open'],
+    [basynError('AGENT_RANGE', 4096, 512, '/d', 4000), 'ERANGE', 'range 4096+512 is beyond the end of /d (4000 bytes)'],
+    [basynError('AGENT_UNKNOWN_HASH', 99), 'EHASH', 'unknown hash id 99'],
+    [basynError('AGENT_READ_ONLY', '/d'), 'EROFS', '/d is open read-only'],
+    [basynError('AGENT_END_OF_DEVICE', 8192), 'EEOF', 'unexpected end of device at 8192'],
+    [basynError('AGENT_STOPPED'), 'ESTOPPED', 'agent stopped'],
+    [basynError('AGENT_UNEXPECTED', 'message type 9'), 'EPROTO', 'unexpected message type 9'],
+    [basynError('AGENT_HASH_THREAD', 'exit code 1'), 'EWORKER', 'hashing thread failed: exit code 1'],
   ];
-  t.deepEqual(cases.map(([code]) => code).sort(), Object.keys(AGENT_ERRORS).sort(), 'every row is here');
-  for (const [code, error, message] of cases) {
+  t.is(cases.length, Object.keys(ERROR_ROWS).filter((code) => code.startsWith('AGENT_')).length, 'every AGENT_ row is here');
+  for (const [error, code, message] of cases) {
+    t.is(error.name, 'AgentError');
     t.is(error.code, code);
     t.is(error.exitCode, EXIT_SYNC);
     t.is(error.message, message);
   }
+});
+
+test('basynError makes the class of the row: the exit code and instanceof follow the table', (t) => {
+  t.is(basynError('USAGE_MODE_MISSING').exitCode, 1);
+  t.is(basynError('BITMAP_EMPTY', '/b', 'fix').name, 'BitmapError');
+  t.is(basynError('STATE_FILE_SYMLINK_LOOP', 'Bitmap', '/b').name, 'StateFileError');
+  t.is(basynError('PATCH_EMPTY').name, 'PatchError');
+  t.is(basynError('TASK_RUNNING', 7).status, 'skipped');
+  t.is(basynError('TASK_SPAWN', 'x').exitCode, 3);
+  t.is(basynError('RECHECK_MISMATCH', 'found').name, 'MismatchError');
+  t.is(basynError('INTERRUPTED', 'SIGINT').message, 'Interrupted by user');
 });

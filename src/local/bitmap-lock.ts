@@ -1,7 +1,7 @@
 // `BITMAP.lock`: one run at a time per bitmap file (bitmap-format.md §4.2 step 1), a lock-file.ts lock
 // whose refusals are bitmap errors (exit 1): another run holds it, another host does, or a file at that
 // name is not a lock basyn wrote (it is never judged stale and removed).
-import { BitmapError, describeSystemError } from '../shared/errors';
+import { BitmapError, basynError, systemErrorText } from '../shared/errors';
 import { LockFile, type LockRefusal } from './lock-file';
 
 export class BitmapLock {
@@ -17,20 +17,15 @@ export class BitmapLock {
     const refuse = (refusal: LockRefusal): BitmapError => {
       switch (refusal.kind) {
         case 'alive':
-          return new BitmapError(`Bitmap ${bitmapPath} is in use by another basyn run (pid ${refusal.owner.pid}); wait for it to end (lock file ${path})`, 'EBITMAPLOCK');
+          return basynError('BITMAP_IN_USE', bitmapPath, refusal.owner.pid, path);
         case 'other-host':
-          return new BitmapError(
-            `Bitmap ${bitmapPath} is in use by basyn pid ${refusal.owner.pid} on host ${refusal.owner.host} (lock ${path}); if no basyn runs there any more, delete the lock file`,
-            'EBITMAPLOCK',
-          );
+          return basynError('BITMAP_IN_USE_ELSEWHERE', bitmapPath, refusal.owner.pid, refusal.owner.host, path);
         case 'not-a-lock':
-          return refusal.detail === 'not a lock basyn wrote'
-            ? new BitmapError(`Bitmap lock file ${path} is not a lock basyn wrote; move it away if no basyn run uses the bitmap`, 'EBITMAPLOCK')
-            : new BitmapError(`Bitmap lock file ${path} is not a lock basyn wrote (${refusal.detail}); remove it if no basyn run uses the bitmap`, 'EBITMAPLOCK');
+          return refusal.detail === 'not a lock basyn wrote' ? basynError('BITMAP_LOCK_NOT_OURS', path) : basynError('BITMAP_LOCK_NOT_A_FILE', path, refusal.detail);
         case 'failed':
           return refusal.error instanceof BitmapError ? refusal.error
-            : refusal.error !== undefined ? new BitmapError(describeSystemError(refusal.error, `Bitmap lock file ${path}`), 'EBITMAPLOCK')
-              : new BitmapError(`Bitmap ${bitmapPath}: could not take the lock file ${path}; delete it if no basyn run uses the bitmap`, 'EBITMAPLOCK');
+            : refusal.error !== undefined ? basynError('BITMAP_LOCK_UNREADABLE', path, systemErrorText(refusal.error))
+              : basynError('BITMAP_LOCK_FAILED', bitmapPath, path);
       }
     };
     return new BitmapLock(await LockFile.acquire(path, refuse));

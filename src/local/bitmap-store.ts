@@ -7,12 +7,13 @@
 // Entries are addressed as (buffer index, slot): slot 0 is the buffer digest, slot 1 + j chunk j.
 import type { promises as fs } from 'node:fs';
 import {
-  BITMAP_MAGIC, DESTINATION_KIND, FLAG_RUN_IN_PROGRESS, chunksPerRecord, decodeBitmapFile, encodeBitmapFile, encodeSlot, findMismatch,
+  BITMAP_MAGIC, DESTINATION_KIND, FLAG_RUN_IN_PROGRESS, type BitmapMismatch, chunksPerRecord, decodeBitmapFile, encodeBitmapFile, encodeSlot, findMismatch,
   isUnknownDigest, recordLength, slotLengthFor, slotOffset, tableLength, tableOffset,
   type BitmapHeader, type BitmapLayout, type DestinationIdentity,
 } from '../shared/bitmap';
 import { decodeBitmapV1, isBitmapV1 } from '../shared/bitmap-v1';
-import { BasynError, BitmapError, SyncError, describeSystemError } from '../shared/errors';
+import { BasynError, BitmapError, basynError, systemErrorText } from '../shared/errors';
+import type { BitmapMismatchCode } from '../shared/errors-bitmap';
 import { bufferCount } from '../shared/geometry';
 import { BitmapLock } from './bitmap-lock';
 import { checkReplaceable, openForUpdate, readStateFile, replaceStateFile, resolveStatePath, type StateFileKind } from './state-file';
@@ -154,7 +155,8 @@ export class BitmapStore {
     const mismatch = findMismatch(decoded.header, layout, run.destination);
     if (mismatch) {
       if (run.update) return fresh('taken over', mismatch.what);
-      throw new BitmapError(`Bitmap ${path} does not fit this run: ${mismatch.what}; ${mismatch.hint ? `${mismatch.hint}, or ` : ''}${doesNotFit}`, 'EBITMAPMISMATCH');
+      const refuse = basynError as (code: BitmapMismatchCode, path: string, ...values: [...BitmapMismatch['values'], string]) => BitmapError;
+      throw refuse(mismatch.code, path, ...mismatch.values, `${mismatch.hint ? `${mismatch.hint}, or ` : ''}${doesNotFit}`);
     }
     const { header } = decoded;
     return new BitmapStore(path, lock, header, Buffer.from(decoded.table), false, {
@@ -351,6 +353,6 @@ export class BitmapStore {
 
   private ioError(error: unknown): Error {
     if (error instanceof BasynError) return error;
-    return new SyncError(describeSystemError(error, `Bitmap file ${this.path}`), 'EBITMAPIO');
+    return basynError('BITMAP_IO', this.path, systemErrorText(error));
   }
 }

@@ -18,8 +18,8 @@ import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join } from 'node:path';
-import { BasynError, SyncError, describeSystemError } from '../shared/errors';
-import { checkReplaceable, readStateFile, removeStateFile, replaceStateFile, StateFileError, syncDirectory, type StateFileKind } from './state-file';
+import { BasynError, SyncError, basynError, systemErrorText } from '../shared/errors';
+import { checkReplaceable, readStateFile, removeStateFile, replaceStateFile, syncDirectory, type StateFileKind } from './state-file';
 
 /** 2: the identity names both sides' hosts (version 1 named the -h host only). */
 export const CHECKPOINT_VERSION = 2;
@@ -100,7 +100,7 @@ export function checkpointPath(identity: Pick<RunIdentity, 'destination' | 'dest
 
 function checkpointError(error: unknown, path: string): unknown {
   if (error instanceof BasynError) return error;
-  return new SyncError(describeSystemError(error, `Checkpoint ${path}`), 'ECHECKPOINT');
+  return basynError('CHECKPOINT_IO', path, systemErrorText(error));
 }
 
 export class Checkpoint {
@@ -147,6 +147,7 @@ export class Checkpoint {
       } catch (error) {
         throw checkpointError(error, path);
       }
+      // An invariant (not a user's error): checkReplaceable refuses every file parse() does not read.
       throw new SyncError(`internal: checkpoint ${path} neither parsed nor refused`);
     }
     if (!resume) return new Checkpoint(path, identity, now, { offset: 0, ignored: 'starting over (--no-resume)' }, true);
@@ -219,6 +220,6 @@ export async function ensureStateDirectory(directory: string): Promise<void> {
       for (const path of created.reverse()) await syncDirectory(dirname(path));
     }
   } catch (error) {
-    throw new StateFileError(`${describeSystemError(error, `State directory ${directory}`)}; set XDG_STATE_HOME to a directory basyn can write, or use -b`);
+    throw basynError('STATE_DIRECTORY', directory, systemErrorText(error));
   }
 }

@@ -2,7 +2,7 @@
 // errors are exit 1 (commander has printed them), anything else is one printable line on stderr with
 // the error's exit code, and the stack only with --debug. One place, so the commands cannot drift.
 import { CommanderError, type Command } from 'commander';
-import { BasynError, EXIT_OK, EXIT_USAGE, SyncError } from '../shared/errors';
+import { BasynError, EXIT_OK, EXIT_USAGE, basynError } from '../shared/errors';
 import { printable } from '../shared/remote-text';
 
 /** Parses `argv` into `program`: undefined when the command is to run, else the exit code (--help: 0). */
@@ -18,7 +18,7 @@ export function parseCommand(program: Command, argv: string[]): number | undefin
 
 /** An error no code of basyn's raised on purpose: a bug, or a system error nothing below caught (exit 2). */
 export function unexpectedError(error: unknown): BasynError {
-  return new SyncError(`Unexpected error: ${(error as Error)?.message ?? String(error)}`, 'EUNEXPECTED');
+  return basynError('UNEXPECTED', (error as Error)?.message ?? String(error));
 }
 
 /**

@@ -4,7 +4,7 @@
 // diffsize names, file names, or host names from ~/.ssh/config (and the files it Includes), read by
 // the script each time, so a host added to the config is completed at once.
 import type { Command } from 'commander';
-import { usageError } from '../shared/errors';
+import { basynError } from '../shared/errors';
 import { HASH_NAMES } from '../shared/hash';
 import { SIZE_MODE } from '../shared/patch-format';
 import { SUBCOMMANDS } from './endpoint';
@@ -156,7 +156,7 @@ complete -F _basyn basyn
 
 /** `basyn completion SHELL` */
 export function completionScript(argv: string[], programs: Programs, version: string): string {
-  if (argv.length !== 1) throw usageError('USAGE_COMPLETION_ARGUMENTS');
-  if (argv[0] !== 'bash') throw usageError('USAGE_COMPLETION_SHELL', argv[0]);
+  if (argv.length !== 1) throw basynError('USAGE_COMPLETION_ARGUMENTS');
+  if (argv[0] !== 'bash') throw basynError('USAGE_COMPLETION_SHELL', argv[0]);
   return bashCompletion(programs, version);
 }

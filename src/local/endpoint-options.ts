@@ -10,7 +10,7 @@
 // A resource endpoint counts as local (its path is known once it is acquired). -u/-p/--rsh apply to
 // every remote endpoint that does not name its own user/port or have its own --source-rsh/--target-rsh.
 // Pure: the environment is handed in.
-import { usageError } from '../shared/errors';
+import { basynError } from '../shared/errors';
 import { parsePort } from './option-values';
 import { parseEndpoint, sameRemotePlace, type Endpoint, type EndpointSide } from './endpoint';
 import type { RawOptions } from './options';
@@ -55,7 +55,7 @@ const ENDPOINT_ONLY: ReadonlyArray<[keyof RawOptions, string]> = [
 /** The basyn form: refuses the options that only the SOURCE TARGET form has. */
 export function checkBasynForm(raw: RawOptions): void {
   for (const [key, name] of ENDPOINT_ONLY) {
-    if (raw[key] !== undefined && raw[key] !== false) throw usageError('USAGE_ENDPOINT_FORM_ONLY', name);
+    if (raw[key] !== undefined && raw[key] !== false) throw basynError('USAGE_ENDPOINT_FORM_ONLY', name);
   }
 }
 
@@ -63,10 +63,10 @@ function sideConnection(raw: RawOptions, env: Environment, side: EndpointSide, e
   const [rshOption, wrapOption] = side === 'source' ? [raw.sourceRsh, raw.sourceWrap] : [raw.targetRsh, raw.targetWrap];
   const [rshVariable, wrapVariable] = side === 'source' ? ['BASYN_SOURCE_RSH', 'BASYN_SOURCE_WRAP'] : ['BASYN_TARGET_RSH', 'BASYN_TARGET_WRAP'];
   const wrap = wrapOption ?? (env[wrapVariable] || undefined);
-  if (wrap !== undefined && wrap.trim() === '') throw usageError('USAGE_EMPTY_WRAP', side);
+  if (wrap !== undefined && wrap.trim() === '') throw basynError('USAGE_EMPTY_WRAP', side);
   if (endpoint.kind !== 'remote') {
     // An environment variable is ambient: a local endpoint ignores the RSH one. An option is not.
-    if (rshOption !== undefined) throw usageError('USAGE_SIDE_RSH_LOCAL', side, side.toUpperCase(), endpoint.spec);
+    if (rshOption !== undefined) throw basynError('USAGE_SIDE_RSH_LOCAL', side, side.toUpperCase(), endpoint.spec);
     return wrap !== undefined ? { wrap } : {};
   }
   const rsh = rshOption ?? (env[rshVariable] || undefined) ?? raw.rsh;
@@ -84,9 +84,9 @@ export function endpointForm(raw: RawOptions, env: Environment): EndpointForm {
   const positional = raw.endpoints ?? [];
   const mixed = ([['local', '-l/--local'], ['remote', '-r/--remote'], ['host', '-h/--host'], ['action', '-a/--action']] as const)
     .filter(([key]) => raw[key] !== undefined).map(([, name]) => name);
-  if (mixed.length > 0) throw usageError('USAGE_FORMS_MIXED', mixed.join(', '));
+  if (mixed.length > 0) throw basynError('USAGE_FORMS_MIXED', mixed.join(', '));
   if (positional.length !== 2) {
-    throw positional.length === 1 ? usageError('USAGE_TARGET_MISSING', positional[0]) : usageError('USAGE_TOO_MANY_ENDPOINTS', positional.length);
+    throw positional.length === 1 ? basynError('USAGE_TARGET_MISSING', positional[0]) : basynError('USAGE_TOO_MANY_ENDPOINTS', positional.length);
   }
   parsePort(raw.port); // checked even when every remote endpoint names its own
   const source = parseEndpoint(positional[0], 'source');
@@ -94,13 +94,13 @@ export function endpointForm(raw: RawOptions, env: Environment): EndpointForm {
   const remotes = [source, target].filter((endpoint) => endpoint.kind === 'remote');
   if (remotes.length === 0) {
     const given = [raw.user !== undefined ? '-u/--user' : '', raw.port !== undefined ? '-p/--port' : '', raw.rsh !== undefined ? '--rsh' : ''].filter(Boolean);
-    if (given.length > 0) throw usageError('USAGE_NEEDS_REMOTE_ENDPOINT', given.join(', '));
+    if (given.length > 0) throw basynError('USAGE_NEEDS_REMOTE_ENDPOINT', given.join(', '));
   }
   if (source.kind === 'local' && target.kind === 'local' && sameFile(source.path, target.path)) {
-    throw usageError('USAGE_SAME_ENDPOINT', source.path, target.path);
+    throw basynError('USAGE_SAME_ENDPOINT', source.path, target.path);
   }
   if (source.kind === 'remote' && target.kind === 'remote' && sameRemotePlace(source, target)) {
-    throw usageError('USAGE_SAME_REMOTE_ENDPOINT', source.spec);
+    throw basynError('USAGE_SAME_REMOTE_ENDPOINT', source.spec);
   }
   const sourceConnection = sideConnection(raw, env, 'source', source);
   const targetConnection = sideConnection(raw, env, 'target', target);

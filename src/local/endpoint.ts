@@ -9,7 +9,7 @@
 //   SCHEME://REST                  a resource (resource.ts): set up before the run, released after
 //
 // `patch`, `tasks`, `completion` and `check-host` are subcommands: a file of that name is `./patch`.
-import { usageError, type UsageError } from '../shared/errors';
+import { basynError, type UsageError } from '../shared/errors';
 import { parseUserHostPort } from './transport/ssh-config';
 import { resourceFactory, unknownScheme, type EndpointSide, type Resource } from './resource';
 
@@ -58,7 +58,7 @@ const IPV6 = /^[0-9A-Fa-f:.]+(?:%[A-Za-z0-9_.-]+)?$/;
 const BLANK_OR_CONTROL = /[\s\x00-\x1f\x7f]/;
 
 function fail(side: EndpointSide, spec: string, why: string): UsageError {
-  return usageError('USAGE_BAD_ENDPOINT', side === 'source' ? 'SOURCE' : 'TARGET', JSON.stringify(spec).slice(1, -1), why);
+  return basynError('USAGE_BAD_ENDPOINT', side === 'source' ? 'SOURCE' : 'TARGET', JSON.stringify(spec).slice(1, -1), why);
 }
 
 /** Parses one endpoint as given on the command line; UsageError (exit 1) when it cannot be one. */
@@ -91,7 +91,7 @@ function parseSshUrl(spec: string, rest: string, side: EndpointSide): RemoteEndp
   if (slash < 0) throw fail(side, spec, 'ssh:// needs a path after the host: ssh://host/abs/path, or ssh://host/./path for one relative to the remote home');
   const authority = rest.slice(0, slash);
   if (authority.startsWith('@')) throw fail(side, spec, "'' is not a user name");
-  const { host, user, port } = parseUserHostPort(authority, fail(side, spec, 'expected ssh://[user@]host[:port]/PATH').message, fail(side, spec, 'port').message);
+  const { host, user, port } = parseUserHostPort(authority, () => fail(side, spec, 'expected ssh://[user@]host[:port]/PATH'), (value) => fail(side, spec, `port must be a number from 1 to 65535, got '${value}'`));
   let path = rest.slice(slash);
   if (path.startsWith('/./')) path = path.slice(3);
   else if (path.startsWith('/~')) path = path.slice(1);

@@ -1,5 +1,6 @@
 // Entry point of dist/basyn.js (bin/basyn).
 import { main } from './cli';
+import { unexpectedError } from './command-errors';
 
 /** Longest wait for stdout and stderr to drain at the end (a reader that stopped reading). */
 const DRAIN_MAX_MS = 30_000;
@@ -37,7 +38,7 @@ main(process.argv.slice(2)).then(
     setTimeout(() => process.exit(code), 50).unref();
   },
   (error) => {
-    process.stderr.write(`Unexpected error: ${(error as Error)?.message ?? String(error)}\n`);
+    process.stderr.write(`${unexpectedError(error).message}\n`);
     process.exit(2);
   },
 );

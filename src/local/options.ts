@@ -1,7 +1,7 @@
 // The typed options of one run, and the validation of option combinations (Python basyn's rules,
 // plus ours). Everything here is pure: no file is opened.
 // One option's value is read in option-values.ts; every message is a row of errors-usage.ts.
-import { usageError } from '../shared/errors';
+import { basynError } from '../shared/errors';
 import { hashByName, type HashAlgorithm } from '../shared/hash';
 import { MAX_BUFFER_SIZE } from '../shared/protocol';
 import { sameFile } from './same-file';
@@ -163,73 +163,73 @@ export interface RawOptions extends ConnectionRawOptions {
 
 /** --verify-bitmap: `-a PUSH -r DEST -b FILE` or `-a PULL -l DEST -b FILE`, and no sync. */
 function validateVerifyBitmap(raw: RawOptions, action: string | undefined, mode: string | undefined): void {
-  if (!action || raw.bitmap === undefined) throw usageError('USAGE_VERIFY_BITMAP_NEEDS');
-  if (mode !== undefined) throw usageError('USAGE_VERIFY_BITMAP_WITH_MODE');
-  if (raw.recheck) throw usageError('USAGE_VERIFY_BITMAP_WITH_RECHECK');
-  if (raw.changes !== undefined) throw usageError('USAGE_VERIFY_BITMAP_WITH_CHANGES');
-  if (!(action === 'PUSH' ? raw.remote : raw.local)) throw usageError('USAGE_VERIFY_BITMAP_DESTINATION', action === 'PUSH' ? '-r/--remote' : '-l/--local');
+  if (!action || raw.bitmap === undefined) throw basynError('USAGE_VERIFY_BITMAP_NEEDS');
+  if (mode !== undefined) throw basynError('USAGE_VERIFY_BITMAP_WITH_MODE');
+  if (raw.recheck) throw basynError('USAGE_VERIFY_BITMAP_WITH_RECHECK');
+  if (raw.changes !== undefined) throw basynError('USAGE_VERIFY_BITMAP_WITH_CHANGES');
+  if (!(action === 'PUSH' ? raw.remote : raw.local)) throw basynError('USAGE_VERIFY_BITMAP_DESTINATION', action === 'PUSH' ? '-r/--remote' : '-l/--local');
 }
 
 /** --diff and its companions; `destination`: the destination device, if the run names one. */
 function validateDiff(raw: RawOptions, mode: string | undefined, destination: string | undefined, hash: HashAlgorithm): DiffFormat {
   const diffFormat = (raw.diffFormat ?? 'basyn').toLowerCase();
-  if (diffFormat !== 'basyn' && diffFormat !== 'bdsync') throw usageError('USAGE_DIFF_FORMAT', String(raw.diffFormat));
+  if (diffFormat !== 'basyn' && diffFormat !== 'bdsync') throw basynError('USAGE_DIFF_FORMAT', String(raw.diffFormat));
   if (raw.diff !== undefined) {
-    if (mode !== 'SYNC') throw usageError('USAGE_DIFF_NEEDS_SYNC');
-    if (raw.recheck) throw usageError('USAGE_DIFF_WITH_RECHECK');
-    if (raw.diff === '-' && raw.json) throw usageError('USAGE_DIFF_STDOUT_WITH_JSON');
-    if (raw.updateBitmap || raw.resetBitmap) throw usageError('USAGE_DIFF_WITH_BITMAP_REWRITE');
-    if (raw.bitmap !== undefined && !destination && !raw.diffAdvancesBitmap) throw usageError('USAGE_DIFF_BITMAP_ONLY');
-    if (raw.bitmap !== undefined && !hash.nodeName) throw usageError('USAGE_DIFF_FAST_BITMAP', hash.name);
-    if (diffFormat === 'bdsync' && !destination) throw usageError('USAGE_DIFF_BDSYNC_NEEDS_DESTINATION');
+    if (mode !== 'SYNC') throw basynError('USAGE_DIFF_NEEDS_SYNC');
+    if (raw.recheck) throw basynError('USAGE_DIFF_WITH_RECHECK');
+    if (raw.diff === '-' && raw.json) throw basynError('USAGE_DIFF_STDOUT_WITH_JSON');
+    if (raw.updateBitmap || raw.resetBitmap) throw basynError('USAGE_DIFF_WITH_BITMAP_REWRITE');
+    if (raw.bitmap !== undefined && !destination && !raw.diffAdvancesBitmap) throw basynError('USAGE_DIFF_BITMAP_ONLY');
+    if (raw.bitmap !== undefined && !hash.nodeName) throw basynError('USAGE_DIFF_FAST_BITMAP', hash.name);
+    if (diffFormat === 'bdsync' && !destination) throw basynError('USAGE_DIFF_BDSYNC_NEEDS_DESTINATION');
   } else if (raw.diffFormat !== undefined || raw.diffAdvancesBitmap || raw.diffsize !== undefined) {
-    throw usageError('USAGE_DIFF_OPTION_NEEDS_DIFF');
+    throw basynError('USAGE_DIFF_OPTION_NEEDS_DIFF');
   }
-  if (raw.diffAdvancesBitmap && raw.bitmap === undefined) throw usageError('USAGE_DIFF_ADVANCES_NEEDS_BITMAP');
+  if (raw.diffAdvancesBitmap && raw.bitmap === undefined) throw basynError('USAGE_DIFF_ADVANCES_NEEDS_BITMAP');
   return diffFormat;
 }
 
 /** -b and its companions. */
 function validateBitmap(raw: RawOptions, action: string | undefined, mode: string | undefined, verifying: boolean, hash: HashAlgorithm, destination: string | undefined): void {
   if (raw.bitmap !== undefined && mode !== 'SYNC' && !(mode === undefined && action && verifying)) {
-    throw usageError('USAGE_BITMAP_NEEDS_SYNC'); // -a with --recheck or --verify-bitmap needs no -m
+    throw basynError('USAGE_BITMAP_NEEDS_SYNC'); // -a with --recheck or --verify-bitmap needs no -m
   }
-  if (raw.bitmap !== undefined && hash.salted) throw usageError('USAGE_SALTED_HASH_WITH_BITMAP', hash.name);
-  if (raw.bitmap !== undefined && hash.weak) throw usageError('USAGE_WEAK_HASH_WITH_BITMAP', hash.name.toLowerCase());
+  if (raw.bitmap !== undefined && hash.salted) throw basynError('USAGE_SALTED_HASH_WITH_BITMAP', hash.name);
+  if (raw.bitmap !== undefined && hash.weak) throw basynError('USAGE_WEAK_HASH_WITH_BITMAP', hash.name.toLowerCase());
   const rewrite = raw.resetBitmap ? '--reset-bitmap' : '--update-bitmap';
-  if ((raw.resetBitmap || raw.updateBitmap) && raw.bitmap === undefined) throw usageError('USAGE_BITMAP_OPTION_NEEDS_BITMAP', rewrite);
-  if ((raw.resetBitmap || raw.updateBitmap) && mode !== 'SYNC') throw usageError('USAGE_BITMAP_OPTION_NEEDS_SYNC', rewrite);
-  if (raw.resetBitmap && raw.updateBitmap) throw usageError('USAGE_RESET_AND_UPDATE');
-  if (raw.updateBitmap && !destination) throw usageError('USAGE_UPDATE_NEEDS_DESTINATION');
-  if (raw.changes !== undefined && (raw.bitmap === undefined || destination)) throw usageError('USAGE_CHANGES_NEEDS_BITMAP_ONLY');
+  if ((raw.resetBitmap || raw.updateBitmap) && raw.bitmap === undefined) throw basynError('USAGE_BITMAP_OPTION_NEEDS_BITMAP', rewrite);
+  if ((raw.resetBitmap || raw.updateBitmap) && mode !== 'SYNC') throw basynError('USAGE_BITMAP_OPTION_NEEDS_SYNC', rewrite);
+  if (raw.resetBitmap && raw.updateBitmap) throw basynError('USAGE_RESET_AND_UPDATE');
+  if (raw.updateBitmap && !destination) throw basynError('USAGE_UPDATE_NEEDS_DESTINATION');
+  if (raw.changes !== undefined && (raw.bitmap === undefined || destination)) throw basynError('USAGE_CHANGES_NEEDS_BITMAP_ONLY');
 }
 
 /** -a, -m, -l, -r, --recheck, --repair, -h, -u, -p, --rsh: which run this is (Python basyn's rules, texts and order). */
 function validateRoles(raw: RawOptions, action: string | undefined, mode: string | undefined, verifying: boolean): void {
-  if (action !== undefined && action !== 'PUSH' && action !== 'PULL') throw usageError('USAGE_UNKNOWN_ACTION', String(raw.action));
+  if (action !== undefined && action !== 'PUSH' && action !== 'PULL') throw basynError('USAGE_UNKNOWN_ACTION', String(raw.action));
   // -a without -m: a verification that syncs nothing (--recheck says which side is the source, for -b
   // and --repair; --verify-bitmap which side is the destination).
   if (action && mode !== 'COPY' && mode !== 'SYNC' && !(mode === undefined && verifying)) {
-    throw mode === undefined ? usageError('USAGE_MODE_MISSING') : usageError('USAGE_UNKNOWN_MODE', String(raw.mode), action);
+    throw mode === undefined ? basynError('USAGE_MODE_MISSING') : basynError('USAGE_UNKNOWN_MODE', String(raw.mode), action);
   }
-  if (!action && mode !== undefined) throw usageError('USAGE_MODE_WITHOUT_ACTION');
+  if (!action && mode !== undefined) throw basynError('USAGE_MODE_WITHOUT_ACTION');
   if (raw.verifyBitmap) validateVerifyBitmap(raw, action, mode);
   // With -b, the side the run does not read may be left out: the destination in bitmap-only mode, the
   // source with --verify-bitmap.
   const omittable = raw.bitmap !== undefined && action !== undefined ? (raw.verifyBitmap ? (action === 'PUSH' ? 'local' : 'remote') : (action === 'PUSH' ? 'remote' : 'local')) : undefined;
-  if (!raw.local && omittable !== 'local') throw usageError('USAGE_DEVICE_MISSING', '-l/--local');
-  if (!raw.remote && omittable !== 'remote') throw usageError('USAGE_DEVICE_MISSING', '-r/--remote');
-  if (raw.repair && !raw.recheck) throw usageError('USAGE_REPAIR_NEEDS_RECHECK');
-  if (raw.repair && !action) throw usageError('USAGE_REPAIR_NEEDS_ACTION');
+  if (!raw.local && omittable !== 'local') throw basynError('USAGE_DEVICE_MISSING', '-l/--local');
+  if (!raw.remote && omittable !== 'remote') throw basynError('USAGE_DEVICE_MISSING', '-r/--remote');
+  if (raw.repair && !raw.recheck) throw basynError('USAGE_REPAIR_NEEDS_RECHECK');
+  if (raw.repair && !action) throw basynError('USAGE_REPAIR_NEEDS_ACTION');
   // Checked here, not after the sync: exit 1 promises that nothing (not even the bitmap) was written.
-  if (raw.recheck && (!raw.local || !raw.remote)) throw usageError('USAGE_RECHECK_NEEDS_BOTH');
+  if (raw.recheck && (!raw.local || !raw.remote)) throw basynError('USAGE_RECHECK_NEEDS_BOTH');
   if (raw.host !== undefined) validateHost(raw.host);
   if (raw.user !== undefined) validateUser(raw.user);
-  if (!raw.host && raw.user !== undefined) throw usageError('USAGE_NEEDS_HOST', '-u/--user');
-  if (!raw.host && raw.port !== undefined) throw usageError('USAGE_NEEDS_HOST', '-p/--port');
-  if (raw.rsh !== undefined && !raw.host) throw usageError('USAGE_NEEDS_HOST', '--rsh');
+  if (!raw.host && raw.user !== undefined) throw basynError('USAGE_NEEDS_HOST', '-u/--user');
+  if (!raw.host && raw.port !== undefined) throw basynError('USAGE_NEEDS_HOST', '-p/--port');
+  if (raw.rsh !== undefined && !raw.host) throw basynError('USAGE_NEEDS_HOST', '--rsh');
   // Both on this machine: syncing a device with itself is a typo, and reading while writing it is unsafe.
-  if (!raw.host && raw.local && raw.remote && sameFile(raw.local, raw.remote)) throw usageError('USAGE_SAME_DEVICE', raw.local, raw.remote);
+  if (!raw.host && raw.local && raw.remote && sameFile(raw.local, raw.remote)) throw basynError('USAGE_SAME_DEVICE', raw.local, raw.remote);
 }
 
 /**
@@ -250,7 +250,7 @@ export function validateOptions(given: RawOptions, interactive: boolean, env: En
   const bufferKb = bufferBytes(raw) / 1024;
   const defaultChunkKb = DEFAULT_CHUNK_SIZE / 1024 < bufferKb ? DEFAULT_CHUNK_SIZE / 1024 : 0;
   const chunkKb = integer(raw.chunk, '--chunk', 0, MAX_BUFFER_SIZE / 1024) ?? defaultChunkKb;
-  if (chunkKb > bufferKb) throw usageError('USAGE_CHUNK_ABOVE_BUFFER');
+  if (chunkKb > bufferKb) throw basynError('USAGE_CHUNK_ABOVE_BUFFER');
   // Default 6, not Python basyn's 9: level 9 deflates text half as fast for 0.1 % fewer bytes
   // (docs/benchmarks.md, compression table).
   const zlevel = integer(raw.zlevel, '--zlevel', 0, 9) ?? DEFAULT_ZLEVEL;
@@ -259,7 +259,7 @@ export function validateOptions(given: RawOptions, interactive: boolean, env: En
 
   const passes = integer(raw.passes, '--passes', 1, MAX_PASSES) ?? DEFAULT_PASSES;
   if (raw.passes !== undefined && passes > 1 && (!mode || raw.diff !== undefined || (raw.bitmap !== undefined && !(action === 'PUSH' ? raw.remote : raw.local)))) {
-    throw usageError('USAGE_PASSES_NEEDS_SYNC');
+    throw basynError('USAGE_PASSES_NEEDS_SYNC');
   }
   const destination = action === 'PUSH' ? raw.remote : raw.local;
   validateBitmap(raw, action, mode, verifying, hash, destination);

@@ -3,7 +3,7 @@
 // first, so the whole patch is checked before the first write, as for a file.
 import { createReadStream, promises as fs } from 'node:fs';
 import { Command } from 'commander';
-import { EXIT_OK, PatchError, describeSystemError, systemErrorText, usageError } from '../shared/errors';
+import { EXIT_OK, systemErrorText, basynError } from '../shared/errors';
 import { parseCommand, reportError } from './command-errors';
 import type { SizeMode } from '../shared/patch-format';
 import { applyPatch, rollbackPatch, type ApplyOutcome } from '../remote/patch-apply';
@@ -57,28 +57,28 @@ export async function patchMain(argv: string[]): Promise<number> {
   try {
     if (raw.host === undefined) {
       for (const [given, name] of [[raw.port, '-p/--port'], [raw.user, '-u/--user'], [raw.rsh, '--rsh']] as const) {
-        if (given !== undefined) throw usageError('USAGE_NEEDS_HOST', name);
+        if (given !== undefined) throw basynError('USAGE_NEEDS_HOST', name);
       }
     }
     let outcome: ApplyOutcome;
     if (raw.rollback) {
-      if (args.length < 1 || args.length > 2) throw usageError('USAGE_ROLLBACK_ARGUMENTS');
-      if (raw.diffsize !== undefined) throw usageError('USAGE_ROLLBACK_DIFFSIZE');
+      if (args.length < 1 || args.length > 2) throw basynError('USAGE_ROLLBACK_ARGUMENTS');
+      if (raw.diffsize !== undefined) throw basynError('USAGE_ROLLBACK_DIFFSIZE');
       const target = args[args.length - 1];
       outcome = raw.host !== undefined
         ? await remotePatch(connectionOf(raw.host, raw), { type: MSG.PATCH_ROLLBACK, stateDir: raw.stateDir ?? '', target }, say)
         : await rollbackPatch({ target, stateDir: raw.stateDir ?? defaultStateDir(), log: say });
     } else {
-      if (args.length !== 2) throw usageError('USAGE_PATCH_ARGUMENTS');
+      if (args.length !== 2) throw basynError('USAGE_PATCH_ARGUMENTS');
       const sizeMode: SizeMode | undefined = raw.diffsize === undefined ? undefined : parseSizeMode(raw.diffsize);
       const [file, target] = args;
-      if (file !== '-') await fs.stat(file).catch((error) => { throw usageError('USAGE_PATCH_FILE', file, systemErrorText(error)); });
+      if (file !== '-') await fs.stat(file).catch((error) => { throw basynError('USAGE_PATCH_FILE', file, systemErrorText(error)); });
       if (raw.host !== undefined) {
         const begin = { size: file === '-' ? 0 : (await fs.stat(file)).size, sizeMode: sizeMode === undefined ? 0xff : SIZE_MODE[sizeMode], stateDir: raw.stateDir ?? '', spoolDir: raw.spoolDir ?? '', target };
         outcome = await remotePatch(connectionOf(raw.host, raw), { type: MSG.PATCH_APPLY, begin, input: file === '-' ? process.stdin : createReadStream(file) }, say);
       } else {
         const stateDir = raw.stateDir ?? defaultStateDir();
-        await fs.stat(target).catch((error) => { throw usageError('USAGE_PATCH_FILE', target, systemErrorText(error)); });
+        await fs.stat(target).catch((error) => { throw basynError('USAGE_PATCH_FILE', target, systemErrorText(error)); });
         let patchPath = file;
         if (file === '-') {
           const spool = await Spool.fromStream(process.stdin, raw.spoolDir ?? stateDir);
@@ -98,7 +98,7 @@ export async function patchMain(argv: string[]): Promise<number> {
     return EXIT_OK;
   } catch (error) {
     // A system error nothing below named (e.g. ENOSPC while spooling) is a patch error: exit 2.
-    return reportError(error, (text) => process.stderr.write(text), !!raw.debug, (cause) => new PatchError(describeSystemError(cause, 'basyn patch'))).exitCode;
+    return reportError(error, (text) => process.stderr.write(text), !!raw.debug, (cause) => basynError('PATCH_SYSTEM_ERROR', systemErrorText(cause))).exitCode;
   } finally {
     if (spooled) await fs.unlink(spooled).catch(() => undefined);
   }

@@ -1,7 +1,7 @@
 // `basyn patch -h HOST`: the patch is streamed to an agent on the target's host, which spools it in its
 // state folder and applies it there with the same guarantees as a local apply (patch-format.md §4-5):
 // the whole patch checked before the first write, the undo journal on that host.
-import { SyncError } from '../shared/errors';
+import { basynError } from '../shared/errors';
 import { MSG } from '../shared/protocol';
 import type { ApplyOutcome } from '../remote/patch-apply';
 import type { ConnectionOptions } from './options';
@@ -48,7 +48,7 @@ export async function remotePatch(connection: ConnectionOptions, job: RemotePatc
     }
     await peer.close();
     const outcome = reply.outcome as ApplyOutcome;
-    if (!['applied', 'resumed', 'already-applied', 'rolled-back'].includes(outcome)) throw new SyncError(`remote agent answered '${reply.outcome}'`);
+    if (!['applied', 'resumed', 'already-applied', 'rolled-back'].includes(outcome)) throw basynError('PATCH_REMOTE_OUTCOME', String(reply.outcome));
     return outcome;
   } catch (error) {
     link.kill();

@@ -7,7 +7,7 @@ import { constants as fsConstants, promises as fs } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { BDSYNC_MAX_PIECE, encodeBdsyncHeader, encodeBdsyncRecord, encodeBdsyncTrailer } from '../shared/bdsync-format';
 import { decodeBlock, isAllZero } from '../shared/block-codec';
-import { UsageError } from '../shared/errors';
+import { basynError } from '../shared/errors';
 import type { HashAlgorithm } from '../shared/hash';
 import { HEADER_FLAG_BITMAP_PRE_IMAGES, PatchEncoder, type PatchEncoding, type SizeMode } from '../shared/patch-format';
 import { ENCODING, type EncodedBlock } from '../shared/protocol';
@@ -77,8 +77,8 @@ export class PatchWriter implements BlockSink {
       try {
         handle = await fs.open(target, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, 0o600);
       } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw new UsageError(`--diff ${target}: the file exists; basyn never replaces a file it did not create (remove it or name another)`);
-        throw new UsageError(`--diff ${target}: ${(error as Error).message}`);
+        if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw basynError('PATCH_FILE_EXISTS', target);
+        throw basynError('PATCH_FILE_UNWRITABLE', target, (error as Error).message);
       }
       writer = new PatchWriter(setup, undefined, handle, target);
     }

@@ -10,7 +10,7 @@
 import { ENCODING, PROTOCOL_VERSION, MSG, type EncodedBlock } from '../shared/protocol';
 import { RpcClient } from '../shared/rpc';
 import { BUILD_ID } from '../shared/build-info';
-import { ProtocolError, SyncError } from '../shared/errors';
+import { ProtocolError, basynError } from '../shared/errors';
 import type { HashAlgorithm } from '../shared/hash';
 import { DEFAULT_CONNECT_TIMEOUT_MS, seconds, withDeadline } from './transport/deadline';
 import { printable } from '../shared/remote-text';
@@ -40,15 +40,15 @@ export class Peer {
     const limit = link.helloTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     const hello = await withDeadline(rpc.waitHello(), {
       ms: limit,
-      timeout: () => new SyncError(`the ${role} agent (${link.description}) sent no HELLO within ${seconds(limit)}`, 'ESTART'),
+      timeout: () => basynError('PROTOCOL_NO_HELLO', role, link.description, seconds(limit)),
       abort,
-      cancel: () => rpc.fail(new SyncError(`the ${role} agent was abandoned before its HELLO`, 'ESTART')),
+      cancel: () => rpc.fail(basynError('PROTOCOL_HELLO_ABANDONED', role)),
     });
     if (hello.version !== PROTOCOL_VERSION) {
-      throw new SyncError(`${role} agent speaks protocol version ${hello.version}, this basyn speaks ${PROTOCOL_VERSION}`, 'EVERSION');
+      throw basynError('PROTOCOL_VERSION', role, hello.version, PROTOCOL_VERSION);
     }
     if (hello.buildId !== BUILD_ID) {
-      throw new SyncError(`${role} agent is build ${printable(hello.buildId, 64)}, this basyn is build ${BUILD_ID}`, 'EVERSION');
+      throw basynError('PROTOCOL_BUILD', role, printable(hello.buildId, 64), BUILD_ID);
     }
     return new Peer(role, link, rpc);
   }
@@ -121,7 +121,7 @@ export class Peer {
 
   /** A reply that does not fit its request: this agent is not trusted with anything more. */
   private protocolError(what: string): ProtocolError {
-    const error = new ProtocolError(`Protocol error: the ${this.role} agent ${what}`);
+    const error = basynError('PROTOCOL_BAD_REPLY', this.role, what);
     this.rpc.fail(error);
     return error;
   }

@@ -4,7 +4,7 @@
 // the next SYNC resends it although the bitmap had claimed it synced. With --repair the differing
 // ranges are sent, flushed and compared again; the run succeeds only if that second compare is clean.
 // What happens to the bitmap, and in which order, is bitmap-sync.ts's (invalidateEntries, recordRepaired).
-import { MismatchError, SYNC_ERRORS } from '../shared/errors';
+import { SYNC_ERRORS, basynError } from '../shared/errors';
 import { appendExtent, bufferCount, bufferExtent, type Extent } from '../shared/geometry';
 import type { BitmapStore } from './bitmap-store';
 import { invalidateEntries, recordRepaired } from './bitmap-sync';
@@ -93,7 +93,7 @@ export async function recheck(job: RecheckJob): Promise<void> {
   if (invalidated !== undefined) job.onInvalidated?.(invalidated);
   const found = describeDifferences(differences);
   const bitmapNote = invalidated !== undefined ? `; ${invalidationText(invalidated)}` : '';
-  if (!job.repair || !job.source) throw new MismatchError(SYNC_ERRORS.RECHECK_MISMATCH.message(found, bitmapNote));
+  if (!job.repair || !job.source) throw basynError('RECHECK_MISMATCH', found, bitmapNote);
 
   const repairNote = invalidated !== undefined ? `; ${invalidationText(invalidated, 'recorded again once repaired')}` : '';
   job.onInfo?.(`${SYNC_ERRORS.RECHECK_MISMATCH.message(found, repairNote)}; repairing`);
@@ -103,8 +103,7 @@ export async function recheck(job: RecheckJob): Promise<void> {
   await destination.flush();
   const again = await compareBuffers(job.local, job.remote, job.size, job.bufferSize, () => undefined, differences.indexes);
   if (again.indexes.length > 0) {
-    throw new MismatchError(`Repair failed: after sending ${repaired.bytes} bytes and a flush, ${describeDifferences({ ...again, compared: differences.indexes.length })}` +
-      `${bitmapNote} (is something else writing to the destination, or the source changing?)`);
+    throw basynError('RECHECK_REPAIR_FAILED', repaired.bytes, describeDifferences({ ...again, compared: differences.indexes.length }), bitmapNote);
   }
   for (const range of repaired.ranges) job.onRange?.('repaired', range);
   if (job.bitmap) await recordRepaired(job.bitmap, destination, differences.indexes, job.size);

@@ -12,7 +12,7 @@
 //    signal ended the run, and undoes whatever acquire made; it may throw (the run then ends with
 //    exit 2 and its message, unless an earlier error already decides the exit);
 //  - `description` names the resource in messages (e.g. "LVM snapshot of vg/data").
-import { usageError, type UsageError } from '../shared/errors';
+import { basynError, type UsageError } from '../shared/errors';
 
 export type EndpointSide = 'source' | 'target';
 
@@ -79,5 +79,5 @@ export async function withResources<T>(resources: readonly Resource[], abort: Ab
 /** For messages about a scheme nobody registered. */
 export function unknownScheme(scheme: string, spec: string): UsageError {
   const known = ['file', 'ssh', ...resourceSchemes()].map((name) => `${name}://`).join(', ');
-  return usageError('USAGE_UNKNOWN_SCHEME', scheme, spec, known);
+  return basynError('USAGE_UNKNOWN_SCHEME', scheme, spec, known);
 }

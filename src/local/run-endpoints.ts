@@ -7,7 +7,7 @@ import type { Reporter } from './progress';
 import { withResources } from './resource';
 import { runSession } from './session';
 import { transportsFor, type TransportFor } from './transport/index';
-import { syncError } from '../shared/errors';
+import { basynError } from '../shared/errors';
 
 export async function runEndpoints(options: Options, reporter: Reporter, transports?: TransportFor): Promise<void> {
   const chosen = transports ?? transportsFor(options.connection, options.localConnection);
@@ -18,7 +18,7 @@ export async function runEndpoints(options: Options, reporter: Reporter, transpo
   // A signal while a resource is being set up or torn down ends the run, but only after release().
   const controller = new AbortController();
   const interrupt = (signal: NodeJS.Signals) => {
-    if (!controller.signal.aborted) controller.abort(syncError('INTERRUPTED', signal));
+    if (!controller.signal.aborted) controller.abort(basynError('INTERRUPTED', signal));
   };
   process.on('SIGINT', interrupt).on('SIGTERM', interrupt).on('SIGHUP', interrupt);
   try {

@@ -1,6 +1,6 @@
 // The agents of a run, as the session sees them: each side (its peer, path and size), their stop at
 // the end of a failed run, and why one ended when its stream did. (Their stderr: agent-stderr.ts.)
-import { BasynError, syncError } from '../shared/errors';
+import { BasynError, basynError } from '../shared/errors';
 import type { Peer } from './peer';
 import type { AgentLink } from './transport/transport';
 
@@ -30,7 +30,7 @@ export async function explain(error: unknown, sides: Side[]): Promise<unknown> {
     const exit = await Promise.race([side.peer.link.exited, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 1000))]);
     if (exit) {
       const how = exit.reason ?? (exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.code}`);
-      return syncError('LINK_AGENT_ENDED', side.peer.role, side.peer.link.description, how);
+      return basynError('LINK_AGENT_ENDED', side.peer.role, side.peer.link.description, how);
     }
   }
   return error;

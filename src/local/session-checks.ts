@@ -1,6 +1,6 @@
 // The checks of a run that come before anything is written, so that each failure leaves the devices
 // and the state files as they were: device sizes, the -b and --changes paths, the bitmap's fit.
-import { BitmapError, SyncError, syncError } from '../shared/errors';
+import { SyncError, basynError } from '../shared/errors';
 import { BITMAP_FILE, BitmapStore } from './bitmap-store';
 import { destinationIdentity, NO_DESTINATION } from './bitmap-identity';
 import type { Options } from './options';
@@ -10,10 +10,10 @@ import { assertNotSameFile, checkReplaceable, resolveStatePath, type ForbiddenPl
 /** -a: the source must not be empty nor larger than the destination. */
 export function checkSizes(options: Options, source?: Side, destination?: Side): void {
   if (!source) throw new SyncError('internal: no source device');
-  if (source.size === 0) throw syncError('DEVICE_EMPTY');
+  if (source.size === 0) throw basynError('DEVICE_EMPTY');
   if (destination && destination.size < source.size) {
     const [remote, local] = options.action === 'PUSH' ? [destination, source] : [source, destination];
-    throw syncError(options.action === 'PUSH' ? 'SIZE_PUSH_DESTINATION_SMALLER' : 'SIZE_PULL_DESTINATION_SMALLER', remote.size, local.size);
+    throw basynError(options.action === 'PUSH' ? 'SIZE_PUSH_DESTINATION_SMALLER' : 'SIZE_PULL_DESTINATION_SMALLER', remote.size, local.size);
   }
 }
 
@@ -29,7 +29,7 @@ export async function loadBitmap(options: Options, source: Side, destination?: S
   });
   if (!options.mode && bitmap.blank) {
     await bitmap.close();
-    throw new BitmapError(`Bitmap ${options.bitmap} does not exist (or was not made for this run): --recheck -b without -m only invalidates entries of an existing bitmap`, 'EBITMAPMISSING');
+    throw basynError('BITMAP_MISSING_FOR_RECHECK', options.bitmap ?? bitmap.path);
   }
   return bitmap;
 }

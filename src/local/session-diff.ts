@@ -1,7 +1,7 @@
 // --diff: the run that writes a patch file instead of the destination (patch-writer.ts writes it).
 import { createHash } from 'node:crypto';
 import { decodeBlock } from '../shared/block-codec';
-import { SyncError, UsageError, syncError } from '../shared/errors';
+import { SyncError, basynError } from '../shared/errors';
 import type { Extent } from '../shared/geometry';
 import { BitmapStore } from './bitmap-store';
 import { destinationIdentity, NO_DESTINATION } from './bitmap-identity';
@@ -20,11 +20,12 @@ export async function diffDevices(options: Options, reporter: Reporter, local?: 
   const push = options.action === 'PUSH';
   const source = push ? local : remote;
   const destination = push ? remote : local;
+  // An invariant: session.ts opens the source before a --diff run gets here.
   if (!source) throw new SyncError('internal: no source device');
-  if (source.size === 0 || destination?.size === 0) throw syncError('DEVICE_EMPTY');
+  if (source.size === 0 || destination?.size === 0) throw basynError('DEVICE_EMPTY');
   const targetSize = destination?.size ?? source.size;
   if (targetSize !== source.size && options.diffSize === 'strict') {
-    throw new SyncError(`The source is ${source.size} bytes and the destination ${targetSize}: pass --diffsize resize or --diffsize minsize`, 'ESIZE');
+    throw basynError('PATCH_SIZES_DIFFER', source.size, targetSize);
   }
   const compared = Math.min(source.size, targetSize);
   const bitmap = options.bitmap && (!destination || options.diffAdvancesBitmap)
@@ -38,7 +39,7 @@ export async function diffDevices(options: Options, reporter: Reporter, local?: 
       update: false,
     })
     : undefined;
-  if (bitmap && compared !== source.size) throw new UsageError('--diff with a bitmap needs a source and a destination of one size');
+  if (bitmap && compared !== source.size) throw basynError('PATCH_BITMAP_SIZES_DIFFER');
   const chunkSize = bitmap?.layout.chunkSize ?? options.chunkSize;
   // With a bitmap its digests stand for the target's pre-image (the destination is not read), so the
   // patch carries the bitmap's hash; otherwise the destination's bytes are hashed with the patch's.

@@ -6,7 +6,7 @@
 //  - a larger one asks `Source is 1.00 GiB, target 2.00 GiB; proceed? [y/N]` on a terminal, and
 //    without one is exit 1 unless -f/--force (the tail beyond the source's size is left as it is).
 import { createInterface } from 'node:readline';
-import { BasynError, usageError, syncError } from '../shared/errors';
+import { BasynError, basynError } from '../shared/errors';
 import type { Options } from './options';
 import { humanBytes } from './progress';
 import type { Side } from './session-agents';
@@ -33,7 +33,7 @@ export function askTerminal(question: string): Promise<boolean> {
       if (answer instanceof Error) reject(answer);
       else resolve(answer);
     };
-    prompt.on('SIGINT', () => finish(syncError('INTERRUPTED', 'SIGINT')));
+    prompt.on('SIGINT', () => finish(basynError('INTERRUPTED', 'SIGINT')));
     prompt.on('close', () => finish(false)); // EOF (Ctrl-D): no
     prompt.question(question, (answer) => finish(/^\s*y(es)?\s*$/i.test(answer)));
   });
@@ -45,14 +45,14 @@ export type Ask = (question: string) => Promise<boolean>;
 export async function checkEndpointSizes(options: Options, source: Side, target: Side, ask: Ask = askTerminal): Promise<void> {
   const run = options.endpoints;
   if (!run) return;
-  if (source.size === 0) throw syncError('DEVICE_EMPTY');
+  if (source.size === 0) throw basynError('DEVICE_EMPTY');
   if (target.size < source.size) {
-    throw syncError('SIZE_TARGET_SMALLER', run.target.spec, target.size, run.source.spec, source.size);
+    throw basynError('SIZE_TARGET_SMALLER', run.target.spec, target.size, run.source.spec, source.size);
   }
   if (target.size === source.size || options.force) return;
   const question = `Source is ${humanBytes(source.size, 2)}, target ${humanBytes(target.size, 2)}; proceed? [y/N] `;
   if (!options.connection.interactive || !process.stderr.isTTY) {
-    throw usageError('USAGE_TARGET_LARGER', run.target.spec, target.size, run.source.spec, source.size);
+    throw basynError('USAGE_TARGET_LARGER', run.target.spec, target.size, run.source.spec, source.size);
   }
-  if (!(await ask(question))) throw usageError('USAGE_NOT_CONFIRMED');
+  if (!(await ask(question))) throw basynError('USAGE_NOT_CONFIRMED');
 }

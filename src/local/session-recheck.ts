@@ -1,6 +1,6 @@
 // The full comparisons: --recheck (and --repair) after or instead of a sync, and --verify-bitmap,
 // the destination against the bitmap's digests.
-import { SyncError } from '../shared/errors';
+import { basynError } from '../shared/errors';
 import { BitmapStore } from './bitmap-store';
 import type { Options } from './options';
 import type { Reporter } from './progress';
@@ -44,7 +44,7 @@ export async function verifyDestination(options: Options, reporter: Reporter, de
   const path = options.bitmap as string;
   const layout = await bitmapLayoutOf(path);
   if (destination.size < layout.deviceSize) {
-    throw new SyncError(`Destination ${destination.path} (${destination.size} bytes) is smaller than the source the bitmap describes (${layout.deviceSize} bytes)`, 'ESIZE');
+    throw basynError('BITMAP_DESTINATION_SMALLER', destination.path, destination.size, layout.deviceSize);
   }
   // The destination was opened with --hash; the bitmap's own hash decides.
   await destination.peer.open(destination.path, false, layout.hash, 0n);

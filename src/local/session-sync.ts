@@ -1,6 +1,6 @@
 // -a/-m: the sync itself (the engine between the destination's open for writing and its final
 // flush), the run's one chunk-size decision, and bitmap-only mode's report of what changed.
-import { BasynError, SyncError, describeSystemError } from '../shared/errors';
+import { BasynError, basynError, systemErrorText } from '../shared/errors';
 import { bufferExtent, type Extent } from '../shared/geometry';
 import type { BitmapStore } from './bitmap-store';
 import { describeBitmap } from './bitmap-identity';
@@ -160,7 +160,7 @@ export async function reportChanges(reporter: Reporter, changed: Extent[], bytes
       await replaceStateFile(changesPath, text, CHANGES_FILE);
     } catch (error) {
       if (error instanceof BasynError) throw error;
-      throw new SyncError(describeSystemError(error, `Changes file ${changesPath}`), 'ECHANGESIO');
+      throw basynError('CHANGES_FILE_IO', changesPath, systemErrorText(error));
     }
   }
 }

@@ -6,7 +6,7 @@
 // session-diff.ts (--diff), session-recheck.ts (--recheck, --repair, --verify-bitmap).
 import { randomBytes } from 'node:crypto';
 import { VERSION } from '../shared/build-info';
-import { MismatchError, UsageError, syncError } from '../shared/errors';
+import { MismatchError, UsageError, basynError } from '../shared/errors';
 import type { Options } from './options';
 import { Peer } from './peer';
 import { statLine, type Reporter } from './progress';
@@ -40,7 +40,7 @@ export async function runSession(options: Options, reporter: Reporter, transport
   const state: Run = { sides: [], links: [], abort: controller.signal };
   const interrupt = (signal: NodeJS.Signals) => {
     if (controller.signal.aborted) return;
-    const error = syncError('INTERRUPTED', signal);
+    const error = basynError('INTERRUPTED', signal);
     controller.abort(error);
     for (const side of state.sides) side.peer.rpc.fail(error);
     for (const link of state.links) link.kill();
@@ -153,7 +153,7 @@ async function run(options: Options, reporter: Reporter, transports: TransportFo
     return;
   }
   if (local && remote && Math.min(local.size, remote.size) === 0) {
-    throw syncError('DEVICE_EMPTY');
+    throw basynError('DEVICE_EMPTY');
   }
   if (options.verifyBitmap) {
     await verifyDestination(options, reporter, (local ?? remote) as Side);
@@ -182,6 +182,7 @@ async function run(options: Options, reporter: Reporter, transports: TransportFo
     // A recheck that finds differences still ends the bitmap's run cleanly: its entries were invalidated.
     let mismatch: MismatchError | undefined;
     if (options.recheck) {
+      // An invariant: options.ts refuses --recheck without both devices (USAGE_RECHECK_NEEDS_BOTH).
       if (!local || !remote) throw new UsageError('--recheck needs both devices');
       await recheckDevices(options, reporter, seed, local, remote, source, bitmap).catch((error: unknown) => {
         if (!(error instanceof MismatchError)) throw error;

@@ -21,7 +21,7 @@
 import { randomBytes } from 'node:crypto';
 import { constants, promises as fs, type Stats } from 'node:fs';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
-import { UsageError, describeSystemError } from '../shared/errors';
+import { StateFileError, basynError, systemErrorText } from '../shared/errors';
 
 /** What kind of file a caller owns: how to name it in messages and how to recognize one basyn wrote. */
 export interface StateFileKind {
@@ -42,12 +42,8 @@ const OPEN_READ = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLO
 const OPEN_CREATE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 const MAX_SYMLINKS = 40;
 
-/** An error of this module: exit 1, nothing written. */
-export class StateFileError extends UsageError {
-  constructor(message: string) {
-    super(message, 'ESTATEFILE');
-  }
-}
+/** An error of this module (errors.ts): exit 1, nothing written. */
+export { StateFileError };
 
 function typeName(stat: Stats): string {
   if (stat.isDirectory()) return 'a directory';
@@ -60,7 +56,7 @@ function typeName(stat: Stats): string {
 }
 
 function refuse(kind: StateFileKind, path: string, why: string): StateFileError {
-  return new StateFileError(`${kind.what} ${path} ${why}: refusing to replace it (nothing was written); ${kind.hint ?? 'choose another file name'}`);
+  return basynError('STATE_FILE_REFUSED', kind.what, path, why, kind.hint ?? 'choose another file name');
 }
 
 /**
@@ -74,19 +70,19 @@ export async function resolveStatePath(path: string, kind: Pick<StateFileKind, '
     try {
       stat = await fs.lstat(current);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw new StateFileError(describeSystemError(error, `${kind.what} ${path}`));
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw basynError('STATE_FILE_UNREADABLE', kind.what, path, systemErrorText(error));
       // Not there (yet): the real directory, plus the name.
       try {
         return join(await fs.realpath(dirname(current)), basename(current));
       } catch (dirError) {
-        throw new StateFileError(describeSystemError(dirError, `${kind.what} ${path}: directory ${dirname(current)}`));
+        throw basynError('STATE_FILE_NO_DIRECTORY', kind.what, path, dirname(current), systemErrorText(dirError));
       }
     }
     if (!stat.isSymbolicLink()) return join(await fs.realpath(dirname(current)), basename(current));
     const target = await fs.readlink(current);
     current = isAbsolute(target) ? target : resolve(dirname(current), target);
   }
-  throw new StateFileError(`${kind.what} ${path}: too many levels of symbolic links`);
+  throw basynError('STATE_FILE_SYMLINK_LOOP', kind.what, path);
 }
 
 /**
@@ -99,7 +95,7 @@ export async function readStateFile(path: string, kind: StateFileKind): Promise<
   try {
     return await handle.readFile();
   } catch (error) {
-    throw new StateFileError(describeSystemError(error, `${kind.what} ${path}`));
+    throw basynError('STATE_FILE_UNREADABLE', kind.what, path, systemErrorText(error));
   } finally {
     await handle.close();
   }
@@ -237,7 +233,7 @@ export async function assertNotSameFile(path: string, kind: Pick<StateFileKind, 
       const other = await fs.stat(place.path, { bigint: true }).catch(() => undefined);
       same = resolve(place.path) === resolve(path) || (mine !== undefined && other !== undefined && mine.dev === other.dev && mine.ino === other.ino);
     }
-    if (same) throw new StateFileError(`${kind.what} ${path} is ${place.label} (${place.path}): refusing to write it; choose another file`);
+    if (same) throw basynError('STATE_FILE_IS_DEVICE', kind.what, path, place.label, place.path);
   }
 }
 
@@ -250,7 +246,7 @@ async function assertRegularOrMissing(path: string, kind: StateFileKind): Promis
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
     if (error instanceof StateFileError) throw error;
-    throw new StateFileError(describeSystemError(error, `${kind.what} ${path}`));
+    throw basynError('STATE_FILE_UNREADABLE', kind.what, path, systemErrorText(error));
   }
 }
 
@@ -267,7 +263,7 @@ async function openForRead(path: string, kind: StateFileKind): Promise<fs.FileHa
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return undefined;
     if (code === 'ELOOP') throw refuse(kind, path, 'is a symbolic link (it changed after it was resolved)');
-    throw new StateFileError(describeSystemError(error, `${kind.what} ${path}`));
+    throw basynError('STATE_FILE_UNREADABLE', kind.what, path, systemErrorText(error));
   }
   const stat = await handle.stat();
   if (!stat.isFile()) {
@@ -317,6 +313,6 @@ async function createTemporary(path: string, content: string | Uint8Array): Prom
   for (let attempt = 0; ; attempt++) {
     const temporary = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
     if (await createExclusive(temporary, content)) return temporary;
-    if (attempt >= 5) throw new StateFileError(`${path}: could not create a temporary file beside it`);
+    if (attempt >= 5) throw basynError('STATE_FILE_NO_TEMPORARY', path);
   }
 }

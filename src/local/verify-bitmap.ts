@@ -5,7 +5,7 @@
 // checked; they are counted, not guessed.
 import { decodeBitmapFile, type BitmapLayout } from '../shared/bitmap';
 import { isBitmapV1 } from '../shared/bitmap-v1';
-import { BitmapError, MismatchError } from '../shared/errors';
+import { basynError } from '../shared/errors';
 import { bufferCount, bufferExtent, chunkExtents, type Extent } from '../shared/geometry';
 import { splitDigests } from '../shared/hash';
 import { BITMAP_FILE, type BitmapStore } from './bitmap-store';
@@ -19,9 +19,9 @@ import { describeDifferences, differencesOf, invalidationText, type Differences 
 export async function bitmapLayoutOf(path: string): Promise<BitmapLayout> {
   // Through state-file.ts: a FIFO, device or directory named by -b is refused, never read (or waited on).
   const bytes = await readStateFile(await resolveStatePath(path, BITMAP_FILE), BITMAP_FILE);
-  if (!bytes) throw new BitmapError(`Bitmap file ${path}: no such file or device`);
+  if (!bytes) throw basynError('BITMAP_MISSING_FOR_VERIFY', path);
   if (isBitmapV1(bytes)) {
-    throw new BitmapError(`Bitmap file ${path} is a Python basyn (version 1) bitmap: it holds no destination to verify; run a SYNC with it first (it is upgraded)`, 'EBITMAPVERSION');
+    throw basynError('BITMAP_V1_NOT_VERIFIABLE', path);
   }
   return decodeBitmapFile(path, bytes, 'delete it or pass --reset-bitmap to a SYNC to rebuild it').header.layout;
 }
@@ -66,7 +66,7 @@ export async function verifyBitmap(job: VerifyBitmapJob): Promise<VerifyOutcome>
   const invalidated = await invalidateEntries(bitmap, mismatching, deviceSize);
   job.onInvalidated?.(invalidated);
   throw Object.assign(
-    new MismatchError(`Destination does NOT MATCH the bitmap: ${describeDifferences(differences)}${notChecked}; ${invalidationText(invalidated)}`),
+    basynError('BITMAP_VERIFY_MISMATCH', describeDifferences(differences), notChecked, invalidationText(invalidated)),
     { differences },
   );
 }

@@ -8,7 +8,7 @@
 // "succeeds" although the data never reached the disk.
 import { promises as fs, constants as fsConstants, readFileSync, type Stats } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { AgentError, agentError, DEVICE_ERRORS, deviceReadError, deviceWriteError, unsyncableDeviceError } from '../shared/errors';
+import { AgentError, basynError, DEVICE_ERRORS, deviceReadError, deviceWriteError, unsyncableDeviceError } from '../shared/errors';
 
 /** Most bytes kept in spare read buffers (about a window of 2 MiB buffers). */
 const MAX_SPARE_BYTES = 64 * 1024 * 1024;
@@ -107,7 +107,7 @@ export class Device {
         // The range, so that a failing disk can be located (and the user knows nothing beyond it was read).
         throw deviceReadError(this.path, offset + done, length - done, error);
       }
-      if (bytesRead === 0) throw agentError('EEOF', offset + done);
+      if (bytesRead === 0) throw basynError('AGENT_END_OF_DEVICE', offset + done);
       done += bytesRead;
     }
     return buffer;

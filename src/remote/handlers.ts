@@ -4,7 +4,7 @@
 import { encodeBlock, decodeBlock, isAllZero } from '../shared/block-codec';
 import { chunkDigests, createHasher, hashById, type Hasher } from '../shared/hash';
 import { ENCODING, MSG, type Message, type MessageOf } from '../shared/protocol';
-import { agentError, deviceError } from '../shared/errors';
+import { basynError, deviceError } from '../shared/errors';
 import { Device } from './device';
 import type { HashPool } from './hash-pool';
 import { expandHome } from './home-path';
@@ -19,20 +19,20 @@ export class AgentState {
   constructor(readonly pool?: HashPool) {}
 
   opened(): { device: Device; hasher: Hasher } {
-    if (!this.device || !this.hasher) throw agentError('ENOTOPEN');
+    if (!this.device || !this.hasher) throw basynError('AGENT_NOT_OPEN');
     return { device: this.device, hasher: this.hasher };
   }
 }
 
 function checkExtent(device: Device, offset: number, length: number): void {
   if (offset + length > device.size) {
-    throw agentError('ERANGE', offset, length, device.path, device.size);
+    throw basynError('AGENT_RANGE', offset, length, device.path, device.size);
   }
 }
 
 export async function handleOpen(state: AgentState, request: MessageOf<typeof MSG.OPEN>): Promise<Message> {
   const algorithm = hashById(request.hashId);
-  if (!algorithm) throw agentError('EHASH', request.hashId);
+  if (!algorithm) throw basynError('AGENT_UNKNOWN_HASH', request.hashId);
   if (state.device) await state.device.close();
   state.device = undefined;
   const path = request.home ? expandHome(request.path) : request.path;
@@ -69,7 +69,7 @@ export async function handleRead(state: AgentState, request: MessageOf<typeof MS
 /** `data` is the request's block, already inflated (that part needs no ordering). */
 export async function handleWrite(state: AgentState, request: MessageOf<typeof MSG.WRITE>, data: Promise<Buffer>): Promise<Message> {
   const { device } = state.opened();
-  if (!device.writable) throw agentError('EROFS', device.path);
+  if (!device.writable) throw basynError('AGENT_READ_ONLY', device.path);
   device.checkWritable();
   checkExtent(device, request.offset, request.block.rawLength);
   // A zero block over a range that already reads as zeros (a fresh or sparse image, an unused area)

@@ -12,7 +12,7 @@
 import * as os from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { agentError, type AgentError } from '../shared/errors';
+import { basynError, type AgentError } from '../shared/errors';
 import type { HashAlgorithm } from '../shared/hash';
 import type { HashJob, HashJobReply } from './hash-worker';
 
@@ -101,7 +101,7 @@ export class HashPool {
     worker.on('message', (reply: HashJobReply) => {
       const pending = settle(reply.id);
       this.completed++;
-      if ('error' in reply) pending?.reject(agentError('EWORKER', reply.error));
+      if ('error' in reply) pending?.reject(basynError('AGENT_HASH_THREAD', reply.error));
       else pending?.resolve(Buffer.from(reply.digests.buffer, reply.digests.byteOffset, reply.digests.byteLength));
     });
     let failure = 'it ended';
@@ -110,7 +110,7 @@ export class HashPool {
       const index = this.threads.indexOf(thread);
       if (index >= 0) this.threads.splice(index, 1);
       const why = `${failure} (exit code ${code})`;
-      for (const id of [...thread.pending.keys()]) settle(id)?.reject(agentError('EWORKER', why));
+      for (const id of [...thread.pending.keys()]) settle(id)?.reject(basynError('AGENT_HASH_THREAD', why));
     });
     // After the listeners: adding a 'message' listener refs the worker's port again.
     worker.unref();

@@ -9,7 +9,7 @@
 //      it (records are rewritten, which is idempotent), `basyn patch --rollback` restores the pre-images.
 // Runs wherever the target is: in the controller for a local target, in the agent for a remote one.
 import { promises as fs } from 'node:fs';
-import { PatchError, describeSystemError } from '../shared/errors';
+import { basynError, systemErrorText } from '../shared/errors';
 import type { SizeMode } from '../shared/patch-format';
 import { Device } from './device';
 import { Journal, journalPath, type JournalEntry } from './patch-journal';
@@ -31,7 +31,7 @@ const BATCH_BYTES = 8 * 1024 * 1024;
 const BATCH_RECORDS = 16;
 
 async function mustExist(target: string): Promise<void> {
-  await fs.stat(target).catch((error) => { throw new PatchError(describeSystemError(error, target)); });
+  await fs.stat(target).catch((error) => { throw basynError('PATCH_TARGET_UNREADABLE', target, systemErrorText(error)); });
 }
 
 export async function applyPatch(job: ApplyJob): Promise<ApplyOutcome> {
@@ -41,7 +41,7 @@ export async function applyPatch(job: ApplyJob): Promise<ApplyOutcome> {
   const path = await journalPath(job.stateDir, job.target);
   const journalled = await Journal.read(path);
   if (journalled && !journalled.header.patch.equals(summary.fileDigest)) {
-    throw new PatchError(`an unfinished apply of another patch to ${job.target} is journalled in ${path}: finish it with that patch, or undo it with basyn patch --rollback ${job.target}`);
+    throw basynError('PATCH_OTHER_APPLY_JOURNALLED', job.target, path);
   }
   const device = await Device.open(job.target, true);
   try {
@@ -79,7 +79,7 @@ export async function rollbackPatch(job: Omit<ApplyJob, 'patchPath' | 'sizeMode'
   await mustExist(job.target);
   const path = await journalPath(job.stateDir, job.target);
   const journalled = await Journal.read(path);
-  if (!journalled) throw new PatchError(`no unfinished apply to ${job.target} is journalled (looked for ${path}): nothing to roll back`);
+  if (!journalled) throw basynError('PATCH_NOTHING_TO_ROLL_BACK', job.target, path);
   const handle = await fs.open(path, 'r');
   const device = await Device.open(job.target, true);
   try {
@@ -121,16 +121,16 @@ function endOf(entries: JournalEntry[]): number {
 async function plannedSize(summary: PatchSummary, mode: SizeMode, device: Device, target: string): Promise<number> {
   const size = device.size;
   if (summary.targetSize !== undefined && size !== summary.targetSize && size !== summary.sourceSize) {
-    throw new PatchError(`wrong target: ${target} is ${size} bytes, the patch was made for a ${summary.targetSize}-byte target; nothing written`);
+    throw basynError('PATCH_WRONG_TARGET_SIZE', target, size, summary.targetSize);
   }
   if (size === summary.sourceSize) return size;
   if (mode === 'strict') {
-    throw new PatchError(`${target} is ${size} bytes, the patch makes ${summary.sourceSize}: pass --diffsize resize (image files) or --diffsize minsize; nothing written`);
+    throw basynError('PATCH_SIZE_STRICT', target, size, summary.sourceSize);
   }
   if (mode === 'minsize') return size;
   const stat = await fs.stat(target);
-  if (!stat.isFile()) throw new PatchError(`--diffsize resize needs an image file, ${target} is not a regular file; nothing written`);
-  if (summary.sourceSize < size) throw new PatchError(`--diffsize resize only grows a target (${target} is ${size} bytes, the patch makes ${summary.sourceSize}); use --diffsize minsize; nothing written`);
+  if (!stat.isFile()) throw basynError('PATCH_RESIZE_NOT_A_FILE', target);
+  if (summary.sourceSize < size) throw basynError('PATCH_RESIZE_SHRINKS', target, size, summary.sourceSize);
   return summary.sourceSize;
 }
 
@@ -156,7 +156,7 @@ async function checkTarget(patchPath: string, device: Device, summary: PatchSumm
   });
   if (allPost) return 'post';
   if (allPre) return 'pre';
-  throw new PatchError(`wrong target: ${firstBad}; nothing written`);
+  throw basynError('PATCH_WRONG_TARGET', firstBad ?? '');
 }
 
 /** Journals and writes the records in batches; ranges below `journalledEnd` are only rewritten. */

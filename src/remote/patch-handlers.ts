@@ -3,7 +3,7 @@
 // apply as a local `basyn patch` (check everything, then the journalled write) and removes the spool;
 // PATCH_ROLLBACK undoes an interrupted apply from its journal. The spool and the journal are the only
 // files basyn writes on this host.
-import { agentError } from '../shared/errors';
+import { basynError } from '../shared/errors';
 import { MSG, type Message, type MessageOf } from '../shared/protocol';
 import { SIZE_MODE, type SizeMode } from '../shared/patch-format';
 import { applyPatch, rollbackPatch } from './patch-apply';
@@ -26,14 +26,14 @@ export class PatchSession {
   }
 
   async data(request: MessageOf<typeof MSG.PATCH_DATA>): Promise<Message> {
-    if (!this.spool) throw agentError('EPROTO', 'PATCH_DATA before PATCH_BEGIN');
+    if (!this.spool) throw basynError('AGENT_UNEXPECTED', 'PATCH_DATA before PATCH_BEGIN');
     await this.spool.write(request.bytes);
     return { type: MSG.PATCH_ACK, id: request.id };
   }
 
   async apply(request: MessageOf<typeof MSG.PATCH_APPLY>, log: (text: string) => void): Promise<Message> {
     const spool = this.spool;
-    if (!spool || !this.target || !this.stateDir) throw agentError('EPROTO', 'PATCH_APPLY before PATCH_BEGIN');
+    if (!spool || !this.target || !this.stateDir) throw basynError('AGENT_UNEXPECTED', 'PATCH_APPLY before PATCH_BEGIN');
     this.spool = undefined;
     try {
       await spool.close();

@@ -9,7 +9,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { constants as fsConstants, promises as fs } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { PatchError } from '../shared/errors';
+import { basynError } from '../shared/errors';
 
 const MAGIC = Buffer.from('BASYNJNL', 'latin1');
 const VERSION = 1;
@@ -112,7 +112,7 @@ export class Journal {
     try {
       await fs.link(temporary, path);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw new PatchError(`${path} exists: another apply is journalled there; basyn never replaces a file it did not create`);
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw basynError('PATCH_JOURNAL_EXISTS', path);
       throw error;
     } finally {
       await fs.unlink(temporary).catch(() => undefined);
@@ -138,7 +138,7 @@ export class Journal {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw error;
     }
-    const bad = new PatchError(`${path} is not a basyn undo journal, or its header is damaged; it was left alone`);
+    const bad = basynError('PATCH_JOURNAL_NOT_OURS', path);
     if (bytes.length < 66 || !bytes.subarray(0, 8).equals(MAGIC) || bytes.readUInt32LE(8) !== VERSION) throw bad;
     const headerLength = bytes.readUInt32LE(12);
     const targetLength = bytes.readUInt16LE(64);

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, promises as fs } from 'node:fs';
 import { BdsyncDecoder } from '../shared/bdsync-format';
 import { decodeBlock } from '../shared/block-codec';
-import { PatchError } from '../shared/errors';
+import { PatchError, basynError } from '../shared/errors';
 import type { HashAlgorithm } from '../shared/hash';
 import { PATCH_MAGIC, PatchDecoder, type SizeMode } from '../shared/patch-format';
 import type { Encoding } from '../shared/protocol';
@@ -44,10 +44,10 @@ export async function detectFormat(path: string): Promise<PatchFormat> {
   try {
     const head = Buffer.alloc(8);
     const { bytesRead } = await handle.read(head, 0, 8, 0);
-    if (bytesRead === 0) throw new PatchError('the patch is empty (0 bytes)');
+    if (bytesRead === 0) throw basynError('PATCH_EMPTY');
     if (head.subarray(0, bytesRead).equals(PATCH_MAGIC.subarray(0, bytesRead)) ) return 'basyn';
     if (head.subarray(0, Math.min(bytesRead, 7)).toString('latin1') === 'BDSYNC '.slice(0, Math.min(bytesRead, 7))) return 'bdsync';
-    throw new PatchError('not a patch: neither a basyn patch (BASYNPAT) nor a bdsync one (BDSYNC 0.3)');
+    throw basynError('PATCH_NOT_A_PATCH');
   } finally {
     await handle.close();
   }
@@ -62,14 +62,16 @@ export async function checkPatch(path: string): Promise<PatchSummary> {
   const fileDigest = await forEachRecord(path, async (record) => {
     const data = await record.data();
     if (record.postImage && !digestOf(record.digest, data).equals(record.postImage)) {
-      throw new PatchError(`record at ${record.offset}: its data does not match its digest: the file is damaged`);
+      throw basynError('PATCH_RECORD_DAMAGED', record.offset);
     }
   }, (found) => { summary = found; });
+  // An invariant: a decoder that ended without error has read a header.
   if (!summary) throw new PatchError('internal: no patch header');
   return { ...summary, fileDigest };
 }
 
 export function digestOf(algorithm: HashAlgorithm | undefined, data: Uint8Array): Buffer {
+  // An invariant: the decoders refuse salted digest ids before any record is read.
   if (!algorithm?.nodeName) throw new PatchError('internal: a patch digest needs an unsalted hash');
   return createHash(algorithm.nodeName).update(data).digest();
 }
@@ -102,7 +104,7 @@ export async function forEachRecord(
           await onRecord({
             offset: record.offset, length: record.length, preImage: record.preImage, postImage: record.postImage, digest: header?.digest,
             data: () => decodeBlock({ encoding: record.encoding as Encoding, rawLength: record.length, bytes: record.data }).catch((error) => {
-              throw new PatchError(`record at ${record.offset}: ${(error as Error).message}`);
+              throw basynError('PATCH_RECORD_CORRUPT', record.offset, (error as Error).message);
             }),
           });
         }
@@ -126,6 +128,7 @@ export async function forEachRecord(
   }
   basyn?.end();
   bdsync?.end();
+  // An invariant: a decoder that ended without error has read a header.
   if (!header) throw new PatchError('internal: no patch header');
   onSummary?.({ format, ...header, recordCount, totalLength });
   return whole.digest();

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { constants as fsConstants, promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import { PatchError } from '../shared/errors';
+import { basynError } from '../shared/errors';
 
 /** Free space kept on the spool's file system beyond the patch itself. */
 const SPOOL_MARGIN = 64 * 1024 * 1024;
@@ -67,6 +67,6 @@ async function checkSpace(dir: string, coming: number, written: number): Promise
   const stat = await fs.statfs(dir);
   const free = stat.bavail * stat.bsize;
   if (free < coming + SPOOL_MARGIN) {
-    throw new PatchError(`not enough free space in ${dir} to spool the patch (${free} bytes free, ${written} spooled, ${coming} more coming, ${SPOOL_MARGIN} kept free); pass --spool-dir; nothing written to the target`);
+    throw basynError('PATCH_SPOOL_FULL', dir, free, written, coming, SPOOL_MARGIN);
   }
 }

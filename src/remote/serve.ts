@@ -11,7 +11,7 @@
 import type { Readable, Writable } from 'node:stream';
 import { runtimeLogText } from '../shared/agent-runtime';
 import { BUILD_ID } from '../shared/build-info';
-import { agentError, BasynError, EXIT_OK, EXIT_SYNC } from '../shared/errors';
+import { basynError, BasynError, EXIT_OK, EXIT_SYNC } from '../shared/errors';
 import { FrameDecoder } from '../shared/frame';
 import { encodeParts, MSG, PROTOCOL_VERSION, type Message } from '../shared/protocol';
 import { hashPool, hashThreadCount } from './hash-pool';
@@ -72,7 +72,7 @@ export function serveAgent(input: Readable, output: Writable, options: AgentServ
   /** Starts a request's work at the earliest moment its ordering allows. */
   const start = (request: Message): Promise<Message> => {
     // A stopped agent runs nothing more: queued writes must not land after the controller is gone.
-    const guarded = (work: () => Promise<Message>) => () => (stopped ? Promise.reject(agentError('ESTOPPED')) : work());
+    const guarded = (work: () => Promise<Message>) => () => (stopped ? Promise.reject(basynError('AGENT_STOPPED')) : work());
     const afterChanges = (work: () => Promise<Message>) => changed.then(guarded(work), guarded(work));
     const afterAll = (work: () => Promise<Message>) => {
       const result = answered.then(guarded(work));
@@ -94,7 +94,7 @@ export function serveAgent(input: Readable, output: Writable, options: AgentServ
       case MSG.PATCH_DATA: return afterAll(() => patchSession.data(request));
       case MSG.PATCH_APPLY: return afterAll(() => patchSession.apply(request, (text) => send({ type: MSG.LOG, id: 0, level: 1, text })));
       case MSG.PATCH_ROLLBACK: return afterAll(() => patchSession.rollback(request, (text) => send({ type: MSG.LOG, id: 0, level: 1, text })));
-      default: return Promise.reject(agentError('EPROTO', `message type ${request.type}`));
+      default: return Promise.reject(basynError('AGENT_UNEXPECTED', `message type ${request.type}`));
     }
   };
 

@@ -7,7 +7,7 @@
 //   u64 0 | u16 0                                       the end of the records
 //   u8 0  |  u8 n | name[n] | u8 m | checksum[m]        no checksum, or the source's whole checksum
 import { ChunkedDecoder } from './chunked-decoder';
-import { PatchError } from './errors';
+import { PatchError, basynError } from './errors';
 
 export const BDSYNC_HEADER_LINE = 'BDSYNC 0.3\n';
 /** bdsync refuses a device name longer than this. */
@@ -71,7 +71,7 @@ export class BdsyncDecoder extends ChunkedDecoder<State, BdsyncEvent> {
 
   end(): void {
     if (this.done) return;
-    if (this.received === 0) throw new PatchError('the patch is empty (0 bytes)');
+    if (this.received === 0) throw basynError('PATCH_EMPTY');
     throw this.fail(`the bdsync patch is cut short (${this.received} bytes)`);
   }
 
@@ -91,7 +91,7 @@ export class BdsyncDecoder extends ChunkedDecoder<State, BdsyncEvent> {
   }
 
   private fail(reason: string): PatchError {
-    return new PatchError(`${reason} at byte ${this.consumed}`);
+    return basynError('PATCH_MALFORMED', reason, this.consumed);
   }
 
   protected step(bytes: Buffer): BdsyncEvent | undefined {

@@ -7,7 +7,7 @@
 // 16     | 8    | u64 LE | buffer size in bytes
 // 24     | 1    | u8     | hash id (SHA1=0 ... MD5=7, see hash.ts)
 // 25     | n*d  | bytes  | one digest per buffer, n = ceil(device size / buffer size), d = digest length
-import { BitmapError } from './errors';
+import { basynError } from './errors';
 import { bufferCount } from './geometry';
 import { hashById, type HashAlgorithm } from './hash';
 
@@ -39,28 +39,25 @@ export function encodeBitmapV1(geometry: BitmapV1Geometry, table: Buffer): Buffe
  */
 export function decodeBitmapV1(label: string, bytes: Buffer, expected: BitmapV1Geometry, fix: string): Buffer {
   if (bytes.length < BITMAP_V1_HEADER_LENGTH) {
-    throw new BitmapError(`Bitmap file ${label} is too small to contain header (${bytes.length} bytes); ${fix}`, 'EBITMAPCORRUPT');
+    throw basynError('BITMAP_V1_TOO_SMALL', label, bytes.length, fix);
   }
   const deviceSize = bytes.readBigUInt64LE(8);
   const bufferSize = bytes.readBigUInt64LE(16);
   const hashId = bytes.readUInt8(24);
   if (deviceSize !== BigInt(expected.deviceSize)) {
-    throw new BitmapError(`Bitmap ${label}: device size mismatch: expected ${expected.deviceSize}, got in bitmap ${deviceSize}; ${fix}`, 'EBITMAPMISMATCH');
+    throw basynError('BITMAP_V1_MISMATCH', label, 'device size', expected.deviceSize, deviceSize, `; ${fix}`);
   }
   if (bufferSize !== BigInt(expected.bufferSize)) {
-    throw new BitmapError(
-      `Bitmap ${label}: buffer size mismatch: expected ${expected.bufferSize}, got in bitmap ${bufferSize} (use --buffer ${Number(bufferSize) / 1024}, or ${fix})`,
-      'EBITMAPMISMATCH',
-    );
+    throw basynError('BITMAP_V1_MISMATCH', label, 'buffer size', expected.bufferSize, bufferSize, ` (use --buffer ${Number(bufferSize) / 1024}, or ${fix})`);
   }
   if (hashId !== expected.hash.id) {
     const name = hashById(hashId)?.name ?? `unknown id ${hashId}`;
-    throw new BitmapError(`Bitmap ${label}: hash function mismatch: expected ${expected.hash.name}, got in bitmap ${name} (use --hash ${name}, or ${fix})`, 'EBITMAPMISMATCH');
+    throw basynError('BITMAP_V1_MISMATCH', label, 'hash function', expected.hash.name, name, ` (use --hash ${name}, or ${fix})`);
   }
   const expectedLength = BITMAP_V1_HEADER_LENGTH + bufferCount(expected.deviceSize, expected.bufferSize) * expected.hash.digestLength;
   if (bytes.length !== expectedLength) {
     const what = bytes.length < expectedLength ? 'truncated' : 'trailing garbage';
-    throw new BitmapError(`Bitmap ${label} is damaged: ${bytes.length} bytes, expected ${expectedLength} (${what}); ${fix}`, 'EBITMAPCORRUPT');
+    throw basynError('BITMAP_V1_DAMAGED', label, bytes.length, expectedLength, what, fix);
   }
   return bytes.subarray(BITMAP_V1_HEADER_LENGTH);
 }

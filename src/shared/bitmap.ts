@@ -4,7 +4,8 @@
 // File:      preamble (16) | header slot A (L) | header slot B (L) | digest table (n records of R bytes)
 // Preamble:  bytes[8] "BASYNBMP" | u32 version = 2 | u32 slot length L
 // Record i:  digest of buffer i | digest of chunk 0 ... chunk k-1 of buffer i   (all zero = unknown)
-import { BitmapError } from './errors';
+import { basynError } from './errors';
+import { BITMAP_MISMATCH, type BitmapMismatchCode } from './errors-bitmap';
 import { bufferCount } from './geometry';
 import { hashById, type HashAlgorithm } from './hash';
 
@@ -185,16 +186,16 @@ function decodeSlot(preamble: Buffer, slot: Buffer): BitmapHeader | string {
  * what is wrong; `label` names the file and `fix` says what to do, in messages.
  */
 export function decodeBitmapFile(label: string, bytes: Buffer, fix: string): DecodedBitmap {
-  const corrupt = (what: string) => new BitmapError(`Bitmap file ${label} is damaged: ${what}; ${fix}`, 'EBITMAPCORRUPT');
-  if (bytes.length === 0) throw new BitmapError(`Bitmap file ${label} is empty; ${fix}`, 'EBITMAPCORRUPT');
+  const corrupt = (what: string) => basynError('BITMAP_DAMAGED', label, what, fix);
+  if (bytes.length === 0) throw basynError('BITMAP_EMPTY', label, fix);
   if (bytes.length < BITMAP_MAGIC.length || !bytes.subarray(0, BITMAP_MAGIC.length).equals(BITMAP_MAGIC)) {
-    throw new BitmapError(`Invalid bitmap file ${label}: bad magic number (not a basyn bitmap); ${fix}`, 'EBITMAPCORRUPT');
+    throw basynError('BITMAP_NOT_A_BITMAP', label, fix);
   }
-  const tooShort = (needed: number) => new BitmapError(`Bitmap file ${label} is too short to contain header (${bytes.length} bytes, header is ${needed}); ${fix}`, 'EBITMAPCORRUPT');
+  const tooShort = (needed: number) => basynError('BITMAP_TOO_SHORT', label, bytes.length, needed, fix);
   if (bytes.length < PREAMBLE_LENGTH) throw tooShort(PREAMBLE_LENGTH);
   const version = bytes.readUInt32LE(8);
   if (version !== BITMAP_VERSION) {
-    throw new BitmapError(`Bitmap file ${label} has unsupported format version ${version} (this basyn reads 1 and 2); ${fix}`, 'EBITMAPVERSION');
+    throw basynError('BITMAP_UNSUPPORTED_VERSION', label, version, fix);
   }
   const slotLength = bytes.readUInt32LE(12);
   if (slotLength % 8 !== 0 || slotLength < SLOT_FIXED_LENGTH || slotLength > MAX_SLOT_LENGTH) throw corrupt(`bad header slot length ${slotLength}`);
@@ -220,34 +221,39 @@ export function describeDestination(destination: DestinationIdentity): string {
   }
 }
 
+/** What did not match: the row of BITMAP_ERRORS (errors-bitmap.ts) and its two values, and its sentence. */
+export interface BitmapMismatch {
+  readonly code: BitmapMismatchCode;
+  /** The run's value, then the bitmap's (for BITMAP_DESTINATION_REPLACED: this inode, then the bitmap's). */
+  readonly values: readonly [number | bigint | string, number | bigint | string];
+  /** The sentence with the expected and the found value ("device size mismatch: expected ..."). */
+  readonly what: string;
+  /** What option would make the bitmap fit ("use --buffer 64"), or ''. */
+  readonly hint: string;
+}
+
 /**
- * Compares a bitmap's header with this run (bitmap-format.md §3 step 4). Returns the first mismatch as
- * a sentence with the expected and the found value, or undefined when the bitmap fits.
+ * Compares a bitmap's header with this run (bitmap-format.md §3 step 4). Returns the first mismatch,
+ * or undefined when the bitmap fits.
  */
-export function findMismatch(header: BitmapHeader, layout: BitmapLayout, destination: DestinationIdentity): { what: string; hint: string } | undefined {
+export function findMismatch(header: BitmapHeader, layout: BitmapLayout, destination: DestinationIdentity): BitmapMismatch | undefined {
+  const found = <Code extends BitmapMismatchCode>(code: Code, hint: string, ...values: Parameters<(typeof BITMAP_MISMATCH)[Code]>): BitmapMismatch =>
+    ({ code, values, hint, what: (BITMAP_MISMATCH[code] as (...args: unknown[]) => string)(...values) });
   const stored = header.layout;
-  if (stored.deviceSize !== layout.deviceSize) {
-    return { what: `device size mismatch: expected ${layout.deviceSize}, got in bitmap ${stored.deviceSize}`, hint: '' };
-  }
-  if (stored.bufferSize !== layout.bufferSize) {
-    return { what: `buffer size mismatch: expected ${layout.bufferSize}, got in bitmap ${stored.bufferSize}`, hint: `use --buffer ${stored.bufferSize / 1024}` };
-  }
+  if (stored.deviceSize !== layout.deviceSize) return found('BITMAP_DEVICE_SIZE', '', layout.deviceSize, stored.deviceSize);
+  if (stored.bufferSize !== layout.bufferSize) return found('BITMAP_BUFFER_SIZE', `use --buffer ${stored.bufferSize / 1024}`, layout.bufferSize, stored.bufferSize);
   if (stored.chunkSize !== layout.chunkSize) {
     const describe = (size: number) => (size === 0 ? 'no chunks' : `chunk size ${size}`);
-    return { what: `chunk size mismatch: expected ${describe(layout.chunkSize)}, got in bitmap ${describe(stored.chunkSize)}`, hint: `use --chunk ${stored.chunkSize / 1024}` };
+    return found('BITMAP_CHUNK_SIZE', `use --chunk ${stored.chunkSize / 1024}`, describe(layout.chunkSize), describe(stored.chunkSize));
   }
-  if (stored.hash.id !== layout.hash.id) {
-    return { what: `hash function mismatch: expected ${layout.hash.name}, got in bitmap ${stored.hash.name}`, hint: `use --hash ${stored.hash.name}` };
-  }
+  if (stored.hash.id !== layout.hash.id) return found('BITMAP_HASH', `use --hash ${stored.hash.name}`, layout.hash.name, stored.hash.name);
   const was = header.destination;
   if (was.kind !== destination.kind || was.host !== destination.host || was.path !== destination.path) {
-    return { what: `it describes ${describeDestination(was)}, but this run's destination is ${describeDestination(destination)}`, hint: '' };
+    return found('BITMAP_OTHER_DESTINATION', '', describeDestination(was), describeDestination(destination));
   }
-  if (was.size !== destination.size) {
-    return { what: `destination size changed: ${was.size} bytes when the bitmap was made, ${destination.size} now`, hint: '' };
-  }
+  if (was.size !== destination.size) return found('BITMAP_DESTINATION_RESIZED', '', was.size, destination.size);
   if (was.fileId !== 0n && destination.fileId !== 0n && was.fileId !== destination.fileId) {
-    return { what: `the destination file was replaced (inode ${destination.fileId}, the bitmap was made for inode ${was.fileId})`, hint: '' };
+    return found('BITMAP_DESTINATION_REPLACED', '', destination.fileId, was.fileId);
   }
   return undefined;
 }

@@ -4,7 +4,7 @@
 // while its main thread hashes.
 import { promisify } from 'node:util';
 import { deflateRaw, inflateRaw } from 'node:zlib';
-import { ProtocolError } from './errors';
+import { basynError } from './errors';
 import { ENCODING, type EncodedBlock } from './protocol';
 
 const deflateRawAsync = promisify(deflateRaw);
@@ -80,10 +80,10 @@ export async function decodeBlock(block: EncodedBlock): Promise<Buffer> {
       try {
         data = await inflateRawAsync(block.bytes, { maxOutputLength: block.rawLength });
       } catch (error) {
-        throw new ProtocolError(`corrupt compressed block: ${(error as Error).message}`);
+        throw basynError('PROTOCOL_CORRUPT_BLOCK', (error as Error).message);
       }
       if (data.length !== block.rawLength) {
-        throw new ProtocolError(`compressed block inflated to ${data.length} bytes, expected ${block.rawLength}`);
+        throw basynError('PROTOCOL_INFLATED_SIZE', data.length, block.rawLength);
       }
       return data;
     }

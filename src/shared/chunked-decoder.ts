@@ -1,7 +1,7 @@
 // What the two patch decoders (patch-format.ts, bdsync-format.ts) share: bytes arrive in chunks of any
 // size; the decoder's state (one field) says how many bytes its next step needs, and the step gets
 // exactly those bytes once they are all there. Nothing may follow the last step ('done').
-import { PatchError } from './errors';
+import { PatchError, basynError } from './errors';
 
 export abstract class ChunkedDecoder<State extends string, Event> {
   protected abstract state: State;
@@ -41,7 +41,7 @@ export abstract class ChunkedDecoder<State extends string, Event> {
   }
 
   private trailingBytes(): PatchError {
-    return new PatchError(`trailing bytes after the trailer at byte ${this.consumed}`);
+    return basynError('PATCH_MALFORMED', 'trailing bytes after the trailer', this.consumed);
   }
 
   private take(length: number): Buffer {

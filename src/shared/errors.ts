@@ -1,11 +1,21 @@
-// One errors module. Every error basyn raises on purpose is a BasynError with a stable `code`
-// and the exit code it maps to. The CLI prints `message` alone (one line) unless --debug.
+// One errors module. Every error basyn raises on purpose is a BasynError with a stable `code` and the
+// exit code it maps to; the CLI prints `message` alone (one line) unless --debug. Every message a user
+// can see is a row of one of the tables below (by area: errors-usage.ts, errors-sync.ts, ...), keyed by
+// its code in docs/errors.md: the stable `code` (--json, tasks), the `kind` (the class, so the exit
+// code) and the message built from its parameters (named as the doc's placeholders). Raise one with
+// basynError(CODE, ...); test/errors-table.test.ts checks every row against docs/errors.md both ways.
 import { printable } from './remote-text';
 import { USAGE_ERRORS, type UsageCode } from './errors-usage';
-import { SYNC_ERRORS, type SyncCode } from './errors-sync';
+import { SYNC_ERRORS } from './errors-sync';
+import { BITMAP_ERRORS } from './errors-bitmap';
+import { SSH_ERRORS } from './errors-ssh';
+import { TASKS_ERRORS } from './errors-tasks';
+import { RESOURCE_ERRORS } from './errors-resource';
+import { PATCH_ERRORS } from './errors-patch';
+import { PROTOCOL_ERRORS } from './errors-protocol';
 
 export { USAGE_ERRORS, COMMANDER_ERRORS, type UsageCode } from './errors-usage';
-export { SYNC_ERRORS, type SyncCode } from './errors-sync';
+export { SYNC_ERRORS } from './errors-sync';
 
 export const EXIT_OK = 0;
 /** Command-line error: nothing was opened for writing, nothing changed. */
@@ -24,16 +34,18 @@ export class BasynError extends Error {
   }
 }
 
-/** Bad options or option combinations (exit 1). */
+/** Bad options or option combinations, or a bad config (exit 1). */
 export class UsageError extends BasynError {
   constructor(message: string, code = 'EUSAGE') {
     super(message, code, EXIT_USAGE);
   }
 }
 
-/** The command-line error of `code` in USAGE_ERRORS (errors-usage.ts), its message built from `args`. */
-export function usageError<Code extends UsageCode>(code: Code, ...args: Parameters<(typeof USAGE_ERRORS)[Code]>): UsageError {
-  return new UsageError((USAGE_ERRORS[code] as (...values: unknown[]) => string)(...args));
+/** A state file (bitmap, checkpoint, patch journal, ...) basyn refuses to read or replace: exit 1, nothing written. */
+export class StateFileError extends UsageError {
+  constructor(message: string, code = 'ESTATEFILE') {
+    super(message, code);
+  }
 }
 
 /** A bitmap file that does not fit this run (exit 1: nothing has been written yet). */
@@ -50,16 +62,10 @@ export class SyncError extends BasynError {
   }
 }
 
-/** The sync error of `code` in SYNC_ERRORS (errors-sync.ts), with its stable code, its message built from `args`. */
-export function syncError<Code extends SyncCode>(code: Code, ...args: Parameters<(typeof SYNC_ERRORS)[Code]['message']>): SyncError {
-  const row = SYNC_ERRORS[code];
-  return new SyncError((row.message as (...values: unknown[]) => string)(...args), row.code);
-}
-
 /** A malformed frame or unexpected message: the peer is not speaking our protocol. */
 export class ProtocolError extends BasynError {
-  constructor(message: string) {
-    super(message, 'EPROTO', EXIT_SYNC);
+  constructor(message: string, code = 'EPROTO') {
+    super(message, code, EXIT_SYNC);
   }
 }
 
@@ -72,15 +78,15 @@ export class RemoteError extends BasynError {
 
 /** The recheck found differing data. */
 export class MismatchError extends BasynError {
-  constructor(message: string) {
-    super(message, 'EMISMATCH', EXIT_SYNC);
+  constructor(message: string, code = 'EMISMATCH') {
+    super(message, code, EXIT_SYNC);
   }
 }
 
 /**
  * An error the agent reports over the wire as ERROR(code, message): the controller raises it as a
  * RemoteError with the same code (exit 2). Device errors carry their errno code (ENOENT, EACCES, ...:
- * DEVICE_ERRORS below); the agent's own are AGENT_ERRORS.
+ * DEVICE_ERRORS below); the agent's own are the AGENT_ rows of errors-protocol.ts.
  */
 export class AgentError extends BasynError {
   constructor(code: string, message: string) {
@@ -88,27 +94,82 @@ export class AgentError extends BasynError {
   }
 }
 
+/** A patch file that is damaged, or does not fit the target (exit 2: nothing was written). */
+export class PatchError extends BasynError {
+  constructor(message: string, code = 'EPATCH') {
+    super(message, code, EXIT_SYNC);
+  }
+}
+
 /**
- * The agent's own errors, by the code it sends in ERROR: a request the agent cannot serve. A user meets
- * them only when the controller and the agent disagree (a bug, or a peer that is not basyn's), so they
- * are not rows of docs/errors.md; the controller raises them as RemoteErrors (exit 2) with the same code.
+ * A resource an endpoint acquires (an LVM snapshot, a loop device) could not be acquired or released:
+ * exit 2 (a sync error: no destination was written when acquiring fails, but something outside basyn
+ * may have changed, and a rerun cleans up what this one could not).
  */
-export const AGENT_ERRORS = {
-  ENOTOPEN: () => 'no device is open',
-  ERANGE: (offset: number, length: number, path: string, size: number) => `range ${offset}+${length} is beyond the end of ${path} (${size} bytes)`,
-  EHASH: (id: number) => `unknown hash id ${id}`,
-  EROFS: (path: string) => `${path} is open read-only`,
-  EEOF: (offset: number) => `unexpected end of device at ${offset}`,
-  ESTOPPED: () => 'agent stopped',
-  /** `what`: "message type 9", "PATCH_DATA before PATCH_BEGIN". */
-  EPROTO: (what: string) => `unexpected ${what}`,
-  /** A hashing thread failed or died (hash-pool.ts); `why`: its error, or how it ended. */
-  EWORKER: (why: string) => `hashing thread failed: ${why}`,
+export class ResourceError extends BasynError {
+  constructor(message: string, code = 'ERESOURCE') {
+    super(message, code, EXIT_SYNC);
+  }
+}
+
+/**
+ * A task of `basyn tasks` that did not succeed, with the code its JSON object carries and its status;
+ * `basyn tasks` then exits 3 (4 when interrupted).
+ */
+export class TaskFailure extends BasynError {
+  constructor(message: string, code: string, readonly status: 'failed' | 'skipped' | 'interrupted' = 'failed') {
+    super(message, code, 3);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The tables, and the one helper that raises their rows
+
+/** Which class (so which exit code) a row's error is: its `kind`, and how to make one. */
+const KINDS = {
+  usage: (message: string, code: string) => new UsageError(message, code),
+  state: (message: string, code: string) => new StateFileError(message, code),
+  bitmap: (message: string, code: string) => new BitmapError(message, code),
+  sync: (message: string, code: string) => new SyncError(message, code),
+  protocol: (message: string, code: string) => new ProtocolError(message, code),
+  mismatch: (message: string, code: string) => new MismatchError(message, code),
+  patch: (message: string, code: string) => new PatchError(message, code),
+  resource: (message: string, code: string) => new ResourceError(message, code),
+  task: (message: string, code: string) => new TaskFailure(message, code),
+  'task-skipped': (message: string, code: string) => new TaskFailure(message, code, 'skipped'),
+  agent: (message: string, code: string) => new AgentError(code, message),
+} as const;
+export type ErrorKind = keyof typeof KINDS;
+
+/** One row of a table: the stable code, the kind (default sync: exit 2), the message builder. */
+export interface ErrorRow {
+  readonly code: string;
+  readonly kind?: ErrorKind;
+  readonly message: (...values: never[]) => string;
+}
+
+type UsageRows = { readonly [Code in UsageCode]: { readonly code: 'EUSAGE'; readonly kind: 'usage'; readonly message: (typeof USAGE_ERRORS)[Code] } };
+const USAGE_ROWS = Object.fromEntries(Object.entries(USAGE_ERRORS).map(([code, message]) => [code, { code: 'EUSAGE', kind: 'usage', message }])) as UsageRows;
+
+/** Every table, by its name (the tests check each against docs/errors.md). */
+export const ERROR_TABLES = {
+  USAGE_ERRORS: USAGE_ROWS, SYNC_ERRORS, BITMAP_ERRORS, SSH_ERRORS, TASKS_ERRORS, RESOURCE_ERRORS, PATCH_ERRORS, PROTOCOL_ERRORS,
 } as const;
 
-/** The agent's error `code` (AGENT_ERRORS), its message built from `args`. */
-export function agentError<Code extends keyof typeof AGENT_ERRORS>(code: Code, ...args: Parameters<(typeof AGENT_ERRORS)[Code]>): AgentError {
-  return new AgentError(code, (AGENT_ERRORS[code] as (...values: unknown[]) => string)(...args));
+/** Every row of every table, by its code in docs/errors.md. */
+export const ERROR_ROWS = {
+  ...USAGE_ROWS, ...SYNC_ERRORS, ...BITMAP_ERRORS, ...SSH_ERRORS, ...TASKS_ERRORS, ...RESOURCE_ERRORS, ...PATCH_ERRORS, ...PROTOCOL_ERRORS,
+} as const;
+export type ErrorCode = keyof typeof ERROR_ROWS;
+type KindOf<Code extends ErrorCode> = (typeof ERROR_ROWS)[Code] extends { readonly kind: infer Kind extends ErrorKind } ? Kind : 'sync';
+/** The class of a row's error: UsageError for a `usage` row, and so on. */
+export type ErrorOf<Code extends ErrorCode> = ReturnType<(typeof KINDS)[KindOf<Code>]>;
+
+/** The error of `code` (a row of ERROR_ROWS), its message built from `args`: the one way basyn raises one. */
+export function basynError<Code extends ErrorCode>(code: Code, ...args: Parameters<(typeof ERROR_ROWS)[Code]['message']>): ErrorOf<Code> {
+  const row: ErrorRow = ERROR_ROWS[code];
+  const message = (row.message as (...values: unknown[]) => string)(...args);
+  return KINDS[row.kind ?? 'sync'](message, row.code) as ErrorOf<Code>;
 }
 
 /** What node's system errors (errno codes) mean, in the words of basyn's messages: the one table. */
@@ -122,11 +183,6 @@ const SYSTEM_ERROR_TEXT: Readonly<Record<string, string>> = {
   EIO: 'i/o error',
   EDQUOT: 'disk quota exceeded',
 };
-
-/** Node's system errors (ENOENT, EACCES, ...) as one readable line. */
-export function describeSystemError(error: unknown, what: string): string {
-  return `${what}: ${systemErrorText(error)}`;
-}
 
 /** What a system error means ("no such file or device"), else node's own text. */
 export function systemErrorText(error: unknown): string {
@@ -197,13 +253,6 @@ export function deviceReadError(path: string, offset: number, length: number, er
   return new AgentError(code, DEVICE_ERRORS.IO_READ_ERROR.message(path, offset, length, systemErrorText(error)));
 }
 
-/** A patch file that is damaged, or does not fit the target (exit 2: nothing was written). */
-export class PatchError extends BasynError {
-  constructor(message: string, code = 'EPATCH') {
-    super(message, code, EXIT_SYNC);
-  }
-}
-
 /**
  * A failed write or flush of a device (`what`: "Flush of /dev/sdb1"), as the agent reports it; the
  * device takes no more writes after it (device.ts).
@@ -214,15 +263,4 @@ export function deviceWriteError(what: string, error: unknown): AgentError {
   const text = SYSTEM_ERROR_TEXT[code];
   const reason = text ? `${text} (${code})` : (err?.message ?? String(error));
   return new AgentError(code, (code === 'ENOSPC' ? DEVICE_ERRORS.IO_NO_SPACE : DEVICE_ERRORS.IO_ERROR).message(what, reason));
-}
-
-/**
- * A resource an endpoint acquires (an LVM snapshot, a loop device) could not be acquired or released:
- * exit 2 (a sync error: no destination was written when acquiring fails, but something outside basyn
- * may have changed, and a rerun cleans up what this one could not).
- */
-export class ResourceError extends BasynError {
-  constructor(message: string, code = 'ERESOURCE') {
-    super(message, code, EXIT_SYNC);
-  }
 }

@@ -3,7 +3,7 @@
 // against MAX_FRAME_LENGTH before anything is allocated for the body. A stream that once held
 // garbage is never trusted again: after the first error every push() throws that error, so no frame
 // that follows garbage is ever decoded (even one that happens to line up after it).
-import { ProtocolError } from './errors';
+import { basynError } from './errors';
 import { decode, FRAME_HEADER_LENGTH, MAX_FRAME_LENGTH, type Message } from './protocol';
 
 type State =
@@ -43,7 +43,7 @@ export class FrameDecoder {
         const header = this.take(FRAME_HEADER_LENGTH);
         const length = header.readUInt32LE(0);
         if (length < 5 || length > MAX_FRAME_LENGTH) {
-          throw new ProtocolError(`bad frame length ${length} (peer is not a basyn agent, or the stream is corrupt)`);
+          throw basynError('PROTOCOL_FRAME_LENGTH', length);
         }
         this.state = { kind: 'body', type: header.readUInt8(4), id: header.readUInt32LE(5), bodyLength: length - 5 };
       } else if (this.state.kind === 'body') {

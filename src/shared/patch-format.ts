@@ -4,7 +4,7 @@
 // against MAX_RECORD_LENGTH before anything is allocated for it).
 import { createHash, type Hash } from 'node:crypto';
 import { ChunkedDecoder } from './chunked-decoder';
-import { PatchError } from './errors';
+import { PatchError, basynError } from './errors';
 import { hashById, type HashAlgorithm } from './hash';
 
 export const PATCH_MAGIC = Buffer.from('BASYNPAT', 'latin1');
@@ -166,8 +166,8 @@ export class PatchDecoder extends ChunkedDecoder<State, PatchEvent> {
   /** The file ended: anything but a complete patch is an error. */
   end(): void {
     if (this.done) return;
-    if (this.received === 0) throw new PatchError('the patch is empty (0 bytes)');
-    throw new PatchError(`the patch is cut short: it ends at byte ${this.received}, in ${describeState(this.state)}`);
+    if (this.received === 0) throw basynError('PATCH_EMPTY');
+    throw basynError('PATCH_CUT_SHORT', this.received, describeState(this.state));
   }
 
   private digestLength(): number {
@@ -187,7 +187,7 @@ export class PatchDecoder extends ChunkedDecoder<State, PatchEvent> {
   }
 
   private fail(reason: string, back: number): PatchError {
-    return new PatchError(`${reason} at byte ${this.consumed - back}`);
+    return basynError('PATCH_MALFORMED', reason, this.consumed - back);
   }
 
   protected step(bytes: Buffer): PatchEvent | undefined {

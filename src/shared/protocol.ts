@@ -4,7 +4,7 @@
 // Every frame:  u32 length | u8 type | u32 id | payload      (little-endian; length = 5 + payload length)
 // `id` matches a reply to its request; messages that are not replies carry id 0.
 // Strings are u16 byte length + UTF-8. Offsets are u64 (read as a JS number: devices < 8 PiB).
-import { ProtocolError } from './errors';
+import { basynError } from './errors';
 
 export const PROTOCOL_VERSION = 2;
 /** First 8 bytes of the agent's HELLO: tells a basyn agent from shell noise or another program. */
@@ -107,7 +107,7 @@ class Writer {
   u64(value: number | bigint): this { const b = Buffer.allocUnsafe(8); b.writeBigUInt64LE(BigInt(value)); return this.push(b); }
   str(value: string): this {
     const bytes = Buffer.from(value, 'utf8');
-    if (bytes.length > 0xffff) throw new ProtocolError('string too long for the wire');
+    if (bytes.length > 0xffff) throw basynError('PROTOCOL_STRING_TOO_LONG');
     return this.u16(bytes.length).push(bytes);
   }
   bytes(value: Buffer): this { return this.push(value); }
@@ -223,13 +223,13 @@ class Reader {
   u32(): number { return this.take(4).readUInt32LE(0); }
   u64(): number {
     const value = this.take(8).readBigUInt64LE(0);
-    if (value > BigInt(Number.MAX_SAFE_INTEGER)) throw new ProtocolError(`${this.what}: offset ${value} out of range`);
+    if (value > BigInt(Number.MAX_SAFE_INTEGER)) throw basynError('PROTOCOL_OFFSET_RANGE', this.what, value);
     return Number(value);
   }
   str(): string { return this.take(this.u16()).toString('utf8'); }
   take(length: number): Buffer {
     if (this.position + length > this.payload.length) {
-      throw new ProtocolError(`${this.what}: payload too short (${this.payload.length} bytes)`);
+      throw basynError('PROTOCOL_PAYLOAD_SHORT', this.what, this.payload.length);
     }
     const slice = this.payload.subarray(this.position, this.position + length);
     this.position += length;
@@ -238,7 +238,7 @@ class Reader {
   rest(): Buffer { return this.take(this.payload.length - this.position); }
   end(): void {
     if (this.position !== this.payload.length) {
-      throw new ProtocolError(`${this.what}: ${this.payload.length - this.position} unexpected trailing bytes`);
+      throw basynError('PROTOCOL_TRAILING_BYTES', this.what, this.payload.length - this.position);
     }
   }
 }
@@ -248,13 +248,13 @@ function readBlock(reader: Reader, what: string): EncodedBlock {
   const rawLength = reader.u32();
   const bytes = reader.rest();
   if (encoding !== ENCODING.RAW && encoding !== ENCODING.DEFLATE && encoding !== ENCODING.ZERO) {
-    throw new ProtocolError(`${what}: unknown block encoding ${encoding}`);
+    throw basynError('PROTOCOL_BLOCK_ENCODING', what, encoding);
   }
   if (encoding === ENCODING.RAW && bytes.length !== rawLength) {
-    throw new ProtocolError(`${what}: raw block of ${bytes.length} bytes, expected ${rawLength}`);
+    throw basynError('PROTOCOL_RAW_BLOCK_SIZE', what, bytes.length, rawLength);
   }
-  if (encoding === ENCODING.ZERO && bytes.length !== 0) throw new ProtocolError(`${what}: zero block with payload`);
-  if (rawLength > MAX_BUFFER_SIZE) throw new ProtocolError(`${what}: block of ${rawLength} bytes is too large`);
+  if (encoding === ENCODING.ZERO && bytes.length !== 0) throw basynError('PROTOCOL_ZERO_BLOCK_PAYLOAD', what);
+  if (rawLength > MAX_BUFFER_SIZE) throw basynError('PROTOCOL_BLOCK_TOO_LARGE', what, rawLength);
   return { encoding, rawLength, bytes };
 }
 
@@ -265,18 +265,18 @@ export function decode(type: number, id: number, payload: Buffer): Message {
   let message: Message;
   switch (type) {
     case MSG.HELLO: {
-      if (!reader.take(HELLO_MAGIC.length).equals(HELLO_MAGIC)) throw new ProtocolError('HELLO: bad magic');
+      if (!reader.take(HELLO_MAGIC.length).equals(HELLO_MAGIC)) throw basynError('PROTOCOL_HELLO_MAGIC');
       message = { type, id, version: reader.u16(), buildId: reader.str() };
       break;
     }
     case MSG.OPEN: {
       const flags = reader.u8();
       const hashId = reader.u8();
-      if ((flags & ~(OPEN_FLAG_WRITABLE | OPEN_FLAG_HOME | OPEN_FLAG_CREATE)) !== 0) throw new ProtocolError(`OPEN: unknown flags 0x${flags.toString(16)}`);
+      if ((flags & ~(OPEN_FLAG_WRITABLE | OPEN_FLAG_HOME | OPEN_FLAG_CREATE)) !== 0) throw basynError('PROTOCOL_OPEN_FLAGS', flags.toString(16));
       const open: MessageOf<typeof MSG.OPEN> = { type, id, writable: (flags & OPEN_FLAG_WRITABLE) !== 0, hashId, seed: reader.take(8).readBigUInt64LE(0), path: reader.str() };
       if (flags & OPEN_FLAG_HOME) open.home = true;
       if (flags & OPEN_FLAG_CREATE) {
-        if (!open.writable) throw new ProtocolError('OPEN: CREATE without WRITABLE');
+        if (!open.writable) throw basynError('PROTOCOL_OPEN_CREATE');
         open.createSize = reader.u64();
       }
       message = open;
@@ -333,7 +333,7 @@ export function decode(type: number, id: number, payload: Buffer): Message {
       message = { type, id, code: reader.str(), message: reader.str() };
       break;
     default:
-      throw new ProtocolError(`unknown ${what}`);
+      throw basynError('PROTOCOL_UNKNOWN_MESSAGE', what);
   }
   reader.end();
   return message;

@@ -1,7 +1,7 @@
 // One place owns request ids: a map of pending calls, a bounded window of calls in flight, and every
 // pending call rejected when the stream closes. Used by the controller to talk to each agent.
 import type { Readable, Writable } from 'node:stream';
-import { ProtocolError, RemoteError, SyncError } from './errors';
+import { RemoteError, basynError } from './errors';
 import { FrameDecoder } from './frame';
 import { encodeParts, MESSAGE_NAMES, MSG, type Message, type MessageOf } from './protocol';
 import { printable } from './remote-text';
@@ -64,8 +64,8 @@ export class RpcClient {
     this.hello.catch(() => undefined); // observed by waitHello(); avoid an unhandled rejection meanwhile
     input.on('data', (chunk: Buffer) => this.receive(chunk));
     input.on('end', () => this.fail(this.endError('closed the connection')));
-    input.on('error', (error) => this.fail(new SyncError(`agent stream error: ${error.message}`, 'ELINK')));
-    output.on('error', (error) => this.fail(new SyncError(`agent stream error: ${error.message}`, 'ELINK')));
+    input.on('error', (error) => this.fail(basynError('LINK_STREAM_ERROR', error.message)));
+    output.on('error', (error) => this.fail(basynError('LINK_STREAM_ERROR', error.message)));
   }
 
   /** The agent's HELLO, the first thing it sends. */
@@ -108,7 +108,7 @@ export class RpcClient {
   }
 
   private endError(what: string): Error {
-    return new SyncError(`agent ${what}${this.decoder.buffered > 0 ? ' in the middle of a message' : ''}`, 'ELINK');
+    return basynError('LINK_STREAM_ENDED', `${what}${this.decoder.buffered > 0 ? ' in the middle of a message' : ''}`);
   }
 
   private receive(chunk: Buffer): void {
@@ -144,14 +144,14 @@ export class RpcClient {
     }
     const pending = this.pending.get(message.id);
     if (!pending) {
-      this.fail(new ProtocolError(`unexpected ${MESSAGE_NAMES[message.type] ?? message.type} for request ${message.id}`));
+      this.fail(basynError('PROTOCOL_UNEXPECTED_REPLY', MESSAGE_NAMES[message.type] ?? String(message.type), message.id));
       return;
     }
     this.pending.delete(message.id);
     this.waiters.shift()?.();
     if (message.type === MSG.ERROR) pending.reject(new RemoteError(message.message, message.code));
     else if (message.type !== pending.expects) {
-      pending.reject(new ProtocolError(`expected ${MESSAGE_NAMES[pending.expects]}, got ${MESSAGE_NAMES[message.type]}`));
+      pending.reject(basynError('PROTOCOL_WRONG_REPLY', MESSAGE_NAMES[pending.expects], MESSAGE_NAMES[message.type]));
     } else pending.resolve(message);
   }
 }

@@ -2,7 +2,7 @@
 // a whole or decimal number with an optional unit. B, K, M, G, T are powers of 1024; kB, MB, GB, TB
 // powers of 1000 (the brief's CLI grammar). No unit: bytes. Units are case-sensitive on purpose: "KB"
 // and "mb" are refused rather than guessed. (--buffer and --chunk keep their KB numbers.)
-import { usageError } from './errors';
+import { basynError } from './errors';
 
 const UNITS: Readonly<Record<string, number>> = {
   '': 1,
@@ -24,9 +24,9 @@ export function parseSize(text: string, option: string): number {
   const match = /^\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*$/.exec(text);
   const factor = match ? UNITS[match[2]] : undefined;
   if (!match || factor === undefined) {
-    throw usageError('USAGE_NOT_A_SIZE', option, SIZE_UNITS_HELP, text);
+    throw basynError('USAGE_NOT_A_SIZE', option, SIZE_UNITS_HELP, text);
   }
   const bytes = Math.round(Number(match[1]) * factor);
-  if (!Number.isSafeInteger(bytes)) throw usageError('USAGE_SIZE_TOO_LARGE', option, text);
+  if (!Number.isSafeInteger(bytes)) throw basynError('USAGE_SIZE_TOO_LARGE', option, text);
   return bytes;
 }

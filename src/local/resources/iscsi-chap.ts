@@ -9,7 +9,7 @@
 // It must be a regular file owned by the user running basyn and readable by nobody else (0600 or 0400),
 // as ssh refuses a private key others can read. The values go to iscsiadm's node record (iscsi.ts).
 import { constants, promises as fs } from 'node:fs';
-import { UsageError, describeSystemError } from '../../shared/errors';
+import { UsageError, basynError, systemErrorText } from '../../shared/errors';
 
 export interface ChapCredentials {
   readonly username: string;
@@ -35,7 +35,7 @@ const KEYS = { username: 'username', password: 'password', username_in: 'usernam
 const MAX_BYTES = 4096;
 
 export async function readChapFile(file: string): Promise<ChapCredentials> {
-  const fail = (why: string) => new UsageError(`CHAP file ${file}: ${why}`, 'EISCSICHAP');
+  const fail = (why: string) => basynError('ISCSI_CHAP_FILE', file, why);
   let text: string;
   try {
     const handle = await fs.open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
@@ -54,7 +54,7 @@ export async function readChapFile(file: string): Promise<ChapCredentials> {
   } catch (error) {
     if (error instanceof UsageError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
-    throw code === 'ELOOP' ? fail('is a symbolic link (name the file itself)') : new UsageError(describeSystemError(error, `CHAP file ${file}`), 'EISCSICHAP');
+    throw fail(code === 'ELOOP' ? 'is a symbolic link (name the file itself)' : systemErrorText(error));
   }
   const values: Partial<Record<(typeof KEYS)[keyof typeof KEYS], string>> = {};
   text.split('\n').forEach((raw, index) => {

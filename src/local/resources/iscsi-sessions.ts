@@ -13,7 +13,7 @@ import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { constants, promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import { SyncError, describeSystemError } from '../../shared/errors';
+import { basynError, systemErrorText } from '../../shared/errors';
 import { processStartTime } from '../lock-file';
 
 export interface Holder {
@@ -52,11 +52,11 @@ export class TargetRegistry {
   /** Runs `body` with the target's record under its lock; the record is saved after (deleted when empty). */
   async withRecord<T>(target: string, abort: AbortSignal | undefined, body: (record: TargetRecord) => Promise<T>): Promise<T> {
     await fs.mkdir(this.dir, { recursive: true, mode: 0o700 }).catch((error: unknown) => {
-      throw new SyncError(describeSystemError(error, `iSCSI run folder ${this.dir}`), 'EISCSILOCK');
+      throw basynError('ISCSI_RUN_FOLDER', this.dir, systemErrorText(error));
     });
     const paths = this.paths(target);
     const handle = await fs.open(paths.lock, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW, 0o600).catch((error: unknown) => {
-      throw new SyncError(describeSystemError(error, `iSCSI lock ${paths.lock}`), 'EISCSILOCK');
+      throw basynError('ISCSI_LOCK_FILE', paths.lock, systemErrorText(error));
     });
     try {
       await lockDescriptor(handle.fd, paths.lock, abort);
@@ -83,13 +83,13 @@ function lockDescriptor(fd: number, path: string, abort: AbortSignal | undefined
     abort?.addEventListener('abort', onAbort, { once: true });
     child.once('error', (error: NodeJS.ErrnoException) => {
       abort?.removeEventListener('abort', onAbort);
-      reject(new SyncError(`Could not lock ${path}: flock ${error.code === 'ENOENT' ? 'not found (util-linux)' : error.message}`, 'EISCSILOCK'));
+      reject(basynError('ISCSI_LOCK_NO_FLOCK', path, error.code === 'ENOENT' ? 'not found (util-linux)' : error.message));
     });
     child.once('close', (code) => {
       abort?.removeEventListener('abort', onAbort);
       if (abort?.aborted) return reject(abort.reason);
       if (code === 0) return resolve();
-      reject(new SyncError(`Could not lock ${path} within ${LOCK_WAIT_SECONDS} s: another basyn run is logging in to or out of this iSCSI target${stderr.trim() ? ` (${stderr.trim()})` : ''}`, 'EISCSILOCK'));
+      reject(basynError('ISCSI_LOCK_TIMEOUT', path, LOCK_WAIT_SECONDS, stderr.trim() ? ` (${stderr.trim()})` : ''));
     });
   });
 }
@@ -100,14 +100,15 @@ async function readRecord(path: string, target: string): Promise<TargetRecord> {
     text = await fs.readFile(path, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { target, opened: false, createdNode: false, holders: [] };
-    throw new SyncError(describeSystemError(error, `iSCSI session record ${path}`), 'EISCSILOCK');
+    throw basynError('ISCSI_RECORD_UNREADABLE', path, systemErrorText(error));
   }
   try {
     const parsed = JSON.parse(text) as TargetRecord;
+    // Caught just below: it becomes the reason of ISCSI_RECORD_NOT_OURS.
     if (typeof parsed.opened !== 'boolean' || !Array.isArray(parsed.holders)) throw new Error('fields missing');
     return { target, opened: parsed.opened, ...(typeof parsed.sid === 'number' ? { sid: parsed.sid } : {}), createdNode: parsed.createdNode === true, holders: parsed.holders };
   } catch (error) {
-    throw new SyncError(`iSCSI session record ${path} is not one basyn wrote (${(error as Error).message}); move it away`, 'EISCSILOCK');
+    throw basynError('ISCSI_RECORD_NOT_OURS', path, (error as Error).message);
   }
 }
 

@@ -2,7 +2,7 @@
 // docs/iscsi.md. PORTAL is a host name, an IPv4 address or a bracketed IPv6 address; PORT defaults to
 // 3260 (iSCSI's port); IQN is the target's name (iqn., eui. or naa. form); the LUN defaults to 0;
 // FILE holds CHAP credentials (mode 0600, read when the resource is acquired, never on a command line).
-import { UsageError } from '../../shared/errors';
+import { UsageError, basynError } from '../../shared/errors';
 
 export const ISCSI_DEFAULT_PORT = 3260;
 /** udev's by-path names give LUNs below 256 in decimal and larger ones as 0x… (see byPathName). */
@@ -30,7 +30,7 @@ const IQN = /^(?:iqn\.\d{4}-\d{2}\.[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?(?::[A-Za-z0-
 const MAX_IQN_BYTES = 223;
 
 function bad(spec: string, why: string): UsageError {
-  return new UsageError(`${spec}: ${why}; expected iscsi://PORTAL[:PORT]/IQN[?lun=N&chap=FILE]`, 'EISCSIURL');
+  return basynError('ISCSI_URL', spec, why);
 }
 
 /** Reads `rest` (what follows `iscsi://`); UsageError (exit 1) when it is not an iSCSI endpoint. */

@@ -17,7 +17,7 @@ import { promises as dns } from 'node:dns';
 import { promises as fs } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
-import { SyncError, type BasynError, syncError } from '../../shared/errors';
+import { type BasynError, basynError } from '../../shared/errors';
 import type { EndpointSide, Resource } from '../resource';
 import { chapSettings, readChapFile, type ChapCredentials } from './iscsi-chap';
 import { byPathName, parseIscsiSpec, portalArgument, type IscsiSpec } from './iscsi-spec';
@@ -83,11 +83,11 @@ export class IscsiResource implements Resource {
   /** Discovery: the portal answers and offers the target; resolves with the target's portal groups. */
   private async discover(abort: AbortSignal): Promise<PortalTarget[]> {
     const found = await this.adm.discover(this.portal, abort);
-    if ('failed' in found) throw new SyncError(`iSCSI portal ${this.portal} did not answer discovery: ${admFailure(found.failed)}`, 'EISCSIPORTAL');
+    if ('failed' in found) throw basynError('ISCSI_PORTAL_NO_ANSWER', this.portal, admFailure(found.failed));
     const offered = found.targets.filter((target) => target.iqn === this.spec.iqn);
     if (offered.length === 0) {
       const names = [...new Set(found.targets.map((target) => target.iqn))];
-      throw new SyncError(`iSCSI portal ${this.portal} does not offer target ${this.spec.iqn} (it offers: ${names.length > 0 ? names.slice(0, 5).join(', ') + (names.length > 5 ? ', ...' : '') : 'none'})`, 'EISCSITARGET');
+      throw basynError('ISCSI_TARGET_NOT_OFFERED', this.portal, this.spec.iqn, names.length > 0 ? names.slice(0, 5).join(', ') + (names.length > 5 ? ', ...' : '') : 'none');
     }
     return offered;
   }
@@ -97,7 +97,7 @@ export class IscsiResource implements Resource {
     if (isIP(this.spec.host)) return [this.spec.host];
     const found = await dns.lookup(this.spec.host, { all: true }).catch(() => []);
     if (abort.aborted) throw abort.reason;
-    if (found.length === 0) throw new SyncError(`iSCSI portal ${this.portal}: cannot resolve ${this.spec.host} (its address names the LUN's device)`, 'EISCSIPORTAL');
+    if (found.length === 0) throw basynError('ISCSI_PORTAL_UNRESOLVED', this.portal, this.spec.host);
     return found.map((entry) => entry.address);
   }
 
@@ -131,21 +131,21 @@ export class IscsiResource implements Resource {
   private async login(record: TargetRecord, offered: PortalTarget[], addresses: string[], chap: ChapCredentials | undefined): Promise<void> {
     if (!(await this.adm.nodeExists(this.spec.iqn, this.portal))) {
       const created = await this.adm.node(this.spec.iqn, portalArgument(this.spec, offered[0].tpgt), '-o', 'new');
-      if (created.code !== 0) throw new SyncError(`Could not create the iSCSI node record of ${this.spec.iqn} at ${this.portal}: ${admFailure(created)}`, 'EISCSILOGIN');
+      if (created.code !== 0) throw basynError('ISCSI_NODE_CREATE_FAILED', this.spec.iqn, this.portal, admFailure(created));
       record.createdNode = true;
     }
     try {
       for (const [name, value] of chap ? chapSettings(chap) : []) {
         const updated = await this.adm.node(this.spec.iqn, this.portal, '-o', 'update', '-n', name, '-v', value);
         // The message names the setting, never its value.
-        if (updated.code !== 0) throw new SyncError(`Could not set ${name} in the iSCSI node record of ${this.spec.iqn} at ${this.portal}: ${admFailure(updated)}`, 'EISCSILOGIN');
+        if (updated.code !== 0) throw basynError('ISCSI_NODE_SETTING_FAILED', name, this.spec.iqn, this.portal, admFailure(updated));
       }
       const login = await this.adm.node(this.spec.iqn, this.portal, '--login');
       if (login.code === ISCSI_ERR_SESS_EXISTS) {
         this.hold = { kind: 'foreign' }; // logged in by someone else since the session list was read
         return;
       }
-      if (login.code !== 0) throw new SyncError(`iSCSI login to ${this.spec.iqn} at ${this.portal} failed: ${admFailure(login)}`, 'EISCSILOGIN');
+      if (login.code !== 0) throw basynError('ISCSI_LOGIN_FAILED', this.spec.iqn, this.portal, admFailure(login));
     } catch (error) {
       await this.deleteNode(record);
       throw error;
@@ -167,7 +167,8 @@ export class IscsiResource implements Resource {
       if (abort.aborted) throw abort.reason;
       if (Date.now() >= deadline) {
         const session = this.hold?.kind === 'held' ? 'logged out again' : 'the session, not opened by basyn, is left logged in';
-        throw new SyncError(`iSCSI target ${this.spec.iqn} at ${this.portal}: LUN ${this.spec.lun} did not appear as ${links[0] ?? join(this.byPathDir, byPathName(this.spec.host, this.spec.port, this.spec.iqn, this.spec.lun))} within ${this.deviceWaitMs / 1000} s (${session}); check the LUN number (?lun=N)`, 'EISCSILUN');
+        const link = links[0] ?? join(this.byPathDir, byPathName(this.spec.host, this.spec.port, this.spec.iqn, this.spec.lun));
+        throw basynError('ISCSI_LUN_MISSING', this.spec.iqn, this.portal, this.spec.lun, link, this.deviceWaitMs / 1000, session);
       }
       await sleep(POLL_MS, abort);
     }
@@ -196,7 +197,7 @@ export class IscsiResource implements Resource {
       failure = admFailure(result);
       if (attempt < LOGOUT_TRIES) await sleep(1000 * attempt);
     }
-    throw new SyncError(`Could not log out of iSCSI target ${this.spec.iqn} at ${this.portal} after ${LOGOUT_TRIES} attempts: ${failure}; log out with: iscsiadm -m node -T ${this.spec.iqn} -p ${this.portal} --logout`, 'EISCSILOGOUT');
+    throw basynError('ISCSI_LOGOUT_FAILED', this.spec.iqn, this.portal, LOGOUT_TRIES, failure);
   }
 
   /** Removes the node record basyn created (it may hold CHAP secrets); best effort. */
@@ -241,7 +242,7 @@ export const ISCSI: ResourceScheme = {
     const resource = iscsiResource(endpoint.slice(PREFIX.length), context.role, { env: process.env }, endpoint);
     const controller = new AbortController();
     const onSignal = (signal: NodeJS.Signals) => {
-      if (!controller.signal.aborted) controller.abort(syncError('INTERRUPTED', signal));
+      if (!controller.signal.aborted) controller.abort(basynError('INTERRUPTED', signal));
     };
     for (const signal of SIGNALS) process.on(signal, onSignal);
     let device: string;

@@ -12,7 +12,7 @@
 // Exit codes (open-iscsi include/iscsi_err.h) that change what basyn does: 15 a session exists, 21 no
 // records / sessions / targets found. Others are failures, reported with iscsiadm's last error line.
 import { spawn } from 'node:child_process';
-import { SyncError } from '../../shared/errors';
+import { basynError } from '../../shared/errors';
 import { printable } from '../../shared/remote-text';
 
 export const ISCSI_ERR_SESS_EXISTS = 15;
@@ -75,13 +75,13 @@ export class Iscsiadm {
       child.once('error', (error: NodeJS.ErrnoException) => {
         done();
         reject(error.code === 'ENOENT'
-          ? new SyncError(`iscsiadm not found (searched PATH): install open-iscsi (Debian: apt-get install open-iscsi) to use iscsi:// endpoints`, 'EISCSIADM')
-          : new SyncError(`iscsiadm could not be started: ${error.message}`, 'EISCSIADM'));
+          ? basynError('ISCSIADM_MISSING')
+          : basynError('ISCSIADM_NOT_STARTED', error.message));
       });
       child.once('close', (code, signal) => {
         done();
         if (abort?.aborted) return reject(abort.reason);
-        if (code === null) return reject(new SyncError(`iscsiadm ${args.slice(0, 2).join(' ')} was killed by ${signal}${signal === 'SIGKILL' ? ` (no answer in ${COMMAND_TIMEOUT_MS / 1000} s)` : ''}`, 'EISCSIADM'));
+        if (code === null) return reject(basynError('ISCSIADM_KILLED', args.slice(0, 2).join(' '), String(signal), signal === 'SIGKILL' ? ` (no answer in ${COMMAND_TIMEOUT_MS / 1000} s)` : ''));
         resolve({ code, stdout, stderr });
       });
     });
@@ -98,7 +98,7 @@ export class Iscsiadm {
   async sessions(abort?: AbortSignal): Promise<PortalTarget[]> {
     const result = await this.run(['-m', 'session'], abort);
     if (result.code === ISCSI_ERR_NO_OBJS_FOUND) return [];
-    if (result.code !== 0) throw new SyncError(`Could not list iSCSI sessions: ${admFailure(result)}`, 'EISCSIADM');
+    if (result.code !== 0) throw basynError('ISCSIADM_SESSIONS', admFailure(result));
     return result.stdout.split('\n')
       .map((line) => /^\S+:\s+\[(\d+)\]\s+(.*)$/.exec(line))
       .flatMap((match) => {
@@ -110,7 +110,7 @@ export class Iscsiadm {
   async nodeExists(iqn: string, portal: string, abort?: AbortSignal): Promise<boolean> {
     const result = await this.run(['-m', 'node', '-T', iqn, '-p', portal], abort);
     if (result.code === ISCSI_ERR_NO_OBJS_FOUND) return false;
-    if (result.code !== 0) throw new SyncError(`Could not read the iSCSI node record of ${iqn} at ${portal}: ${admFailure(result)}`, 'EISCSIADM');
+    if (result.code !== 0) throw basynError('ISCSIADM_NODE_RECORD', iqn, portal, admFailure(result));
     return true;
   }
 

@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { ResourceError, UsageError, describeSystemError } from '../../shared/errors';
+import { ResourceError, basynError, systemErrorText } from '../../shared/errors';
 import { LockFile, type LockRefusal } from '../lock-file';
 import { humanBytes } from '../progress';
 import { shellQuote } from '../transport/agent-start';
@@ -22,14 +22,14 @@ const PREFIX = 'loop://';
 
 function fileOf(endpoint: string): string {
   const file = endpoint.slice(PREFIX.length);
-  if (!file) throw new UsageError(`${endpoint}: expected loop://FILE (the image file to attach)`, 'ECONFIG');
+  if (!file) throw basynError('LOOP_URL', endpoint);
   return resolve(file);
 }
 
 /** Loop devices whose backing file is `file` (a real path), from `losetup --list --json`. */
 export async function loopDevicesOf(file: string): Promise<string[]> {
   const listed = await runProgram('losetup', ['--list', '--json', '--output', 'NAME,BACK-FILE']);
-  if (listed.code !== 0) throw new ResourceError(`Could not list loop devices: ${failureText(listed)}`, 'ELOOPDEV');
+  if (listed.code !== 0) throw basynError('LOOP_LIST_FAILED', failureText(listed));
   if (!listed.stdout.trim()) return []; // none attached: losetup prints nothing at all
   const devices = (JSON.parse(listed.stdout) as { loopdevices?: Array<{ name: string; 'back-file'?: string }> }).loopdevices ?? [];
   return devices.filter((device) => device['back-file']?.replace(/ \(deleted\)$/, '') === file).map((device) => device.name);
@@ -42,11 +42,11 @@ async function detach(device: string): Promise<void> {
       const detached = await runProgram('losetup', ['--detach', device]);
       if (detached.code !== 0) {
         last = failureText(detached);
-        throw new Error(last);
+        throw new Error(last); // caught below: a retry, then LOOP_DETACH_FAILED with `last`
       }
     });
   } catch {
-    throw new ResourceError(`Could not detach loop device ${device} after ${RELEASE_TRIES} attempts: ${last}; detach it with \`losetup -d ${device}\``, 'ELOOPDETACH');
+    throw basynError('LOOP_DETACH_FAILED', device, RELEASE_TRIES, last);
   }
 }
 
@@ -55,10 +55,10 @@ async function takeRecord(endpoint: string, file: string, stateDir: string): Pro
   const path = join(stateDir, `loop-${createHash('sha256').update(file).digest('hex').slice(0, 20)}.lock`);
   const refuse = (refusal: LockRefusal): ResourceError => {
     switch (refusal.kind) {
-      case 'alive': return new ResourceError(`${endpoint}: ${file} is attached by another basyn run (pid ${refusal.owner.pid}); wait for it to end`, 'ELOOPBUSY');
-      case 'other-host': return new ResourceError(`${endpoint}: record ${path} belongs to host ${refusal.owner.host}`, 'ELOOPBUSY');
-      case 'not-a-lock': return new ResourceError(`${endpoint}: ${path} is not a record basyn wrote (${refusal.detail}); move it away`, 'ELOOPBUSY');
-      case 'failed': return new ResourceError(describeSystemError(refusal.error, `Loop device record ${path}`), 'ELOOPBUSY');
+      case 'alive': return basynError('LOOP_BUSY', endpoint, file, refusal.owner.pid);
+      case 'other-host': return basynError('LOOP_BUSY_ELSEWHERE', endpoint, path, refusal.owner.host);
+      case 'not-a-lock': return basynError('LOOP_RECORD_NOT_OURS', endpoint, path, refusal.detail);
+      case 'failed': return basynError('LOOP_RECORD_UNREADABLE', path, systemErrorText(refusal.error));
     }
   };
   return LockFile.acquire(path, refuse);
@@ -74,7 +74,7 @@ export const LOOP: ResourceScheme = {
   async acquire(endpoint: string, context: ResourceContext): Promise<AcquiredResource> {
     const given = fileOf(endpoint);
     const file = await fs.realpath(given).catch((error: unknown) => {
-      throw new ResourceError(describeSystemError(error, `${endpoint}: file ${given}`), 'ELOOPDEV');
+      throw basynError('LOOP_FILE', endpoint, given, systemErrorText(error));
     });
     if (context.role === 'target') {
       const warning = await spaceWarning(file);
@@ -90,7 +90,7 @@ export const LOOP: ResourceScheme = {
       }
       const attached = await runProgram('losetup', ['--find', '--show', ...readOnly(context.role), file]);
       const device = attached.stdout.trim();
-      if (attached.code !== 0 || !device.startsWith('/dev/')) throw new ResourceError(`Could not attach ${file} to a loop device: ${failureText(attached)}`, 'ELOOPDEV');
+      if (attached.code !== 0 || !device.startsWith('/dev/')) throw basynError('LOOP_ATTACH_FAILED', file, failureText(attached));
       const description = `loop device ${device} (backing file ${file})`;
       context.log(`Attached ${description}`);
       return {

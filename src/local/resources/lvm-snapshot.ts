@@ -10,7 +10,7 @@
 //   lvm lvs --noheadings -o lv_path VG/NAME                  the snapshot's device
 //   lvm lvs --noheadings --separator '|' -o lv_name,lv_tags,origin VG     leftovers
 //   lvm lvremove --force VG/NAME
-import { ResourceError, UsageError } from '../../shared/errors';
+import { basynError } from '../../shared/errors';
 import { parseSize } from '../../shared/size';
 import { failureText, runProgram, type ProgramResult } from './run-program';
 import {
@@ -37,7 +37,7 @@ function parseSpec(endpoint: string, settings: ResourceSettings): SnapshotSpec {
   const [path, query = ''] = endpoint.slice(PREFIX.length).split(/\?(.*)/s, 2);
   const parts = path.split('/');
   if (parts.length !== 2 || !parts.every((part) => LVM_NAME.test(part) && part !== '.' && part !== '..')) {
-    throw new UsageError(`${endpoint}: expected lvm+snapshot://VG/LV (LVM names: letters, digits, + _ . -)`, 'ECONFIG');
+    throw basynError('LVM_URL', endpoint);
   }
   let size = settings.snapshotSize;
   let name = settings.snapshotName;
@@ -45,11 +45,11 @@ function parseSpec(endpoint: string, settings: ResourceSettings): SnapshotSpec {
     const [key, value = ''] = pair.split(/=(.*)/s, 2);
     if (key === 'size') size = parseSize(decodeURIComponent(value), `${endpoint}: size`);
     else if (key === 'name') name = decodeURIComponent(value);
-    else throw new UsageError(`${endpoint}: unknown parameter '${key}' (size and name are known)`, 'ECONFIG');
+    else throw basynError('LVM_UNKNOWN_PARAMETER', endpoint, key);
   }
-  if (size !== undefined && size <= 0) throw new UsageError(`${endpoint}: the snapshot size must be more than 0`, 'ECONFIG');
+  if (size !== undefined && size <= 0) throw basynError('LVM_SIZE_ZERO', endpoint);
   if (name !== undefined && (!LVM_NAME.test(name) || name.length > 100)) {
-    throw new UsageError(`${endpoint}: snapshot name '${name}' is not an LVM name (letters, digits, + _ . -; at most 100)`, 'ECONFIG');
+    throw basynError('LVM_SNAPSHOT_NAME', endpoint, name);
   }
   return { vg: parts[0], lv: parts[1], size, name };
 }
@@ -65,7 +65,7 @@ export const LVM_SNAPSHOT: ResourceScheme = {
 
   check(endpoint: string, role: EndpointRole, settings: ResourceSettings): void {
     if (role === 'target') {
-      throw new UsageError(`${endpoint}: an LVM snapshot can only be a SOURCE (it is read, then removed); name the logical volume itself as the TARGET`, 'ECONFIG');
+      throw basynError('LVM_SNAPSHOT_AS_TARGET', endpoint);
     }
     parseSpec(endpoint, settings);
   },
@@ -88,13 +88,13 @@ export const LVM_SNAPSHOT: ResourceScheme = {
     if (created.code !== 0) {
       // lvcreate can fail after the volume exists (activation, a tag): the name is this run's, so remove it.
       if ((await lvm.run(['lvs', '--noheadings', '-o', 'lv_name', snapshot])).code === 0) await release().catch((error: Error) => context.log(error.message, true));
-      throw new ResourceError(`Could not create ${description}: ${failureText(created)}`, 'ESNAPSHOT');
+      throw basynError('LVM_CREATE_FAILED', description, failureText(created));
     }
     const shown = await lvm.run(['lvs', '--noheadings', '-o', 'lv_path', snapshot]);
     const device = shown.stdout.trim();
     if (shown.code !== 0 || !device) {
       await release().catch((error: Error) => context.log(error.message, true));
-      throw new ResourceError(`Could not find the device of ${description}: ${failureText(shown)}`, 'ESNAPSHOT');
+      throw basynError('LVM_DEVICE_UNKNOWN', description, failureText(shown));
     }
     context.log(`Created ${description} (${device})`);
     return { device, description, release: async () => { await release(); context.log(`Removed ${description}`); } };
@@ -118,14 +118,11 @@ async function removeSnapshot(lvm: Lvm, snapshot: string): Promise<void> {
       const removed = await lvm.run(['lvremove', '--force', snapshot]);
       if (removed.code !== 0) {
         last = failureText(removed);
-        throw new Error(last);
+        throw new Error(last); // caught below: a retry, then LVM_REMOVE_FAILED with `last`
       }
     });
   } catch {
-    throw new ResourceError(
-      `Could not remove snapshot ${snapshot} after ${RELEASE_TRIES} attempts: ${last}; remove it with \`lvremove ${snapshot}\` (the next run of the task removes it too)`,
-      'ESNAPSHOTREMOVE',
-    );
+    throw basynError('LVM_REMOVE_FAILED', snapshot, RELEASE_TRIES, last);
   }
 }
 

@@ -3,7 +3,7 @@
 // acquires (returning the device path the sync uses) and releases. `holdResources` is the one place
 // that guarantees the release: on success, on failure, and when SIGINT, SIGTERM or SIGHUP arrives at
 // any moment, even while the resource is being acquired (it is then released as soon as it exists).
-import { SyncError, syncError } from '../../shared/errors';
+import { SyncError, basynError } from '../../shared/errors';
 
 export type EndpointRole = 'source' | 'target';
 
@@ -116,7 +116,7 @@ export async function holdResources<T>(
 }
 
 function interrupted(signal: NodeJS.Signals): SyncError {
-  return syncError('INTERRUPTED', signal);
+  return basynError('INTERRUPTED', signal);
 }
 
 /** Releases in reverse order; every one is tried, the first failure is thrown after the others ran. */

@@ -1,12 +1,12 @@
 // The tasks config (`basyn tasks`, default /etc/basyn/tasks.conf): INI, parsed by the `ini` package.
 // [DEFAULT] is inherited by every [task]; every key of every task (disabled ones too) is checked here,
-// before any task runs, and a bad one is a ConfigError (exit 1) naming FILE:LINE and the key. `ini`
+// before any task runs, and a bad one is a TASKS_CONFIG_ error (errors-tasks.ts: exit 1) naming FILE:LINE and the key. `ini`
 // does not say where a key was, so the lines are found by a scan of the text (`locate`), which also
 // refuses what `ini` would silently reshape (keys outside a section, section names with dots).
 import { promises as fs, statSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseIni } from 'ini';
-import { UsageError, describeSystemError } from '../../shared/errors';
+import { basynError, systemErrorText } from '../../shared/errors';
 import { parseSize } from '../../shared/size';
 import { validateOptions, type RawOptions } from '../options';
 import { resourceSchemeOf } from '../resources/index';
@@ -17,13 +17,6 @@ export const DEFAULT_CONFIG = '/etc/basyn/tasks.conf';
 export const DEFAULT_SECTION = 'DEFAULT';
 /** Task names become part of snapshot and lock file names: LVM's characters, no dots. */
 const TASK_NAME = /^[A-Za-z0-9_][A-Za-z0-9_+-]{0,63}$/;
-
-/** A config that cannot be used: exit 1, nothing ran. The message starts with FILE:LINE. */
-export class ConfigError extends UsageError {
-  constructor(message: string) {
-    super(message, 'ECONFIG');
-  }
-}
 
 export interface Task {
   readonly name: string;
@@ -82,14 +75,14 @@ function locate(file: string, text: string): Places {
     if (header) {
       section = header[1].trim();
       if (section !== DEFAULT_SECTION && !TASK_NAME.test(section)) {
-        throw new ConfigError(`${file}:${line}: [${section}]: a task name is 1 to 64 letters, digits, _ + - (no dots or blanks)`);
+        throw basynError('TASKS_CONFIG_TASK_NAME', file, line, section);
       }
       if (!sections.has(section)) sections.set(section, line);
       return;
     }
     const key = /^([^=]*?)\s*=/.exec(trimmed)?.[1];
-    if (key === undefined || key === '') throw new ConfigError(`${file}:${line}: expected [task] or key = value, got '${trimmed.slice(0, 80)}'`);
-    if (section === undefined) throw new ConfigError(`${file}:${line}: key '${key}' is outside any section; put it under [DEFAULT] or a [task]`);
+    if (key === undefined || key === '') throw basynError('TASKS_CONFIG_SYNTAX', file, line, trimmed.slice(0, 80));
+    if (section === undefined) throw basynError('TASKS_CONFIG_OUTSIDE_SECTION', file, line, key);
     keys.set(`${section}\0${key}`, line);
   });
   return { sections, keys };
@@ -97,10 +90,10 @@ function locate(file: string, text: string): Places {
 
 type Values = Record<string, unknown>;
 
-/** Reads, parses and checks the whole config; throws a ConfigError (exit 1) at the first problem. */
+/** Reads, parses and checks the whole config; throws a TASKS_CONFIG_ error (exit 1) at the first problem. */
 export async function loadConfig(file: string): Promise<Task[]> {
   const text = await fs.readFile(file, 'utf8').catch((error: unknown) => {
-    throw new ConfigError(describeSystemError(error, `Config file ${file}`));
+    throw basynError('TASKS_CONFIG_MISSING', file, systemErrorText(error));
   });
   return parseConfig(file, text);
 }
@@ -126,7 +119,7 @@ function whereIs(file: string, places: Places, sections: string[], key: string):
     line ??= places.keys.get(`${section}\0${key}`) ?? places.keys.get(`${section}\0${key}[]`);
   }
   const where = line === undefined ? file : `${file}:${line}`;
-  if (!(key in KEYS)) throw new ConfigError(`${where}: unknown key '${key}' (known: ${Object.keys(KEYS).join(', ')})`);
+  if (!(key in KEYS)) throw basynError('TASKS_CONFIG_UNKNOWN_KEY', where, key, Object.keys(KEYS).join(', '));
   return `${where}: key '${key}'`;
 }
 
@@ -136,9 +129,9 @@ function checkTask(file: string, name: string, line: number, values: Values, pla
   const text = (key: string): string | undefined => {
     const value = values[key];
     if (value === undefined) return undefined;
-    if (Array.isArray(value) || typeof value === 'object') throw new ConfigError(`${at(key)}: one value expected (no key[] lists)`);
+    if (Array.isArray(value) || typeof value === 'object') throw basynError('TASKS_CONFIG_LIST', at(key));
     const string = String(value).trim();
-    if (string === '') throw new ConfigError(`${at(key)}: empty value`);
+    if (string === '') throw basynError('TASKS_CONFIG_EMPTY', at(key));
     return string;
   };
   const flag = (key: string): boolean => {
@@ -146,12 +139,12 @@ function checkTask(file: string, name: string, line: number, values: Values, pla
     if (value === undefined) return false;
     if (['true', 'yes', 'on', '1'].includes(value)) return true;
     if (['false', 'no', 'off', '0'].includes(value)) return false;
-    throw new ConfigError(`${at(key)}: expected true or false, got '${value}'`);
+    throw basynError('TASKS_CONFIG_FLAG', at(key), value);
   };
   const relative = (path: string) => (isAbsolute(path) ? path : resolve(dirname(file), path));
   const endpoint = (key: 'source' | 'target', settings: ResourceSettings): string => {
     const value = text(key);
-    if (value === undefined) throw new ConfigError(`${file}:${line}: [${name}] has no '${key}'`);
+    if (value === undefined) throw basynError('TASKS_CONFIG_NO_ENDPOINT', file, line, name, key);
     const scheme = resourceSchemeOf(value);
     try {
       scheme?.check(value, key, settings);
@@ -161,7 +154,7 @@ function checkTask(file: string, name: string, line: number, values: Values, pla
       const plain = plainEndpoint(value, key);
       return plain.kind === 'local' ? relative(plain.path) : value;
     } catch (error) {
-      throw new ConfigError(`${at(key)}: ${(error as Error).message}`);
+      throw basynError('TASKS_CONFIG_KEY', at(key), (error as Error).message);
     }
   };
 
@@ -170,7 +163,7 @@ function checkTask(file: string, name: string, line: number, values: Values, pla
   try {
     snapshotBytes = snapshotSize === undefined ? undefined : parseSize(snapshotSize, 'lvm_snapshot_size');
   } catch (error) {
-    throw new ConfigError(`${at('lvm_snapshot_size')}: ${(error as Error).message}`);
+    throw basynError('TASKS_CONFIG_KEY', at('lvm_snapshot_size'), (error as Error).message);
   }
   const resources: ResourceSettings = { lvmProgram: text('lvm_program_path'), snapshotSize: snapshotBytes, snapshotName: text('lvm_snapshot_name') };
   const source = endpoint('source', resources);
@@ -180,14 +173,14 @@ function checkTask(file: string, name: string, line: number, values: Values, pla
     const local = (endpoint: string) => (resourceSchemeOf(endpoint) ? '/basyn-config-check/device' : endpoint);
     deviceArgs(local(source), local(target));
   } catch (error) {
-    throw new ConfigError(`${file}:${line}: [${name}]: ${(error as Error).message}`);
+    throw basynError('TASKS_CONFIG_TASK', file, line, name, (error as Error).message);
   }
   if (flag('create_target_if_missing') && !(isLocalPath(source) && isLocalPath(target))) {
-    throw new ConfigError(`${at('create_target_if_missing')}: needs a source and a target on this machine (it creates a local image file)`);
+    throw basynError('TASKS_CONFIG_CREATE_TARGET', at('create_target_if_missing'));
   }
   if (resources.snapshotName !== undefined && !source.startsWith('lvm+snapshot://')) {
     // Checked with the snapshot's other rules when the source is one; otherwise it would be ignored.
-    throw new ConfigError(`${at('lvm_snapshot_name')}: the source is not an lvm+snapshot:// endpoint`);
+    throw basynError('TASKS_CONFIG_SNAPSHOT_NAME', at('lvm_snapshot_name'));
   }
 
   // Each basyn option alone first (the error then belongs to its key), then all together (combinations).
@@ -204,7 +197,7 @@ function checkTask(file: string, name: string, line: number, values: Values, pla
     try {
       validateOptions({ ...raw, ...(key === 'bitmap' ? {} : { mode: 'SYNC' }), ...one }, false);
     } catch (error) {
-      throw new ConfigError(`${at(key)}: ${(error as Error).message}`);
+      throw basynError('TASKS_CONFIG_KEY', at(key), (error as Error).message);
     }
     Object.assign(raw, one);
     if (key !== 'mode' && key !== 'bitmap') syncOptions.push(KEYS[key] as string, given);
@@ -212,16 +205,16 @@ function checkTask(file: string, name: string, line: number, values: Values, pla
   try {
     validateOptions({ ...raw, ...(patchDir ? { diff: '/basyn-config-check/patch' } : {}) }, false);
   } catch (error) {
-    throw new ConfigError(`${file}:${line}: [${name}]: ${(error as Error).message}`);
+    throw basynError('TASKS_CONFIG_TASK', file, line, name, (error as Error).message);
   }
   if (patchDir !== undefined && bitmap !== undefined) {
-    throw new ConfigError(`${at('patch_dir')}: patch_dir and bitmap cannot be used together (the patch is made against the target itself)`);
+    throw basynError('TASKS_CONFIG_PATCH_DIR_BITMAP', at('patch_dir'));
   }
   if (patchDir !== undefined) {
     const dir = relative(patchDir);
     let isDirectory = false;
     try { isDirectory = statSync(dir).isDirectory(); } catch { /* reported below */ }
-    if (!isDirectory) throw new ConfigError(`${at('patch_dir')}: ${dir} is not a directory`);
+    if (!isDirectory) throw basynError('TASKS_CONFIG_PATCH_DIR', at('patch_dir'), dir);
   }
   return {
     name, line, source, target,

@@ -13,8 +13,9 @@
 import { spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import { BasynError, describeSystemError, SyncError } from '../../shared/errors';
+import { BasynError, TaskFailure, basynError, systemErrorText } from '../../shared/errors';
 import { LockFile, type LockRefusal } from '../lock-file';
+import { unexpectedError } from '../command-errors';
 import { resourceSchemeOf } from '../resources/index';
 import { holdResources, newRunId, type EndpointRole, type HeldEndpoint } from '../resources/resource';
 import { runProgram } from '../resources/run-program';
@@ -52,12 +53,6 @@ export interface TaskEnvironment {
   readonly verbose: boolean;
 }
 
-/** A task that did not succeed, with the code its JSON object carries. */
-class TaskFailure extends BasynError {
-  constructor(message: string, code: string, readonly status: TaskStatus = 'failed') {
-    super(message, code, 3);
-  }
-}
 
 export async function runTask(task: Task, env: TaskEnvironment): Promise<TaskOutcome> {
   const started = Date.now();
@@ -114,17 +109,18 @@ export async function runTask(task: Task, env: TaskEnvironment): Promise<TaskOut
 
 function lockRefused(refusal: LockRefusal, stateDir: string): TaskFailure {
   switch (refusal.kind) {
-    case 'alive': return new TaskFailure(`already running (pid ${refusal.owner.pid})`, 'ETASKRUNNING', 'skipped');
-    case 'other-host': return new TaskFailure(`already running on host ${refusal.owner.host} (pid ${refusal.owner.pid})`, 'ETASKRUNNING', 'skipped');
-    case 'not-a-lock': return new TaskFailure(`the task lock in ${stateDir} is not a lock basyn wrote (${refusal.detail}); move it away`, 'ETASKLOCK');
-    case 'failed': return new TaskFailure(describeSystemError(refusal.error, `Task lock in ${stateDir}`), 'ETASKLOCK');
+    case 'alive': return basynError('TASK_RUNNING', refusal.owner.pid);
+    case 'other-host': return basynError('TASK_RUNNING_ELSEWHERE', refusal.owner.host, refusal.owner.pid);
+    case 'not-a-lock': return basynError('TASK_LOCK_NOT_OURS', stateDir, refusal.detail);
+    case 'failed': return basynError('TASK_LOCK_UNREADABLE', stateDir, systemErrorText(refusal.error));
   }
 }
 
 function asFailure(error: unknown): TaskFailure {
   if (error instanceof TaskFailure) return error;
   if (error instanceof BasynError) return new TaskFailure(error.message, error.code);
-  return new TaskFailure(`Unexpected error: ${(error as Error)?.message ?? String(error)}`, 'EUNEXPECTED');
+  const unexpected = unexpectedError(error);
+  return new TaskFailure(unexpected.message, unexpected.code);
 }
 
 /** Times one phase after another; each phase's end is logged. */
@@ -221,7 +217,7 @@ function runBasyn(args: string[], env: TaskEnvironment, json: boolean): Promise<
       if (line.trim()) lastError = line;
       env.log('debug', line);
     });
-    child.once('error', (error) => { env.abort.removeEventListener('abort', onAbort); reject(new SyncError(`Could not run basyn: ${error.message}`, 'ESPAWN')); });
+    child.once('error', (error) => { env.abort.removeEventListener('abort', onAbort); reject(basynError('TASK_SPAWN', error.message)); });
     child.once('close', (code, signal) => {
       env.abort.removeEventListener('abort', onAbort);
       if (code === 0) return resolve(end);
@@ -248,12 +244,12 @@ async function createTarget(task: Task, source: string, env: TaskEnvironment): P
   const file = task.target.startsWith('loop://') ? task.target.slice('loop://'.length) : task.target;
   const exists = await fs.stat(file).then(() => true, (error: NodeJS.ErrnoException) => {
     if (error.code === 'ENOENT') return false;
-    throw new TaskFailure(describeSystemError(error, `Target ${file}`), 'ETARGET');
+    throw basynError('TASK_TARGET', file, systemErrorText(error));
   });
   if (exists) return;
   const size = await deviceSize(source);
   const handle = await fs.open(file, 'wx', 0o600).catch((error: unknown) => {
-    throw new TaskFailure(describeSystemError(error, `Target ${file}`), 'ETARGET');
+    throw basynError('TASK_TARGET', file, systemErrorText(error));
   });
   try {
     await handle.truncate(size);
@@ -264,10 +260,10 @@ async function createTarget(task: Task, source: string, env: TaskEnvironment): P
 }
 
 async function deviceSize(path: string): Promise<number> {
-  const stat = await fs.stat(path).catch((error: unknown) => { throw new TaskFailure(describeSystemError(error, `Source ${path}`), 'ESOURCE'); });
+  const stat = await fs.stat(path).catch((error: unknown) => { throw basynError('TASK_SOURCE', path, systemErrorText(error)); });
   if (!stat.isBlockDevice()) return stat.size;
   const result = await runProgram('blockdev', ['--getsize64', path]);
   const size = Number(result.stdout.trim());
-  if (result.code !== 0 || !Number.isSafeInteger(size)) throw new TaskFailure(`Could not read the size of ${path} (blockdev --getsize64)`, 'ESOURCE');
+  if (result.code !== 0 || !Number.isSafeInteger(size)) throw basynError('TASK_SOURCE_SIZE', path);
   return size;
 }

@@ -6,7 +6,7 @@
 // 1 a config or usage error (nothing ran). With --json, stdout carries one object per task at its end
 // and a last `summary`; the log goes to stderr either way.
 import { Command, Option } from 'commander';
-import { EXIT_OK, UsageError, syncError } from '../../shared/errors';
+import { EXIT_OK, basynError } from '../../shared/errors';
 import { parseCommand, reportError } from '../command-errors';
 import { printable } from '../../shared/remote-text';
 import { defaultStateDir } from '../../remote/patch-journal';
@@ -49,9 +49,9 @@ export async function tasksMain(argv: string[]): Promise<number> {
   const raw = program.opts<TasksRawOptions>();
   try {
     const level = raw.logLevel.toLowerCase() as LogLevel;
-    if (!LEVELS.includes(level)) throw new UsageError(`--log-level must be one of ${LEVELS.join(', ')}, got '${raw.logLevel}'`);
+    if (!LEVELS.includes(level)) throw basynError('TASKS_LOG_LEVEL', LEVELS.join(', '), raw.logLevel);
     const jobs = raw.jobs === undefined ? 1 : Number(raw.jobs);
-    if (!/^\d+$/.test(raw.jobs ?? '1') || jobs < 1 || jobs > 64) throw new UsageError(`--jobs must be a whole number from 1 to 64, got '${raw.jobs}'`);
+    if (!/^\d+$/.test(raw.jobs ?? '1') || jobs < 1 || jobs > 64) throw basynError('TASKS_JOBS', String(raw.jobs));
     const tasks = selectTasks(await loadConfig(raw.config), raw.task ?? [], raw.config);
     return await runTasks(tasks, { jobs, level, json: !!raw.json });
   } catch (error) {
@@ -64,7 +64,7 @@ function selectTasks(tasks: Task[], names: string[], config: string): Task[] {
   if (names.length === 0) return tasks;
   for (const name of names) {
     if (!tasks.some((task) => task.name === name)) {
-      throw new UsageError(`Unknown task '${name}': ${config} has ${tasks.length > 0 ? tasks.map((task) => task.name).join(', ') : 'no tasks'}`, 'ETASKUNKNOWN');
+      throw basynError('TASKS_UNKNOWN_TASK', name, config, tasks.length > 0 ? tasks.map((task) => task.name).join(', ') : 'no tasks');
     }
   }
   return tasks.filter((task) => names.includes(task.name));
@@ -82,7 +82,7 @@ async function runTasks(tasks: Task[], settings: RunSettings): Promise<number> {
   const onSignal = (signal: NodeJS.Signals) => {
     if (controller.signal.aborted) return;
     signalled = signal;
-    controller.abort(syncError('INTERRUPTED', signal));
+    controller.abort(basynError('INTERRUPTED', signal));
   };
   for (const signal of SIGNALS) process.on(signal, onSignal);
   const log = (task: string, level: LogLevel, text: string) => {

@@ -3,7 +3,7 @@
 // tail of the remote stderr for messages, and the wait for the agent's first byte, which turns "node
 // missing", "node too old" or a corrupted upload into an error with a hint instead of an early EOF.
 import type { Readable } from 'node:stream';
-import { SyncError, syncError } from '../../shared/errors';
+import { SyncError, basynError } from '../../shared/errors';
 import { DEFAULT_CONNECT_TIMEOUT_MS, seconds } from './deadline';
 import { printable } from '../../shared/remote-text';
 import { LOADER_EXIT_BAD_BUNDLE, LOADER_EXIT_OLD_NODE, LOADER_SOURCE, MIN_REMOTE_NODE_MAJOR } from './loader';
@@ -78,7 +78,7 @@ export function awaitAgentStart(
     const onAbort = (): void => settle(what.abort?.reason as Error);
     stdout.on('data', onData);
     const timer = setTimeout(() => {
-      settle(new SyncError(`the remote agent on ${what.host} did not start within ${seconds(what.timeoutMs)}`, 'ESTART'));
+      settle(basynError('REMOTE_AGENT_START_TIMEOUT', what.host, seconds(what.timeoutMs)));
     }, what.timeoutMs);
     if (what.abort?.aborted) onAbort();
     else what.abort?.addEventListener('abort', onAbort, { once: true });
@@ -99,15 +99,15 @@ function startFailure(exit: AgentExit, host: string, remoteNode: string | undefi
   if (wrap !== undefined && exit.code !== LOADER_EXIT_OLD_NODE && exit.code !== LOADER_EXIT_BAD_BUNDLE && !/node not found/.test(said)) {
     const how = exit.reason !== undefined ? `failed (${exit.reason})` : exit.code !== null ? `exited with code ${exit.code}` : exit.signal ? `was killed by ${exit.signal}` : 'ended';
     const lines = stderr.lastLines(3);
-    return syncError('WRAPPER_FAILED', printable(wrap), host, how, lines);
+    return basynError('WRAPPER_FAILED', printable(wrap), host, how, lines);
   }
   const at = remoteNode !== undefined ? ` at ${remoteNode}` : '';
   if (exit.code === 126 || exit.code === 127 || exit.code === LOADER_EXIT_OLD_NODE) {
     return exit.code === LOADER_EXIT_OLD_NODE && said
-      ? syncError('REMOTE_NODE_TOO_OLD', MIN_REMOTE_NODE_MAJOR, host, at, said.replace(/^basyn: /, ''))
-      : syncError('REMOTE_NODE_MISSING', MIN_REMOTE_NODE_MAJOR, host, at);
+      ? basynError('REMOTE_NODE_TOO_OLD', MIN_REMOTE_NODE_MAJOR, host, at, said.replace(/^basyn: /, ''))
+      : basynError('REMOTE_NODE_MISSING', MIN_REMOTE_NODE_MAJOR, host, at);
   }
-  if (exit.code === LOADER_EXIT_BAD_BUNDLE) return syncError('REMOTE_UPLOAD_CORRUPTED', host);
+  if (exit.code === LOADER_EXIT_BAD_BUNDLE) return basynError('REMOTE_UPLOAD_CORRUPTED', host);
   const how = exit.reason ?? (exit.code !== null ? `exited with code ${exit.code}` : exit.signal ? `was killed by ${exit.signal}` : 'ended');
-  return syncError('REMOTE_AGENT_START_FAILED', host, how, said);
+  return basynError('REMOTE_AGENT_START_FAILED', host, how, said);
 }

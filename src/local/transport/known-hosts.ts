@@ -9,7 +9,7 @@
 import { createHash, createHmac } from 'node:crypto';
 import { appendFileSync, closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { SyncError } from '../../shared/errors';
+import { SyncError, basynError } from '../../shared/errors';
 import { globMatches } from './glob';
 
 export interface KnownHostEntry {
@@ -81,7 +81,7 @@ export function readKnownHosts(files: readonly string[]): KnownHostEntry[] {
       text = readFileSync(file, 'utf8');
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
-      throw new SyncError(`cannot read known hosts file ${file}: ${(error as Error).message}`, 'EHOSTKEY');
+      throw basynError('SSH_KNOWN_HOSTS_UNREADABLE', file, (error as Error).message);
     }
     entries.push(...parseKnownHosts(text, file));
   }
@@ -160,7 +160,7 @@ export function appendKnownHost(file: string, name: string, key: Buffer): void {
     const separator = existing.length > 0 && !existing.endsWith('\n') ? '\n' : '';
     appendFileSync(file, `${separator}${name} ${keyBlobType(key)} ${key.toString('base64')}\n`);
   } catch (error) {
-    throw new SyncError(`cannot record the host key in ${file}: ${(error as Error).message}`, 'EHOSTKEY');
+    throw basynError('SSH_KNOWN_HOSTS_UNWRITABLE', file, (error as Error).message);
   }
 }
 
@@ -206,11 +206,7 @@ export class HostKeyVerifier {
   verify(key: Buffer): boolean {
     if (this.accepted) {
       if (this.accepted.equals(key)) return true;
-      this.failure = new SyncError(
-        `Host key for ${this.name} changed during the connection (key re-exchange): it offered ${keyKind(keyBlobType(key) ?? 'unknown')} key ${fingerprint(key)} ` +
-        `after ${fingerprint(this.accepted)}; refusing to continue (man-in-the-middle?)`,
-        'EHOSTKEY_CHANGED',
-      );
+      this.failure = basynError('SSH_HOST_KEY_REKEYED', this.name, `${keyKind(keyBlobType(key) ?? 'unknown')} key ${fingerprint(key)}`, fingerprint(this.accepted));
       return false;
     }
     const accepted = this.check(key);
@@ -228,41 +224,27 @@ export class HostKeyVerifier {
       case 'known':
         return true;
       case 'revoked':
-        this.failure = new SyncError(`Host key for ${this.name} (${shown}) is marked as revoked in ${where(result.entry)}; refusing to connect`, 'EHOSTKEY');
+        this.failure = basynError('SSH_HOST_KEY_REVOKED', this.name, shown, result.entry.file, result.entry.line);
         return false;
       case 'changed':
-        this.failure = new SyncError(
-          `WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED for ${this.name}: it offered ${shown}, ` +
-          `which differs from the key in ${where(result.entry)}; someone could be eavesdropping (man-in-the-middle), ` +
-          `or the host key was replaced: check, then remove the old key with ssh-keygen -R '${this.name}' -f ${result.entry.file}`,
-          'EHOSTKEY_CHANGED',
-        );
+        this.failure = basynError('SSH_HOST_KEY_CHANGED', this.name, shown, result.entry.file, result.entry.line);
         return false;
       case 'unknown': {
         if (result.otherTypes.length > 0) {
           // Stricter than OpenSSH, which records it: a man in the middle without the known key would
           // offer exactly this, another key type, and hope to have it recorded.
           const known = this.entries.filter((entry) => entry.marker === undefined && entryMatches(entry, this.name));
-          this.failure = new SyncError(
-            `Host key for ${this.name} is known only as ${result.otherTypes.join(', ')} (${known.map(where).join(', ')}), ` +
-            `but the server offered ${shown}: a key of a new type is not recorded for a known host, even with ` +
-            `--accept-new or StrictHostKeyChecking=accept-new/no (a server that no longer shows its known key ` +
-            `may be a man-in-the-middle); if the host really changed its keys, check the fingerprint and add it with: ${keyscan.replace('ssh-keyscan', `ssh-keyscan -t ${kind.toLowerCase()}`)} >> ${known[0]?.file ?? this.policy.files[0]}`,
-            'EHOSTKEY_TYPE',
-          );
+          const command = `${keyscan.replace('ssh-keyscan', `ssh-keyscan -t ${kind.toLowerCase()}`)} >> ${known[0]?.file ?? this.policy.files[0]}`;
+          this.failure = basynError('SSH_HOST_KEY_NEW_TYPE', this.name, result.otherTypes.join(', '), known.map(where).join(', '), shown, command);
           return false;
         }
         if (this.policy.strict === 'yes') {
-          this.failure = new SyncError(
-            `Host key for ${this.name} is not known; the server offered ${shown}: ` +
-            `if that is right, rerun with --accept-new to record it, or add it with: ${keyscan} >> ${this.policy.files[0] ?? '~/.ssh/known_hosts'}`,
-            'EHOSTKEY_UNKNOWN',
-          );
+          this.failure = basynError('SSH_HOST_KEY_UNKNOWN', this.name, shown, keyscan, this.policy.files[0] ?? '~/.ssh/known_hosts');
           return false;
         }
         const file = this.policy.files[0];
         if (file === undefined) {
-          this.failure = new SyncError(`Host key for ${this.name} is not known and there is no known hosts file to record it in`, 'EHOSTKEY_UNKNOWN');
+          this.failure = basynError('SSH_HOST_KEY_NO_FILE', this.name);
           return false;
         }
         try {

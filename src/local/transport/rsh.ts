@@ -8,7 +8,7 @@
 import { spawn } from 'node:child_process';
 import { basename } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { SyncError, usageError } from '../../shared/errors';
+import { basynError } from '../../shared/errors';
 import type { ConnectionOptions } from '../options';
 import { uploadPayload } from './loader';
 import { awaitAgentStart, KILL_GRACE_MS, remoteLoaderCommand, TextTail } from './agent-start';
@@ -32,14 +32,14 @@ export function splitCommand(command: string): string[] {
       index += 1;
     } else if (char === "'") {
       const end = command.indexOf("'", index + 1);
-      if (end < 0) throw usageError('USAGE_RSH_QUOTE', "'", command);
+      if (end < 0) throw basynError('USAGE_RSH_QUOTE', "'", command);
       append(command.slice(index + 1, end));
       index = end + 1;
     } else if (char === '"') {
       index += 1;
       let text = '';
       for (;;) {
-        if (index >= command.length) throw usageError('USAGE_RSH_QUOTE', '"', command);
+        if (index >= command.length) throw basynError('USAGE_RSH_QUOTE', '"', command);
         const inner = command[index];
         if (inner === '"') break;
         if (inner === '\\' && index + 1 < command.length && '"\\$`'.includes(command[index + 1])) {
@@ -53,7 +53,7 @@ export function splitCommand(command: string): string[] {
       append(text);
       index += 1;
     } else if (char === '\\') {
-      if (index + 1 >= command.length) throw usageError('USAGE_RSH_BACKSLASH', command);
+      if (index + 1 >= command.length) throw basynError('USAGE_RSH_BACKSLASH', command);
       append(command[index + 1]);
       index += 2;
     } else {
@@ -74,10 +74,10 @@ const TAKES_END_OF_OPTIONS = /^(?:ssh|slogin)$/;
  */
 export function rshArgv(connection: ConnectionOptions): string[] {
   const words = splitCommand(connection.rsh ?? '');
-  if (words.length === 0) throw usageError('USAGE_RSH_EMPTY');
-  if (!connection.host) throw usageError('USAGE_NEEDS_HOST', '--rsh');
+  if (words.length === 0) throw basynError('USAGE_RSH_EMPTY');
+  if (!connection.host) throw basynError('USAGE_NEEDS_HOST', '--rsh');
   // Also refused by the option checks; here again because this is where it would become an option.
-  if (connection.host.startsWith('-')) throw usageError('USAGE_HOST_DASH', connection.host);
+  if (connection.host.startsWith('-')) throw basynError('USAGE_HOST_DASH', connection.host);
   return [
     ...words,
     ...(connection.port !== undefined ? ['-p', String(connection.port)] : []),
@@ -141,7 +141,7 @@ export class RshTransport implements Transport {
       kill();
       const exit = await Promise.race([exited, Promise.resolve(undefined)]);
       // ssh exits 255 when it could not connect or authenticate: its own last words say why.
-      if (exit?.code === 255) throw new SyncError(`--rsh ${command} to ${host} failed: ${tail.lastLine() || 'exit code 255'}`, 'ECONNECT');
+      if (exit?.code === 255) throw basynError('SSH_RSH_FAILED', command, host, tail.lastLine() || 'exit code 255');
       throw error;
     }
     return {

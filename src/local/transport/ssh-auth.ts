@@ -3,7 +3,7 @@
 // passphrase on the terminal. The prompts read the TTY without echo.
 import type { AnyAuthMethod, ParsedKey, Prompt } from 'ssh2';
 import { readFileSync } from 'node:fs';
-import { SyncError } from '../../shared/errors';
+import { SyncError, basynError } from '../../shared/errors';
 import { printable } from '../../shared/remote-text';
 import type { SshEnvironment, SshTarget } from './ssh-config';
 import { ssh2 } from './ssh2-lazy';
@@ -11,7 +11,7 @@ import { ssh2 } from './ssh2-lazy';
 /** Reads a secret from the TTY without echo (stdin must be a TTY). Ctrl-C aborts. */
 export function askSecret(prompt: string): Promise<string> {
   const input = process.stdin;
-  if (!input.isTTY) return Promise.reject(new SyncError('cannot ask for a passphrase: standard input is not a terminal', 'EAUTH'));
+  if (!input.isTTY) return Promise.reject(basynError('SSH_NO_TERMINAL'));
   return new Promise((resolve, reject) => {
     let text = '';
     const done = (): void => {
@@ -29,7 +29,7 @@ export function askSecret(prompt: string): Promise<string> {
         }
         if (char === '\u0003' || char === '\u0004') {
           done();
-          reject(new SyncError('interrupted at the passphrase prompt', 'EINTR'));
+          reject(basynError('SSH_PASSPHRASE_INTERRUPTED'));
           return;
         }
         if (char === '\u007f' || char === '\b') text = text.slice(0, -1);
@@ -155,6 +155,6 @@ export class Authenticator {
   failure(): SyncError {
     const tried = this.tried.length > 0 ? `tried ${this.tried.join(', ')}` : 'no key to offer (none found, no ssh-agent)';
     const notes = this.notes.length > 0 ? `; ${this.notes.join('; ')}` : '';
-    return new SyncError(`Authentication failed for ${this.target.user}@${this.target.alias}: ${tried}${notes}`, 'EAUTH');
+    return basynError('SSH_AUTH_FAILED', this.target.user, this.target.alias, `${tried}${notes}`);
   }
 }

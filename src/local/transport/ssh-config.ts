@@ -10,7 +10,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { homedir, hostname, userInfo } from 'node:os';
 import { basename, dirname, isAbsolute, join } from 'node:path';
 import SSHConfig from 'ssh-config';
-import { UsageError, usageError } from '../../shared/errors';
+import { UsageError, basynError } from '../../shared/errors';
 import type { ConnectionOptions } from '../options';
 import type { StrictHostKeyChecking } from './known-hosts';
 import { globMatches } from './glob';
@@ -88,35 +88,35 @@ function yesNo(value: string | undefined, keyword: string, fallback: boolean): b
   const lower = value.toLowerCase();
   if (lower === 'yes' || lower === 'true') return true;
   if (lower === 'no' || lower === 'false') return false;
-  throw usageError('USAGE_SSH_CONFIG_VALUE', keyword, 'yes or no', value);
+  throw basynError('USAGE_SSH_CONFIG_VALUE', keyword, 'yes or no', value);
 }
 
 function wholeNumber(value: string | undefined, keyword: string, min: number, max: number): number | undefined {
   if (value === undefined) return undefined;
   const number = /^\d+$/.test(value.trim()) ? Number(value) : NaN;
-  if (!(number >= min && number <= max)) throw usageError('USAGE_SSH_CONFIG_VALUE', keyword, `a number from ${min} to ${max}`, value);
+  if (!(number >= min && number <= max)) throw basynError('USAGE_SSH_CONFIG_VALUE', keyword, `a number from ${min} to ${max}`, value);
   return number;
 }
 
 /**
  * `[user@]host[:port]`, with `[v6addr]:port` allowed: the one reader of this spelling, for ProxyJump
- * hops and for `ssh://` endpoints (endpoint.ts). `bad` is the message when it does not parse;
- * `portName` names the port in the out-of-range message.
+ * hops and for `ssh://` endpoints (endpoint.ts). `bad` is the error when it does not parse, `badPort`
+ * when the port is out of range.
  */
-export function parseUserHostPort(text: string, bad: string, portName: string): JumpHost {
+export function parseUserHostPort(text: string, bad: () => Error, badPort: (port: string) => Error): JumpHost {
   const at = text.lastIndexOf('@');
   const user = at >= 0 ? text.slice(0, at) : undefined;
   const rest = at >= 0 ? text.slice(at + 1) : text;
   const match = /^\[([^\]]+)\](?::(\d+))?$/.exec(rest) ?? /^([^:]+)(?::(\d+))?$/.exec(rest);
-  if (!match || !match[1]) throw new UsageError(bad);
+  if (!match || !match[1]) throw bad();
   const port = match[2] === undefined ? undefined : Number(match[2]);
-  if (port !== undefined && !(port >= 1 && port <= 65535)) throw new UsageError(`${portName} must be a number from 1 to 65535, got '${match[2]}'`);
+  if (port !== undefined && !(port >= 1 && port <= 65535)) throw badPort(match[2]);
   return { host: match[1], port, user: user || undefined };
 }
 
 /** A ProxyJump hop: `[user@]host[:port]`, `ssh://` URIs too. */
 export function parseJumpHost(spec: string): JumpHost {
-  return parseUserHostPort(spec.replace(/^ssh:\/\//, ''), `ssh config: bad ProxyJump host '${spec}'`, 'ssh config: ProxyJump port');
+  return parseUserHostPort(spec.replace(/^ssh:\/\//, ''), () => basynError('SSH_CONFIG_JUMP_HOST', spec), (port) => basynError('SSH_CONFIG_JUMP_PORT', port));
 }
 
 /** OpenSSH's % tokens and a leading ~, in file names and HostName. */
@@ -128,7 +128,7 @@ function expand(text: string, tokens: Record<string, string>, home: string): str
 
 /** The config text with Include lines replaced by the files they name (globs in the last path component). */
 function readWithIncludes(file: string, home: string, depth: number): string {
-  if (depth > MAX_INCLUDE_DEPTH) throw new UsageError(`ssh config: Include nested too deeply at ${file}`);
+  if (depth > MAX_INCLUDE_DEPTH) throw basynError('SSH_CONFIG_INCLUDE_DEPTH', file);
   const text = readFileSync(file, 'utf8');
   return text.split('\n').map((line) => {
     const match = /^\s*include\s*[= ]\s*(.+?)\s*$/i.exec(line);
@@ -154,14 +154,14 @@ function readWithIncludes(file: string, home: string, depth: number): string {
 export function loadSshConfig(file: string | undefined, home: string): SSHConfig {
   const path = file ?? join(home, '.ssh', 'config');
   if (!existsSync(path)) {
-    if (file !== undefined) throw usageError('USAGE_SSH_CONFIG_MISSING', file);
+    if (file !== undefined) throw basynError('USAGE_SSH_CONFIG_MISSING', file);
     return SSHConfig.parse('');
   }
   try {
     return SSHConfig.parse(readWithIncludes(path, home, 0));
   } catch (error) {
     if (error instanceof UsageError) throw error;
-    throw new UsageError(`cannot parse ssh config ${path}: ${(error as Error).message}`);
+    throw basynError('SSH_CONFIG_UNREADABLE', path, (error as Error).message);
   }
 }
 
@@ -170,7 +170,7 @@ function commandLineValues(options: Record<string, string>): Values {
   const values: Values = {};
   for (const [key, value] of Object.entries(options)) {
     if (!SUPPORTED_OPTIONS.has(key)) {
-      throw usageError('USAGE_SSH_OPTION_UNSUPPORTED', key);
+      throw basynError('USAGE_SSH_OPTION_UNSUPPORTED', key);
     }
     values[key] = value;
   }
@@ -235,7 +235,7 @@ function resolveHost(
   else if (strictValue === undefined || strictValue === 'yes' || strictValue === 'true' || strictValue === 'ask') strict = 'yes';
   else if (strictValue === 'accept-new') strict = 'accept-new';
   else if (strictValue === 'no' || strictValue === 'false' || strictValue === 'off') strict = 'no';
-  else throw usageError('USAGE_SSH_CONFIG_VALUE', 'StrictHostKeyChecking', 'yes, accept-new, no or ask', strictValue);
+  else throw basynError('USAGE_SSH_CONFIG_VALUE', 'StrictHostKeyChecking', 'yes, accept-new, no or ask', strictValue);
 
   return {
     alias,
@@ -264,6 +264,7 @@ export interface ResolvedConnection {
 
 /** How to reach connection.host: the target and any jump hosts in front of it. */
 export function resolveConnection(connection: ConnectionOptions, environment: SshEnvironment = defaultEnvironment()): ResolvedConnection {
+  // An invariant: the options give a host whenever a connection is resolved (options.ts checks -h).
   if (!connection.host) throw new UsageError('no host to connect to');
   const config = loadSshConfig(connection.sshConfig, environment.home);
   const target = resolveHost(config, connection.host, connection, { port: connection.port, user: connection.user, fromCommandLine: true }, environment);

@@ -13,7 +13,7 @@
 import type { Client, ClientChannel, ConnectConfig } from 'ssh2';
 import { connect as tcpConnect } from 'node:net';
 import { PassThrough, type Duplex, type Readable } from 'node:stream';
-import { SyncError } from '../../shared/errors';
+import { SyncError, basynError } from '../../shared/errors';
 import { printable } from '../../shared/remote-text';
 import type { ConnectionOptions } from '../options';
 import { AGENT_START_TIMEOUT_MS, awaitAgentStart, KILL_GRACE_MS, remoteLoaderCommand, TextTail } from './agent-start';
@@ -34,17 +34,17 @@ const HOST_KEY_ALGORITHMS = [
 ];
 
 /** A one-line message for a socket-level error of connecting to host:port. */
-function socketMessage(error: NodeJS.ErrnoException, target: SshTarget): string {
-  const where = `${target.host} port ${target.port}`;
+function socketError(error: NodeJS.ErrnoException, target: SshTarget): SyncError {
+  const { host, port } = target;
   switch (error.code) {
-    case 'ECONNREFUSED': return `ssh: cannot connect to ${where}: connection refused`;
+    case 'ECONNREFUSED': return basynError('SSH_CONNECT', host, port, 'connection refused');
     case 'ENOTFOUND':
-    case 'EAI_AGAIN': return `ssh: could not resolve hostname ${target.host}`;
-    case 'ETIMEDOUT': return `ssh: connect to ${where}: timed out`;
+    case 'EAI_AGAIN': return basynError('SSH_RESOLVE', host);
+    case 'ETIMEDOUT': return basynError('SSH_CONNECT_TIMEOUT', host, port);
     case 'EHOSTUNREACH':
-    case 'ENETUNREACH': return `ssh: cannot connect to ${where}: no route to host`;
-    case 'ECONNRESET': return `ssh: connection to ${where} was reset`;
-    default: return `ssh: cannot connect to ${where}: ${error.message}`;
+    case 'ENETUNREACH': return basynError('SSH_CONNECT', host, port, 'no route to host');
+    case 'ECONNRESET': return basynError('SSH_CONNECTION_RESET', host, port);
+    default: return basynError('SSH_CONNECT', host, port, error.message);
   }
 }
 
@@ -62,12 +62,12 @@ function tcp(target: SshTarget, abort?: AbortSignal): Promise<Duplex> {
       socket.removeAllListeners('error');
       resolve(socket);
     });
-    socket.once('error', (error) => reject(new SyncError(socketMessage(error, target), 'ECONNECT')));
+    socket.once('error', (error) => reject(socketError(error, target)));
   });
   const limit = phaseTimeout(target);
   return withDeadline(connected, {
     ms: limit,
-    timeout: () => new SyncError(`ssh: connect to ${target.host} port ${target.port}: timed out after ${seconds(limit)}`, 'ECONNECT'),
+    timeout: () => basynError('SSH_CONNECT_TIMEOUT', target.host, target.port, ` after ${seconds(limit)}`),
     abort,
     cancel: () => { socket.on('error', () => undefined).destroy(); },
   });
@@ -112,7 +112,7 @@ function sshConnect(target: SshTarget, sock: Duplex, context: ConnectContext, ab
     const armTimer = (): void => {
       clearTimeout(timer);
       const limit = phaseTimeout(target);
-      timer = setTimeout(() => finish(new SyncError(`ssh: ${target.alias}: no answer to the SSH handshake within ${seconds(limit)}`, 'ECONNECT')), limit);
+      timer = setTimeout(() => finish(basynError('SSH_HANDSHAKE_TIMEOUT', target.alias, seconds(limit))), limit);
     };
     auth.onPrompt = (prompting) => { if (prompting) clearTimeout(timer); else armTimer(); };
     armTimer();
@@ -125,10 +125,10 @@ function sshConnect(target: SshTarget, sock: Duplex, context: ConnectContext, ab
       if (settled) return;
       if (verifier.failure) finish(verifier.failure);
       else if (error.level === 'client-authentication') finish(auth.failure());
-      else if ((error as NodeJS.ErrnoException).code) finish(new SyncError(socketMessage(error as NodeJS.ErrnoException, target), 'ECONNECT'));
-      else finish(new SyncError(`ssh: ${target.alias}: ${error.message}`, 'ECONNECT'));
+      else if ((error as NodeJS.ErrnoException).code) finish(socketError(error as NodeJS.ErrnoException, target));
+      else finish(basynError('SSH_FAILED', target.alias, error.message));
     });
-    client.once('close', () => finish(verifier.failure ?? new SyncError(`ssh: ${target.alias} closed the connection during the handshake`, 'ECONNECT')));
+    client.once('close', () => finish(verifier.failure ?? basynError('SSH_HANDSHAKE_CLOSED', target.alias)));
 
     const config: ConnectConfig = {
       sock: sock as Readable,
@@ -155,14 +155,14 @@ function sshConnect(target: SshTarget, sock: Duplex, context: ConnectContext, ab
 function forward(via: Client, viaName: string, target: SshTarget, abort?: AbortSignal): Promise<Duplex> {
   const opened = new Promise<Duplex>((resolve, reject) => {
     via.forwardOut('127.0.0.1', 0, target.host, target.port, (error, stream) => {
-      if (error) reject(new SyncError(`ssh: jump host ${viaName} cannot reach ${target.host} port ${target.port}: ${error.message}`, 'ECONNECT'));
+      if (error) reject(basynError('SSH_JUMP_UNREACHABLE', viaName, target.host, target.port, error.message));
       else resolve(stream);
     });
   });
   const limit = phaseTimeout(target);
   return withDeadline(opened, {
     ms: limit,
-    timeout: () => new SyncError(`ssh: jump host ${viaName}: connect to ${target.host} port ${target.port}: timed out after ${seconds(limit)}`, 'ECONNECT'),
+    timeout: () => basynError('SSH_JUMP_TIMEOUT', viaName, target.host, target.port, seconds(limit)),
     abort,
     discard: (stream) => stream.destroy(),
   });
@@ -222,13 +222,13 @@ export class SshTransport implements Transport {
     try {
       const opened = new Promise<ClientChannel>((resolve, reject) => {
         client.exec(remoteLoaderCommand(connection.remoteNode, connection.wrap), (error, stream) => {
-          if (error) reject(new SyncError(`ssh: ${target.alias}: cannot run the agent: ${error.message}`, 'ECONNECT'));
+          if (error) reject(basynError('SSH_EXEC_FAILED', target.alias, error.message));
           else resolve(stream);
         });
       });
       channel = await withDeadline(opened, {
         ms: limit,
-        timeout: () => new SyncError(`ssh: ${target.alias}: the exec channel for the agent did not open within ${seconds(limit)}`, 'ECONNECT'),
+        timeout: () => basynError('SSH_EXEC_TIMEOUT', target.alias, seconds(limit)),
         abort,
       });
     } catch (error) {
