@@ -2,7 +2,6 @@
 // the differing blocks here instead of to a destination agent; this writes them as a patch file
 // (basyn's format, patch-format.md, or bdsync's with --diff-format bdsync), in offset order although
 // the engine's workers finish buffers out of order, with at most the engine's window held.
-import { createHash } from 'node:crypto';
 import { constants as fsConstants, promises as fs } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { BDSYNC_MAX_PIECE, encodeBdsyncHeader, encodeBdsyncRecord, encodeBdsyncTrailer } from '../shared/bdsync-format';
@@ -12,6 +11,7 @@ import type { HashAlgorithm } from '../shared/hash';
 import { HEADER_FLAG_BITMAP_PRE_IMAGES, PatchEncoder, type PatchEncoding, type SizeMode } from '../shared/patch-format';
 import { ENCODING, type EncodedBlock } from '../shared/protocol';
 import type { Extent } from '../shared/geometry';
+import { patchDigest } from '../shared/hash';
 
 export type DiffFormat = 'basyn' | 'bdsync';
 
@@ -151,11 +151,10 @@ export class PatchWriter implements BlockSink {
 
   private recordParts(record: Pending): Buffer[] {
     if (this.encoder) {
-      const digest = createHash(this.setup.digest.nodeName as string);
       const encoding = record.block.encoding as PatchEncoding;
       return this.encoder.record({
         offset: record.offset, length: record.data.length, encoding,
-        preImage: record.preImage, postImage: digest.update(record.data).digest(),
+        preImage: record.preImage, postImage: patchDigest(this.setup.digest, record.data),
         data: encoding === ENCODING.ZERO ? Buffer.alloc(0) : record.block.bytes,
       });
     }

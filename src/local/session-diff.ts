@@ -1,5 +1,4 @@
 // --diff: the run that writes a patch file instead of the destination (patch-writer.ts writes it).
-import { createHash } from 'node:crypto';
 import { decodeBlock } from '../shared/block-codec';
 import { SyncError, basynError } from '../shared/errors';
 import type { Extent } from '../shared/geometry';
@@ -10,7 +9,8 @@ import type { Options } from './options';
 import { PatchWriter } from './patch-writer';
 import type { Reporter } from './progress';
 import type { Side } from './session-agents';
-import type { SyncFigures } from './session-sync';
+import { runChunkSize, type SyncFigures } from './session-sync';
+import { patchDigest } from '../shared/hash';
 
 /**
  * --diff: compare as a SYNC does, but the differing blocks go to a patch file; the destination is
@@ -40,11 +40,10 @@ export async function diffDevices(options: Options, reporter: Reporter, local?: 
     })
     : undefined;
   if (bitmap && compared !== source.size) throw basynError('PATCH_BITMAP_SIZES_DIFFER');
-  const chunkSize = bitmap?.layout.chunkSize ?? options.chunkSize;
+  const chunkSize = runChunkSize(options, bitmap);
   // With a bitmap its digests stand for the target's pre-image (the destination is not read), so the
   // patch carries the bitmap's hash; otherwise the destination's bytes are hashed with the patch's.
   const digest = bitmap ? bitmap.layout.hash : options.patchHash;
-  const hashNode = digest.nodeName as string;
   const readRange = async (side: Side, range: Extent) => decodeBlock(await side.peer.read(range, 0));
   const writer = await PatchWriter.create(options.diff as string, {
     format: options.diffFormat,
@@ -56,7 +55,7 @@ export async function diffDevices(options: Options, reporter: Reporter, local?: 
     targetSize,
     targetName: destination?.path ?? '',
     bitmapPreImages: Boolean(bitmap),
-    preImageOf: destination ? async (range) => createHash(hashNode).update(await readRange(destination, range)).digest() : undefined,
+    preImageOf: destination ? async (range) => patchDigest(digest, await readRange(destination, range)) : undefined,
     tail: async (patch) => {
       // --diffsize resize, larger source: the tail is compared with zeros (the grown target's holes).
       const step = chunkSize > 0 ? chunkSize : options.bufferSize;

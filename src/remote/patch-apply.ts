@@ -13,7 +13,8 @@ import { basynError, systemErrorText } from '../shared/errors';
 import type { SizeMode } from '../shared/patch-format';
 import { Device } from './device';
 import { Journal, journalPath, type JournalEntry } from './patch-journal';
-import { checkPatch, digestOf, forEachRecord, type ApplyRecord, type PatchSummary } from './patch-reader';
+import { checkPatch, forEachRecord, type ApplyRecord, type PatchSummary } from './patch-reader';
+import { patchDigest } from '../shared/hash';
 
 export interface ApplyJob {
   readonly patchPath: string;
@@ -145,7 +146,7 @@ async function checkTarget(patchPath: string, device: Device, summary: PatchSumm
   await forEachRecord(patchPath, async (record) => {
     if (record.offset < journalledEnd) return; // being rewritten: its pre-image is in the journal
     const inside = Math.max(0, Math.min(record.length, device.size - record.offset));
-    const found = inside === record.length ? digestOf(record.digest, await device.read(record.offset, inside)) : undefined;
+    const found = inside === record.length ? patchDigest(record.digest, await device.read(record.offset, inside)) : undefined;
     const post = found !== undefined && record.postImage !== undefined && found.equals(record.postImage);
     const pre = record.preImage === undefined || (found !== undefined && found.equals(record.preImage));
     allPost &&= post;

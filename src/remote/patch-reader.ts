@@ -9,6 +9,7 @@ import { PatchError, basynError } from '../shared/errors';
 import type { HashAlgorithm } from '../shared/hash';
 import { PATCH_MAGIC, PatchDecoder, type SizeMode } from '../shared/patch-format';
 import type { Encoding } from '../shared/protocol';
+import { patchDigest } from '../shared/hash';
 
 export type PatchFormat = 'basyn' | 'bdsync';
 
@@ -61,19 +62,13 @@ export async function checkPatch(path: string): Promise<PatchSummary> {
   let summary: Omit<PatchSummary, 'fileDigest'> | undefined;
   const fileDigest = await forEachRecord(path, async (record) => {
     const data = await record.data();
-    if (record.postImage && !digestOf(record.digest, data).equals(record.postImage)) {
+    if (record.postImage && !patchDigest(record.digest, data).equals(record.postImage)) {
       throw basynError('PATCH_RECORD_DAMAGED', record.offset);
     }
   }, (found) => { summary = found; });
   // An invariant: a decoder that ended without error has read a header.
   if (!summary) throw new PatchError('internal: no patch header');
   return { ...summary, fileDigest };
-}
-
-export function digestOf(algorithm: HashAlgorithm | undefined, data: Uint8Array): Buffer {
-  // An invariant: the decoders refuse salted digest ids before any record is read.
-  if (!algorithm?.nodeName) throw new PatchError('internal: a patch digest needs an unsalted hash');
-  return createHash(algorithm.nodeName).update(data).digest();
 }
 
 /**

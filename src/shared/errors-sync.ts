@@ -1,7 +1,7 @@
 // The errors of a run that has started (exit 2: the destination may be partly written; a rerun
 // converges), by their code in docs/errors.md. Each row: the stable `code` a --json end event and a
 // task failure carry, and the message built from its parameters (named as the doc's placeholders,
-// which test/errors-table.test.ts checks). Raise one with syncError(code, ...) from errors.ts. The
+// which test/errors-table.test.ts checks). Raise one with basynError(code, ...) from errors.ts. The
 // device errors the agent raises are DEVICE_ERRORS (errors.ts). `kind` (errors.ts): default sync, exit 2.
 
 export const SYNC_ERRORS = {

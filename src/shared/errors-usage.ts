@@ -1,7 +1,7 @@
 // The command-line errors (exit 1: nothing was opened for writing, nothing changed), by their code in
 // docs/errors.md. Each row builds the message from its parameters; the parameter names are the doc's
 // placeholders (`<option>`), which test/errors-table.test.ts uses to check every row against the doc.
-// Raise one with usageError(code, ...) from errors.ts. Python basyn's texts are kept to the letter
+// Raise one with basynError(code, ...) from errors.ts. Python basyn's texts are kept to the letter
 // (marked "Python basyn"): scripts written for it match them.
 
 const FORM_HINT = 'use either `basyn [options] SOURCE TARGET` or `basyn -l DEVICE -r DEVICE [-h HOST] -a PUSH|PULL -m SYNC|COPY`';

@@ -65,6 +65,16 @@ export interface Hasher {
   digest(data: Uint8Array): Buffer;
 }
 
+/**
+ * The digest of a patch record (patch-format.md): an unsalted node:crypto algorithm only (the decoders
+ * refuse any other digest id, and --diff never writes one), so a plain function of the data.
+ */
+export function patchDigest(algorithm: HashAlgorithm | undefined, data: Uint8Array): Buffer {
+  // An invariant, not a user's error: see above.
+  if (!algorithm?.nodeName) throw new Error('internal: a patch digest needs an unsalted node:crypto hash');
+  return createHash(algorithm.nodeName).update(data).digest();
+}
+
 /** A node:crypto hasher, ready at once. */
 function nodeHasher(algorithm: HashAlgorithm, nodeName: string): Hasher {
   return { algorithm, digest: (data) => createHash(nodeName).update(data).digest() };
