@@ -5,7 +5,7 @@
 // text), and every row of the doc is a row of a table. test/errors-doc.test.ts then makes each message
 // of the main table happen for real.
 import test from 'ava';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   COMMANDER_ERRORS, DEVICE_ERRORS, ERROR_ROWS, ERROR_TABLES, EXIT_SYNC, basynError, deviceError, deviceWriteError, unsyncableDeviceError,
@@ -185,4 +185,23 @@ test('basynError makes the class of the row: the exit code and instanceof follow
   t.is(basynError('TASK_SPAWN', 'x').exitCode, 3);
   t.is(basynError('RECHECK_MISMATCH', 'found').name, 'MismatchError');
   t.is(basynError('INTERRUPTED', 'SIGINT').message, 'Interrupted by user');
+});
+
+test('outside the tables, src/ builds no message of its own: a BasynError made with a text is an "internal:" invariant', (t) => {
+  // A new user-visible error belongs in a table (and so in docs/errors.md): this finds one written
+  // inline, `new SyncError(`...`)` and the like, in any file of src/ but the errors module itself.
+  const classes = 'UsageError|StateFileError|BitmapError|SyncError|ProtocolError|MismatchError|AgentError|PatchError|ResourceError|TaskFailure';
+  const inline = new RegExp(`new (?:${classes})\\(\\s*([\`'"])(.{0,40})`, 'g');
+  const root = join(__dirname, '..', 'src');
+  const files = readdirSync(root, { recursive: true, encoding: 'utf8' }).filter((file) => file.endsWith('.ts') && !/^shared\/errors/.test(file));
+  t.true(files.length > 50, `${files.length} files`);
+  const found: string[] = [];
+  for (const file of files) {
+    for (const match of readFileSync(join(root, file), 'utf8').matchAll(inline)) {
+      if (!match[2].startsWith('internal: ')) found.push(`${file}: ${match[0]}`);
+    }
+  }
+  t.deepEqual(found, []);
+  // The check can fail: an inline message is found.
+  t.is([..."throw new SyncError(`disk ${x} failed`, 'EX')".matchAll(inline)].length, 1);
 });

@@ -62,7 +62,7 @@ async function readLockText(path: string): Promise<string> {
   const handle = await fs.open(path, OPEN_READ);
   try {
     const stat = await handle.stat();
-    if (!stat.isFile() || stat.size > MAX_LOCK_BYTES) throw Object.assign(new Error('not a lock file'), { code: 'ENOTREG' });
+    if (!stat.isFile() || stat.size > MAX_LOCK_BYTES) throw new LockRefused({ kind: 'not-a-lock', detail: 'not a regular file' });
     return await handle.readFile('utf8');
   } finally {
     await handle.close();
@@ -85,11 +85,12 @@ async function readOwner(path: string): Promise<{ text: string; owner?: LockOwne
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return undefined;
-    if (code === 'ELOOP' || code === 'ENOTREG') throw new LockRefused({ kind: 'not-a-lock', detail: code === 'ELOOP' ? 'a symbolic link' : 'not a regular file' });
+    if (code === 'ELOOP') throw new LockRefused({ kind: 'not-a-lock', detail: 'a symbolic link' });
     throw error;
   }
 }
 
+/** A lock refused for a reason of this module (not a system error): the caller's `refuse` words it. */
 class LockRefused extends Error {
   constructor(readonly refusal: LockRefusal) {
     super(refusal.kind);

@@ -183,7 +183,7 @@ async function run(options: Options, reporter: Reporter, transports: TransportFo
     let mismatch: MismatchError | undefined;
     if (options.recheck) {
       // An invariant: options.ts refuses --recheck without both devices (USAGE_RECHECK_NEEDS_BOTH).
-      if (!local || !remote) throw new UsageError('--recheck needs both devices');
+      if (!local || !remote) throw new UsageError('internal: --recheck needs both devices');
       await recheckDevices(options, reporter, seed, local, remote, source, bitmap).catch((error: unknown) => {
         if (!(error instanceof MismatchError)) throw error;
         mismatch = error;

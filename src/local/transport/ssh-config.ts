@@ -265,7 +265,7 @@ export interface ResolvedConnection {
 /** How to reach connection.host: the target and any jump hosts in front of it. */
 export function resolveConnection(connection: ConnectionOptions, environment: SshEnvironment = defaultEnvironment()): ResolvedConnection {
   // An invariant: the options give a host whenever a connection is resolved (options.ts checks -h).
-  if (!connection.host) throw new UsageError('no host to connect to');
+  if (!connection.host) throw new UsageError('internal: no host to connect to');
   const config = loadSshConfig(connection.sshConfig, environment.home);
   const target = resolveHost(config, connection.host, connection, { port: connection.port, user: connection.user, fromCommandLine: true }, environment);
   const jumps = target.jumps.map((hop) => {
