@@ -6,8 +6,10 @@
 import test from 'ava';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { setTimeout as delay } from 'node:timers/promises';
 import { main } from '../src/local/cli';
 import { InProcessTransport } from '../src/local/transport/in-process';
+import { Device } from '../src/remote/device';
 import { hashPool, hashThreadCount, HashPool } from '../src/remote/hash-pool';
 import { chunksPerRecord, decodeBitmapFile, isUnknownDigest, recordLength } from '../src/shared/bitmap';
 import { chunkDigests, createHasher, HASH_NAMES, hashByName, WEAK_HASH_NAMES, type HashAlgorithm } from '../src/shared/hash';
@@ -51,7 +53,8 @@ test('every algorithm: the threads give the main thread\'s digests, per chunk an
     for (const chunkSize of [0, 4 * KiB, 64 * KiB]) {
       for (let start = 0; start < data.length; start += 100_000) jobs.push({ slice: data.subarray(start, start + 200_000), chunkSize });
     }
-    const got = await Promise.all(jobs.map(({ slice, chunkSize }) => pool.digests(algorithm, seed, slice, chunkSize)));
+    // Two jobs in three go to the worker threads, one to this thread (hash-pool.ts): each is checked.
+    const got = await Promise.all(jobs.map(({ slice, chunkSize }) => pool.digests(hasher, seed, slice, chunkSize)));
     jobs.forEach(({ slice, chunkSize }, index) => {
       const expected = chunkSize > 0 ? chunkDigests(hasher, slice, chunkSize) : hasher.digest(slice);
       t.true(got[index].equals(expected), `${name}, job ${index}, chunk ${chunkSize}`);
@@ -59,23 +62,44 @@ test('every algorithm: the threads give the main thread\'s digests, per chunk an
   }
 });
 
-test('a thread that dies fails its jobs with EWORKER; the next job starts a new one', async (t) => {
+test('a worker thread that dies fails its jobs with EWORKER; the next job starts a new one', async (t) => {
   const pool = new HashPool(2);
-  const algorithm = hashByName('SHA256') as HashAlgorithm;
+  const hasher = await createHasher(hashByName('SHA256') as HashAlgorithm);
   const data = sharedRandom(4 * 1024 * KiB);
-  await pool.digests(algorithm, 0n, data.subarray(0, 10), 0); // the threads are up
-  const settled = Promise.allSettled(Array.from({ length: 16 }, () => pool.digests(algorithm, 0n, data, 4 * KiB)));
+  await Promise.all([pool.digests(hasher, 0n, data.subarray(0, 10), 0), pool.digests(hasher, 0n, data.subarray(0, 10), 0)]); // the worker is up
+  const settled = Promise.allSettled(Array.from({ length: 16 }, () => pool.digests(hasher, 0n, data, 4 * KiB)));
   await pool.terminate();
   const results = await settled;
+  const expected = chunkDigests(hasher, data, 4 * KiB);
+  for (const result of results) if (result.status === 'fulfilled') t.true(result.value.equals(expected), 'a job answered is right');
   const failed = results.filter((result) => result.status === 'rejected');
-  t.true(failed.length > 0, 'jobs in flight when the threads ended failed');
+  t.true(failed.length > 0, 'jobs in flight when the worker ended failed');
   for (const result of failed) {
     const error = (result as PromiseRejectedResult).reason as { code: string; message: string };
     t.is(error.code, 'EWORKER');
     t.regex(error.message, /^hashing thread failed: .*exit code/);
   }
-  const again = await pool.digests(algorithm, 0n, data, 0);
-  t.true(again.equals(createHash('sha256').update(data).digest()));
+  const again = await Promise.all([pool.digests(hasher, 0n, data, 0), pool.digests(hasher, 0n, data, 0)]);
+  for (const digest of again) t.true(digest.equals(createHash('sha256').update(data).digest()));
+});
+
+test('a read buffer is shared memory, not reused while a hashing thread may still read it (until the digests are back)', async (t) => {
+  const dir = tempDir('basyn-threads-');
+  t.teardown(() => dir.cleanup());
+  const LENGTH = 256 * KiB;
+  writeRandom(dir.path('device.img'), 2 * LENGTH);
+  const device = await Device.open(dir.path('device.img'), false);
+  t.teardown(() => device.close());
+  // The first read's bytes are "being hashed" for 200 ms; a second read meanwhile must use another buffer.
+  const first = device.readInto(0, LENGTH, async (data) => {
+    const seen = Buffer.from(data);
+    await delay(200);
+    return data.equals(seen);
+  });
+  await delay(50);
+  await device.readInto(LENGTH, LENGTH, (data) => data.length);
+  t.true(await first, 'the bytes under hashing stayed as they were read');
+  t.true((await device.readInto(0, 16, (data) => data.buffer)) instanceof SharedArrayBuffer, 'read into shared memory: a thread reads it without a copy');
 });
 
 for (const hash of ['SHA1', 'XXH3']) {

@@ -53,7 +53,7 @@ export async function handleHash(state: AgentState, request: MessageOf<typeof MS
   const { pool, seed } = state;
   // The read buffer is reused once `use` has settled, so a hashing thread reads it undisturbed.
   const digests = await device.readInto(request.offset, request.length, (data) => {
-    if (pool) return pool.digests(hasher.algorithm, seed, data, request.chunkSize);
+    if (pool) return pool.digests(hasher, seed, data, request.chunkSize);
     return request.chunkSize > 0 ? chunkDigests(hasher, data, request.chunkSize) : hasher.digest(data);
   });
   return { type: MSG.DIGESTS, id: request.id, digests };

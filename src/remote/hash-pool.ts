@@ -1,19 +1,21 @@
-// The agent's hashing threads (issue 15, target 4): a HASH request's digests are computed in one of a
-// few worker threads, so that an agent hashes on every core it has while its main thread reads the
-// device and answers the controller. Each request is hashed whole by one thread, chunk after chunk,
-// and serve.ts still answers in request order: the digests are exactly those of hashing in the main
-// thread. The data is not copied: Device reads into shared memory (SharedArrayBuffer) and the thread
-// reads it there; the read buffer goes back to the device's pool only once the digests are back.
+// The agent's hashing threads (issue 15, target 4): an agent hashes on every core it has while its
+// main thread reads the device and answers the controller. With N threads, the main thread hashes one
+// request in N itself and N - 1 worker threads hash the others (a worker thread costs tens of ms of CPU
+// to start, and the main thread mostly waits for reads). Each request is hashed whole by one thread,
+// chunk after chunk, and serve.ts still answers in request order: the digests are exactly those of
+// hashing in the main thread. The data is not copied: Device reads into shared memory
+// (SharedArrayBuffer) and the worker reads it there; the read buffer goes back to the device's pool
+// only once the digests are back.
 //
 // The number of threads: BASYN_HASH_THREADS in the agent's environment, else the cores node may use
-// (os.availableParallelism), at most MAX_DEFAULT_THREADS. 1 hashes in the main thread, as before.
-// The threads start on the first HASH (a COPY never starts them) and are shared by every agent of the
-// process (several in-process agents in tests). An idle thread does not keep the process alive.
+// (os.availableParallelism), at most MAX_DEFAULT_THREADS. 1 hashes in the main thread only, as before.
+// The workers start on the first HASH (a COPY never starts them) and are shared by every agent of the
+// process (several in-process agents in tests). An idle worker does not keep the process alive.
 import * as os from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { basynError, type AgentError } from '../shared/errors';
-import type { HashAlgorithm } from '../shared/hash';
+import { chunkDigests, type Hasher } from '../shared/hash';
 import type { HashJob, HashJobReply } from './hash-worker';
 
 /** The bundled hash-worker.ts, as source text (scripts/build.mjs); undefined when run from source (tests). */
@@ -57,25 +59,29 @@ function startWorker(): Worker {
 export class HashPool {
   private readonly threads: Thread[] = [];
   private nextId = 0;
-  /** Jobs answered since the pool was made (tests watch it to strike mid-run). */
-  completed = 0;
-
-  /** Jobs sent to a thread and not answered yet. */
-  get inFlight(): number {
-    return this.threads.reduce((sum, thread) => sum + thread.pending.size, 0);
-  }
-
+  /** Counts requests: every size-th one is hashed in the main thread. */
+  private turn = 0;
   constructor(readonly size: number) {}
 
   /**
-   * The digests of `data` (one, or one per `chunkSize` slice, concatenated), hashed in the least busy
-   * thread. `data` must stay untouched until this settles. A thread that dies fails its jobs with
-   * EWORKER, and a new one takes its place for the next job.
+   * The digests of `data` (one, or one per `chunkSize` slice, concatenated) with `hasher`'s algorithm and
+   * `seed` (the run's, for a salted one): one request in `size` in this thread with `hasher`, the others
+   * in the least busy worker. `data` must stay untouched until this settles. A worker that dies fails its
+   * jobs with AGENT_HASH_THREAD (code EWORKER), and a new one takes its place for the next job.
    */
-  digests(algorithm: HashAlgorithm, seed: bigint, data: Uint8Array, chunkSize: number): Promise<Buffer> {
-    while (this.threads.length < this.size) this.threads.push(this.startThread());
+  digests(hasher: Hasher, seed: bigint, data: Uint8Array, chunkSize: number): Promise<Buffer> {
+    this.turn = (this.turn + 1) % this.size;
+    if (this.turn === 0) {
+      try {
+        return Promise.resolve(chunkSize > 0 ? chunkDigests(hasher, data, chunkSize) : hasher.digest(data));
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    while (this.threads.length < this.size - 1) this.threads.push(this.startThread());
     const thread = this.threads.reduce((best, candidate) => (candidate.pending.size < best.pending.size ? candidate : best));
     const id = (this.nextId = (this.nextId + 1) >>> 0);
+    const { algorithm } = hasher;
     return new Promise<Buffer>((resolve, reject) => {
       if (thread.pending.size === 0) thread.worker.ref(); // a job in progress keeps the process alive
       thread.pending.set(id, { resolve, reject });
@@ -84,7 +90,7 @@ export class HashPool {
     });
   }
 
-  /** Stops every thread; their jobs fail with EWORKER. The next job starts new threads. */
+  /** Stops every worker; their jobs fail with AGENT_HASH_THREAD. The next job starts new ones. */
   async terminate(): Promise<void> {
     await Promise.all(this.threads.map((thread) => thread.worker.terminate()));
   }
@@ -100,7 +106,6 @@ export class HashPool {
     };
     worker.on('message', (reply: HashJobReply) => {
       const pending = settle(reply.id);
-      this.completed++;
       if ('error' in reply) pending?.reject(basynError('AGENT_HASH_THREAD', reply.error));
       else pending?.resolve(Buffer.from(reply.digests.buffer, reply.digests.byteOffset, reply.digests.byteLength));
     });
