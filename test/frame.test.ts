@@ -3,9 +3,9 @@
 import test from 'ava';
 import { ProtocolError } from '../src/shared/errors';
 import { FrameDecoder } from '../src/shared/frame';
-import { encode, MAX_FRAME_LENGTH, MSG, type Message } from '../src/shared/protocol';
+import { encode, encodeParts, MAX_FRAME_LENGTH, MSG, type Message, type MessageOf } from '../src/shared/protocol';
 import { EVERY_MESSAGE } from './helpers/messages';
-import { frame, helloPayload, TYPE, u32, u8 } from './helpers/golden';
+import { block, BLOCK, frame, helloPayload, TYPE, u32, u64, u8 } from './helpers/golden';
 
 const STREAM = Buffer.concat(EVERY_MESSAGE.map((message) => encode(message)));
 
@@ -86,4 +86,32 @@ test('after garbage nothing more is decoded: a valid frame lined up right after 
   // The next bytes would complete the frame behind the garbage; the decoder must not resynchronise on it.
   t.throws(() => decoder.push(encode({ type: MSG.FLUSH, id: 3 })), { instanceOf: ProtocolError, message: /bad frame length/ });
   t.throws(() => decoder.push(Buffer.alloc(0)), { instanceOf: ProtocolError });
+});
+
+test('a large block arriving in pieces is decoded without joining them, and framed again from the same pieces', (t) => {
+  const data = Buffer.from(Array.from({ length: 200_000 }, (_, index) => (index * 31) & 0xff));
+  const wire = Buffer.from([...frame(TYPE.WRITE, 7, [...u64(4096), ...block(BLOCK.RAW, data.length, data)])]);
+  // As a pipe delivers it: 64 KiB reads.
+  const reads: Buffer[] = [];
+  for (let start = 0; start < wire.length; start += 65536) reads.push(Buffer.from(wire.subarray(start, start + 65536)));
+  const decoder = new FrameDecoder();
+  const messages = reads.flatMap((read) => decoder.push(read));
+  t.is(messages.length, 1);
+  const message = messages[0] as MessageOf<typeof MSG.WRITE>;
+  t.is(message.offset, 4096);
+  const pieces = message.block.pieces ?? [];
+  t.true(pieces.length > 1, 'kept in pieces');
+  t.true(pieces.slice(1).every((piece) => reads.some((read) => read.buffer === piece.buffer)), 'the pieces after the first are slices of the reads, not copies');
+  t.true(Buffer.concat(pieces as Buffer[]).equals(data));
+  t.true(message.block.bytes.equals(data), 'bytes joins them on demand');
+  const parts = encodeParts(message);
+  t.true(pieces.slice(1).every((piece) => parts.includes(piece)), 'the frame reuses the pieces');
+  t.true(Buffer.concat(parts).equals(wire), 'and is byte for byte the frame received');
+});
+
+test('a RAW block in pieces whose length differs from rawLength is refused', (t) => {
+  const data = Buffer.alloc(100_000, 1);
+  const wire = frame(TYPE.DATA, 1, block(BLOCK.RAW, data.length + 1, data));
+  const decoder = new FrameDecoder();
+  t.throws(() => { for (let start = 0; start < wire.length; start += 65536) decoder.push(wire.subarray(start, start + 65536)); }, { instanceOf: ProtocolError, message: /raw block of 100000 bytes, expected 100001/ });
 });

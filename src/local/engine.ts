@@ -7,7 +7,7 @@
 // is known (a failed WRITE or FLUSH, a failed bitmap commit, a protocol error). Digests staged for a
 // batch whose FLUSH failed are never committed, so the bitmap claims nothing that was not flushed.
 import { appendExtent, bufferCount, bufferExtent, chunkExtents, refinementChunkSize, type Extent } from '../shared/geometry';
-import type { EncodedBlock } from '../shared/protocol';
+import { payloadLength, type EncodedBlock } from '../shared/protocol';
 import type { BitmapStore } from './bitmap-store';
 import { BitmapSync } from './bitmap-sync';
 import { differingExtents } from './compare';
@@ -119,7 +119,7 @@ export async function runEngine(job: EngineJob): Promise<EngineResult> {
     checkFailure();
     await to.write(extent.offset, block);
     sentBytes += extent.length;
-    job.debug?.(`wrote ${extent.length} bytes at ${extent.offset} (${block.bytes.length} on the wire, encoding ${block.encoding})`);
+    job.debug?.(`wrote ${extent.length} bytes at ${extent.offset} (${payloadLength(block)} on the wire, encoding ${block.encoding})`);
     return block;
   };
   // Marks, transfers, staged digests and FLUSH-then-commit batches: one module (bitmap-sync.ts).

@@ -6,4 +6,5 @@ import { serveAgent } from './serve';
 process.stdout.on('error', () => process.exit(EXIT_SYNC));
 // Exits as soon as the service is done: after CLOSED, after a fatal error, or at once when stdin
 // ends (the controller is gone; queued work is dropped, see serve.ts).
-void serveAgent(process.stdin, process.stdout).done.then((code) => process.exit(code));
+// stdout is a pipe or socket: the kernel has a copy of each buffer once its write callback runs.
+void serveAgent(process.stdin, process.stdout, { outputCopies: true }).done.then((code) => process.exit(code));

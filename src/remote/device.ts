@@ -86,13 +86,30 @@ export class Device {
    * back to the pool once `use` has returned (or its promise has settled).
    */
   async readInto<T>(offset: number, length: number, use: (data: Buffer) => T | Promise<T>): Promise<T> {
+    const lease = await this.readLeased(offset, length);
+    try {
+      return await use(lease.data);
+    } finally {
+      lease.release();
+    }
+  }
+
+  /**
+   * Reads into a recycled buffer that the caller gives back with release() once nothing uses it any
+   * more (a READ's block: once its frame has been written to the output).
+   */
+  async readLeased(offset: number, length: number): Promise<{ data: Buffer; release(): void }> {
     const index = this.spare.findIndex((spare) => spare.length >= length);
     const buffer = index >= 0 ? this.spare.splice(index, 1)[0] : Buffer.from(new SharedArrayBuffer(length));
-    try {
-      return await use(await this.fill(buffer.subarray(0, length), offset));
-    } finally {
+    const release = (): void => {
       const kept = this.spare.reduce((sum, spare) => sum + spare.length, 0);
       if (kept + buffer.length <= MAX_SPARE_BYTES) this.spare.push(buffer);
+    };
+    try {
+      return { data: await this.fill(buffer.subarray(0, length), offset), release };
+    } catch (error) {
+      release();
+      throw error;
     }
   }
 
@@ -118,16 +135,22 @@ export class Device {
     if (this.failure) throw this.failure;
   }
 
-  async write(offset: number, data: Buffer): Promise<void> {
+  /** Writes `data` (one buffer, or pieces written one after the other with writev) at `offset`. */
+  async write(offset: number, data: Buffer | readonly Buffer[]): Promise<void> {
     this.checkWritable();
+    let pieces = Buffer.isBuffer(data) ? [data] : data.filter((piece) => piece.length > 0);
+    const length = pieces.reduce((sum, piece) => sum + piece.length, 0);
     try {
       let done = 0;
-      while (done < data.length) {
-        const { bytesWritten } = await this.handle.write(data, done, data.length - done, offset + done);
+      while (pieces.length > 0) {
+        const { bytesWritten } = pieces.length === 1
+          ? await this.handle.write(pieces[0], 0, pieces[0].length, offset + done)
+          : await this.handle.writev(pieces.slice(0, MAX_IOVECS), offset + done);
         done += bytesWritten;
+        pieces = afterWritten(pieces, bytesWritten);
       }
     } catch (error) {
-      throw this.failed(error, `Write of ${data.length} bytes at offset ${offset} of ${this.path}`);
+      throw this.failed(error, `Write of ${length} bytes at offset ${offset} of ${this.path}`);
     }
   }
 
@@ -163,6 +186,23 @@ export class Device {
     this.failure ??= deviceWriteError(what, error);
     return this.failure;
   }
+}
+
+/** Buffers per writev call (Linux's IOV_MAX is 1024). */
+const MAX_IOVECS = 1024;
+
+/** What is left of `pieces` once their first `written` bytes are on the device (a short write). */
+function afterWritten(pieces: readonly Buffer[], written: number): Buffer[] {
+  const rest: Buffer[] = [];
+  let skip = written;
+  for (const piece of pieces) {
+    if (skip >= piece.length) skip -= piece.length;
+    else {
+      rest.push(skip > 0 ? piece.subarray(skip) : piece);
+      skip = 0;
+    }
+  }
+  return rest;
 }
 
 async function openDevice(path: string, writable: boolean, exclusive: boolean): Promise<fs.FileHandle> {

@@ -12,11 +12,11 @@ import type { Readable, Writable } from 'node:stream';
 import { runtimeLogText } from '../shared/agent-runtime';
 import { BUILD_ID } from '../shared/build-info';
 import { basynError, BasynError, EXIT_OK, EXIT_SYNC } from '../shared/errors';
-import { FrameDecoder } from '../shared/frame';
+import { FrameDecoder, writeFrame } from '../shared/frame';
 import { encodeParts, MSG, PROTOCOL_VERSION, type Message } from '../shared/protocol';
 import { hashPool, hashThreadCount } from './hash-pool';
 import { PatchSession } from './patch-handlers';
-import { AgentState, handleClose, handleFlush, handleHash, handleOpen, handleRead, handleWrite, inflateWrite } from './handlers';
+import { AgentState, type Reply, handleClose, handleFlush, handleHash, handleOpen, handleRead, handleWrite, inflateWrite } from './handlers';
 
 export interface AgentService {
   /**
@@ -31,6 +31,12 @@ export interface AgentService {
 export interface AgentServiceOptions {
   /** Hashing threads (hash-pool.ts; 1: hash in this thread). Default: BASYN_HASH_THREADS, else the cores. */
   readonly hashThreads?: number;
+  /**
+   * `output` copies each buffer before calling a write's callback (a pipe or socket: the real agent's
+   * stdout), so READ buffers are recycled once written. Not for in-memory streams, which hand the very
+   * buffer on to the reader.
+   */
+  readonly outputCopies?: boolean;
 }
 
 /** Serves one controller on `input`/`output` until CLOSE, a fatal error, or the end of `input`. */
@@ -47,9 +53,12 @@ export function serveAgent(input: Readable, output: Writable, options: AgentServ
   let finish: (code: number) => void = () => undefined;
   const done = new Promise<number>((resolve) => { finish = resolve; });
 
-  const send = (message: Message): void => {
-    if (stopped) return;
-    for (const part of encodeParts(message)) output.write(part);
+  const send = (message: Reply): void => {
+    if (stopped) {
+      message.afterSent?.();
+      return;
+    }
+    writeFrame(output, encodeParts(message), message.afterSent);
   };
   /** Ends the output after the last frame; `done` settles once it is flushed. */
   const end = (code: number): void => {
@@ -70,18 +79,18 @@ export function serveAgent(input: Readable, output: Writable, options: AgentServ
   };
 
   /** Starts a request's work at the earliest moment its ordering allows. */
-  const start = (request: Message): Promise<Message> => {
+  const start = (request: Message): Promise<Reply> => {
     // A stopped agent runs nothing more: queued writes must not land after the controller is gone.
-    const guarded = (work: () => Promise<Message>) => () => (stopped ? Promise.reject(basynError('AGENT_STOPPED')) : work());
-    const afterChanges = (work: () => Promise<Message>) => changed.then(guarded(work), guarded(work));
-    const afterAll = (work: () => Promise<Message>) => {
+    const guarded = (work: () => Promise<Reply>) => () => (stopped ? Promise.reject(basynError('AGENT_STOPPED')) : work());
+    const afterChanges = (work: () => Promise<Reply>) => changed.then(guarded(work), guarded(work));
+    const afterAll = (work: () => Promise<Reply>) => {
       const result = answered.then(guarded(work));
       changed = result.catch(() => undefined);
       return result;
     };
     switch (request.type) {
       case MSG.HASH: return afterChanges(() => handleHash(state, request));
-      case MSG.READ: return afterChanges(() => handleRead(state, request));
+      case MSG.READ: return afterChanges(() => handleRead(state, request, options.outputCopies));
       case MSG.WRITE: {
         const data = inflateWrite(request);
         data.catch(() => undefined); // reported by handleWrite, in order
@@ -102,7 +111,7 @@ export function serveAgent(input: Readable, output: Writable, options: AgentServ
     const result = start(request);
     result.catch(() => undefined); // answered below, in order
     answered = answered.then(async () => {
-      let reply: Message;
+      let reply: Reply;
       try {
         reply = await result;
       } catch (error) {

@@ -69,6 +69,12 @@ export async function encodeBlock(data: Buffer, level: number): Promise<EncodedB
   return { encoding: ENCODING.RAW, rawLength: data.length, bytes: data };
 }
 
+/** The block's data as buffers to write one after the other: a RAW block received in pieces stays in them. */
+export async function decodeBlockPieces(block: EncodedBlock): Promise<readonly Buffer[]> {
+  if (block.encoding === ENCODING.RAW && block.pieces) return block.pieces;
+  return [await decodeBlock(block)];
+}
+
 export async function decodeBlock(block: EncodedBlock): Promise<Buffer> {
   switch (block.encoding) {
     case ENCODING.RAW:

@@ -2,7 +2,7 @@
 // pending call rejected when the stream closes. Used by the controller to talk to each agent.
 import type { Readable, Writable } from 'node:stream';
 import { RemoteError, basynError } from './errors';
-import { FrameDecoder } from './frame';
+import { FrameDecoder, writeFrame } from './frame';
 import { encodeParts, MESSAGE_NAMES, MSG, type Message, type MessageOf } from './protocol';
 import { printable } from './remote-text';
 
@@ -85,10 +85,8 @@ export class RpcClient {
     const reply = new Promise<Message>((resolve, reject) => {
       this.pending.set(id, { expects: REPLY_TO[request.type] as number, resolve, reject });
     });
-    for (const part of frame) {
-      this.bytesOut += part.length;
-      this.output.write(part);
-    }
+    writeFrame(this.output, frame);
+    for (const part of frame) this.bytesOut += part.length;
     return (await reply) as ReplyOf<T>;
   }
 
