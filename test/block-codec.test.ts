@@ -6,6 +6,7 @@ import { deflateRawSync } from 'node:zlib';
 import { decodeBlock, encodeBlock, isAllZero, looksIncompressible } from '../src/shared/block-codec';
 import { ProtocolError } from '../src/shared/errors';
 import { ENCODING } from '../src/shared/protocol';
+import { BLOCK, parseRunsFromSpec } from './helpers/golden';
 
 const compressible = Buffer.from('basyn keeps block devices identical. '.repeat(2000));
 
@@ -90,7 +91,9 @@ test('the incompressibility probe: large random blocks are recognised, compressi
 });
 
 test('a nearly empty block is deflated at level 1 whatever the level asked (4 x faster, about as small)', async (t) => {
+  // A few bytes in every 4 KiB page (no zero page, so no runs) and one 64 KiB record.
   const block = Buffer.alloc(2 * 1024 * 1024);
+  for (let page = 0; page < block.length; page += 4096) block.writeUInt32LE(page, page + 100);
   randomBytes(64 * 1024).copy(block, 700_000);
   const encoded = await encodeBlock(block, 9);
   t.is(encoded.encoding, ENCODING.DEFLATE);
@@ -104,4 +107,38 @@ test('a nearly empty block is deflated at level 1 whatever the level asked (4 x 
   }
   const text = Buffer.from(lines.join('')).subarray(0, 2 * 1024 * 1024);
   t.is((await encodeBlock(text, 9)).bytes.length, deflateRawSync(text, { level: 9 }).length);
+});
+
+test('a 2 MiB block with zero runs inside travels as runs: only the data is encoded, the zeros are markers', async (t) => {
+  const data = Buffer.alloc(2 * 1024 * 1024);
+  const random = randomBytes(65536);
+  random.copy(data, 0); // incompressible: a RAW run
+  compressible.copy(data, 1024 * 1024 + 4096); // compressible, not page aligned: a DEFLATE run over its pages
+  const encoded = await encodeBlock(data, 6);
+  t.is(encoded.encoding, ENCODING.RUNS);
+  const runs = parseRunsFromSpec(encoded.bytes);
+  t.deepEqual(runs.map((entry) => entry.encoding), [BLOCK.RAW, BLOCK.ZERO, BLOCK.DEFLATE, BLOCK.ZERO]);
+  t.deepEqual(runs.map((entry) => entry.rawLength), [65536, 1024 * 1024 - 65536 + 4096, 77824, 1024 * 1024 - 4096 - 77824]);
+  t.is(runs[0].length, 65536);
+  t.true(runs[2].length < 2000, 'the text deflated on its own');
+  t.is(runs[1].length + runs[3].length, 0, 'the zeros are not on the wire');
+  t.true((await decodeBlock(encoded)).equals(data));
+});
+
+test('zero pages adding up to less than 64 KiB do not make runs; a block of data and zeros at level 0 still does', async (t) => {
+  const few = randomBytes(256 * 1024);
+  few.fill(0, 4096, 4096 + 60 * 1024);
+  t.not((await encodeBlock(few, 6)).encoding, ENCODING.RUNS);
+  const half = Buffer.concat([randomBytes(128 * 1024), Buffer.alloc(128 * 1024)]);
+  const encoded = await encodeBlock(half, 0);
+  t.is(encoded.encoding, ENCODING.RUNS);
+  t.deepEqual(parseRunsFromSpec(encoded.bytes).map((entry) => entry.encoding), [BLOCK.RAW, BLOCK.ZERO]);
+  t.true((await decodeBlock(encoded)).equals(half));
+});
+
+test('encodeBlock(runs = false), for patch records: never a RUNS block', async (t) => {
+  const half = Buffer.concat([Buffer.from('text '.repeat(30000)), Buffer.alloc(512 * 1024)]);
+  const encoded = await encodeBlock(half, 6, false);
+  t.is(encoded.encoding, ENCODING.DEFLATE);
+  t.true((await decodeBlock(encoded)).equals(half));
 });

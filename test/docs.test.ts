@@ -7,7 +7,8 @@ import { join, sep } from 'node:path';
 import { COMMIT_EVERY_BUFFERS, COMMIT_EVERY_BYTES } from '../src/local/bitmap-sync';
 import { IN_FLIGHT_BYTES } from '../src/local/engine';
 import { RPC_WINDOW } from '../src/local/peer';
-import { MAX_BUFFER_SIZE, MAX_FRAME_LENGTH, MSG, PROTOCOL_VERSION } from '../src/shared/protocol';
+import { MIN_ZERO_RUN_BYTES, ZERO_RUN_GRANULE } from '../src/shared/block-codec';
+import { ENCODING, MAX_BUFFER_SIZE, MAX_FRAME_LENGTH, MSG, PROTOCOL_VERSION } from '../src/shared/protocol';
 
 const ROOT = join(__dirname, '..');
 const protocolDoc = readFileSync(join(ROOT, 'docs', 'protocol.md'), 'utf8');
@@ -46,6 +47,13 @@ test('docs/protocol.md §3: the message table has every message type with its co
   t.deepEqual(Object.fromEntries(documented), { ...MSG });
 });
 
+test('docs/protocol.md §3: the block encoding table has every encoding with its number, and nothing else', (t) => {
+  const documented = rows(section(protocolDoc, 3))
+    .filter((cells) => cells.length === 3 && /^\d+$/.test(cells[0]) && /^[A-Z]+$/.test(cells[1]))
+    .map((cells) => [cells[1], Number(cells[0])] as const);
+  t.deepEqual(Object.fromEntries(documented), { ...ENCODING });
+});
+
 test('docs/protocol.md §6: every limit equals its constant in the code', (t) => {
   const code: Record<string, number> = {
     PROTOCOL_VERSION,
@@ -54,6 +62,8 @@ test('docs/protocol.md §6: every limit equals its constant in the code', (t) =>
     RPC_WINDOW,
     'IN_FLIGHT_BYTES.compare': IN_FLIGHT_BYTES.compare,
     'IN_FLIGHT_BYTES.copy': IN_FLIGHT_BYTES.copy,
+    ZERO_RUN_GRANULE,
+    MIN_ZERO_RUN_BYTES,
     COMMIT_EVERY_BYTES,
     COMMIT_EVERY_BUFFERS,
   };

@@ -8,6 +8,7 @@ import { BdsyncDecoder } from '../src/shared/bdsync-format';
 import { hashByName, type HashAlgorithm } from '../src/shared/hash';
 import { PatchDecoder } from '../src/shared/patch-format';
 import { ENCODING } from '../src/shared/protocol';
+import { decodeBlock, encodeBlock } from '../src/shared/block-codec';
 import { PatchWriter, type DiffFormat } from '../src/local/patch-writer';
 import { tempDir } from './helpers/images';
 
@@ -60,3 +61,26 @@ for (const format of ['basyn', 'bdsync'] as const) {
     });
   }
 }
+
+test('basyn: a block that travelled as RUNS (zeros and data) is stored as one RAW, DEFLATE or ZERO record of the same bytes', async (t) => {
+  const dir = tempDir('basyn-patch-writer-');
+  t.teardown(() => dir.cleanup());
+  const file = dir.path('p.patch');
+  const writer = await PatchWriter.create(file, {
+    format: 'basyn', digest: hashByName('SHA256') as HashAlgorithm, sizeMode: 'strict', blockSize: 4 * BUFFER, bufferSize: 4 * BUFFER,
+    sourceSize: 4 * BUFFER, targetSize: 4 * BUFFER, targetName: 'target', bitmapPreImages: false, preImageOf: async () => Buffer.alloc(32),
+  });
+  const data = Buffer.alloc(4 * BUFFER);
+  data.write('a record among zeros', 5000);
+  const block = await encodeBlock(data, 6);
+  t.is(block.encoding, ENCODING.RUNS);
+  await writer.write(0, block);
+  await writer.bufferDone(0);
+  await writer.finish();
+  const decoder = new PatchDecoder();
+  const records = decoder.push(readFileSync(file)).flatMap((event) => (event.kind === 'record' ? [event.record] : []));
+  decoder.end();
+  t.is(records.length, 1);
+  t.true([ENCODING.RAW, ENCODING.DEFLATE, ENCODING.ZERO].includes(records[0].encoding as 0 | 1 | 2), `record encoding ${records[0].encoding}`);
+  t.true((await decodeBlock({ encoding: records[0].encoding as 0 | 1 | 2, rawLength: records[0].length, bytes: records[0].data })).equals(data));
+});

@@ -103,6 +103,33 @@ test('WRITE of ZERO and DEFLATE blocks lands as the right bytes', async (t) => {
   t.deepEqual(readFileSync(path), expected);
 });
 
+test('WRITE of a RUNS block: data runs land, zero runs zero the range, and leave holes where it already reads as zeros', async (t) => {
+  const dir = tempDir();
+  const agent = new AgentProcess();
+  t.teardown(() => { agent.kill(); dir.cleanup(); });
+  const path = dir.path('sparse.img');
+  const size = 4 * 1024 * 1024;
+  writeSparse(path, size, [{ offset: 0, data: Buffer.alloc(65536, 7) }]); // old data in the first 64 KiB, holes after it
+  await agent.call({ type: MSG.OPEN, writable: true, hashId: SHA1, seed: 0n, path });
+  const run = (encoding: number, rawLength: number, bytes: Buffer = Buffer.alloc(0)) => {
+    const header = Buffer.alloc(9);
+    header.writeUInt8(encoding, 0);
+    header.writeUInt32LE(rawLength, 1);
+    header.writeUInt32LE(bytes.length, 5);
+    return Buffer.concat([header, bytes]);
+  };
+  const data = Buffer.from('new data');
+  // 64 KiB of zeros over the old data, 8 bytes of data, then 3 MiB of zeros over holes.
+  const runs = Buffer.concat([run(ENCODING.ZERO, 65536), run(ENCODING.RAW, data.length, data), run(ENCODING.ZERO, 3 * 1024 * 1024)]);
+  const rawLength = 65536 + data.length + 3 * 1024 * 1024;
+  expectType(t, await agent.call({ type: MSG.WRITE, offset: 0, block: { encoding: ENCODING.RUNS, rawLength, bytes: runs } }), MSG.WRITTEN);
+  expectType(t, await agent.call({ type: MSG.CLOSE }), MSG.CLOSED);
+  const expected = Buffer.alloc(size);
+  data.copy(expected, 65536);
+  t.true(readFileSync(path).equals(expected));
+  t.true(statSync(path).blocks * 512 < 1024 * 1024, `the zero runs over holes were not written (${statSync(path).blocks * 512} bytes allocated)`);
+});
+
 test('errors are replies to their request; the agent keeps serving', async (t) => {
   const { agent, path, content, dir } = setup(t);
   const notOpen = expectType(t, await agent.call({ type: MSG.HASH, offset: 0, length: 1, chunkSize: 0 }), MSG.ERROR);

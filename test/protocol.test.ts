@@ -5,7 +5,7 @@ import { decodeBlock } from '../src/shared/block-codec';
 import { ProtocolError } from '../src/shared/errors';
 import { decode, encode, ENCODING, MAX_BUFFER_SIZE, MSG, type Message } from '../src/shared/protocol';
 import { EVERY_MESSAGE } from './helpers/messages';
-import { ascii, block, BLOCK, frame, helloPayload, str, TYPE, u16, u32, u64, u8 } from './helpers/golden';
+import { ascii, block, BLOCK, frame, helloPayload, run, str, TYPE, u16, u32, u64, u8 } from './helpers/golden';
 
 
 /** Splits a whole frame into the parts decode() takes (what the FrameDecoder does). */
@@ -150,6 +150,33 @@ test('golden bytes: the hand-made deflate block inflates to its raw bytes (block
   t.is((await decodeBlock({ encoding: ENCODING.DEFLATE, rawLength: 5, bytes: STORED_HELLO })).toString('latin1'), 'hello');
 });
 
+test('golden bytes: a WRITE of a RUNS block (zeros, raw bytes, a stored deflate run, zeros) decodes to its bytes', async (t) => {
+  const runs = [...run(BLOCK.ZERO, 8192), ...run(BLOCK.RAW, 3, [1, 2, 3]), ...run(BLOCK.DEFLATE, 5, STORED_HELLO), ...run(BLOCK.ZERO, 4096)];
+  const bytes = frame(TYPE.WRITE, 9, [...u64(65536), ...block(BLOCK.RUNS, 8192 + 3 + 5 + 4096, runs)]);
+  const message = decodeFrame(bytes);
+  t.deepEqual(message, { type: MSG.WRITE, id: 9, offset: 65536, block: { encoding: ENCODING.RUNS, rawLength: 12296, bytes: Buffer.from(runs) } });
+  t.is(encode(message).toString('hex'), bytes.toString('hex'));
+  const expected = Buffer.concat([Buffer.alloc(8192), Buffer.from([1, 2, 3]), Buffer.from('hello'), Buffer.alloc(4096)]);
+  t.true((await decodeBlock((message as Extract<Message, { type: typeof MSG.WRITE }>).block)).equals(expected));
+});
+
+test('malformed RUNS blocks are protocol errors', async (t) => {
+  const runsBlock = (rawLength: number, runs: number[]) => ({ encoding: ENCODING.RUNS, rawLength, bytes: Buffer.from(runs) });
+  const cases: Array<[string, ReturnType<typeof runsBlock>, RegExp]> = [
+    ['no runs', runsBlock(10, []), /runs of 0 bytes in all, expected 10/],
+    ['a header cut short', runsBlock(10, run(BLOCK.ZERO, 10).slice(0, 8)), /run header cut/],
+    ['bytes past the block', runsBlock(3, [...run(BLOCK.RAW, 3, [1, 2, 3])].slice(0, 11)), /runs past the block/],
+    ['runs adding up to less', runsBlock(10, run(BLOCK.ZERO, 9)), /runs of 9 bytes in all, expected 10/],
+    ['runs adding up to more', runsBlock(10, [...run(BLOCK.ZERO, 9), ...run(BLOCK.ZERO, 2)]), /does not fit a block of 10/],
+    ['an empty run', runsBlock(10, [...run(BLOCK.ZERO, 0), ...run(BLOCK.ZERO, 10)]), /run of 0 bytes/],
+    ['a run in a run', runsBlock(4, run(BLOCK.RUNS, 4, run(BLOCK.ZERO, 4).slice(0, 4))), /run with encoding 3/],
+    ['a RAW run of the wrong length', runsBlock(4, run(BLOCK.RAW, 4, [1, 2, 3])), /run with encoding 0, 4 bytes, 3 on the wire/],
+    ['a ZERO run with bytes', runsBlock(4, run(BLOCK.ZERO, 4, [0])), /run with encoding 2, 4 bytes, 1 on the wire/],
+    ['a corrupt DEFLATE run', runsBlock(4, run(BLOCK.DEFLATE, 4, [0xff, 0xff])), /corrupt compressed block/],
+  ];
+  for (const [name, bad, pattern] of cases) await t.throwsAsync(decodeBlock(bad), { instanceOf: ProtocolError, message: pattern }, name);
+});
+
 test('golden bytes: a HELLO spelled out byte by byte', (t) => {
   // length 17 = 5 + 8 (magic) + 2 (version) + 2 (str length) + 0
   const expected = '11000000' + '01' + '00000000' + Buffer.from('BASYNAGT').toString('hex') + '0100' + '0000';
@@ -213,7 +240,7 @@ test('malformed: u64 offset beyond 2^53', (t) => {
 });
 
 test('malformed: blocks that contradict their header', (t) => {
-  rejects(t, TYPE.DATA, block(3, 0), /unknown block encoding 3/);
+  rejects(t, TYPE.DATA, block(4, 0), /unknown block encoding 4/);
   rejects(t, TYPE.DATA, block(BLOCK.RAW, 4, [1, 2, 3]), /raw block of 3 bytes, expected 4/);
   rejects(t, TYPE.DATA, block(BLOCK.RAW, 1, [1, 2]), /raw block of 2 bytes, expected 1/);
   rejects(t, TYPE.WRITE, [...u64(0), ...block(BLOCK.ZERO, 8, [0])], /zero block with payload/);

@@ -5,7 +5,7 @@
 import { constants as fsConstants, promises as fs } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { BDSYNC_MAX_PIECE, encodeBdsyncHeader, encodeBdsyncRecord, encodeBdsyncTrailer } from '../shared/bdsync-format';
-import { decodeBlock, isAllZero } from '../shared/block-codec';
+import { decodeBlock, encodeBlock, isAllZero } from '../shared/block-codec';
 import { basynError } from '../shared/errors';
 import type { HashAlgorithm } from '../shared/hash';
 import { HEADER_FLAG_BITMAP_PRE_IMAGES, PatchEncoder, type PatchEncoding, type SizeMode } from '../shared/patch-format';
@@ -23,6 +23,9 @@ export interface BlockSink {
   bufferDone(index: number): Promise<void>;
   flush(): Promise<void>;
 }
+
+/** Deflate level of a patch record made from a RUNS block (mostly zeros: level 1 is as small, 4 x faster). */
+const PATCH_RUNS_LEVEL = 1;
 
 export interface PatchWriterSetup {
   readonly format: DiffFormat;
@@ -86,8 +89,10 @@ export class PatchWriter implements BlockSink {
     return writer;
   }
 
-  async write(offset: number, block: EncodedBlock, preImage?: Buffer | null): Promise<void> {
-    const data = Buffer.from(await decodeBlock(block));
+  async write(offset: number, wireBlock: EncodedBlock, preImage?: Buffer | null): Promise<void> {
+    const data = Buffer.from(await decodeBlock(wireBlock));
+    // A patch record is RAW, DEFLATE or ZERO (patch-format.md): a block that travelled as runs is stored whole.
+    const block = wireBlock.encoding === ENCODING.RUNS ? await encodeBlock(data, PATCH_RUNS_LEVEL, false) : wireBlock;
     const range = { offset, length: data.length };
     const wanted = this.setup.format === 'basyn' && preImage !== null;
     const pre = wanted ? preImage ?? (await this.setup.preImageOf?.(range)) : undefined;

@@ -1,9 +1,9 @@
 // One function per request. A handler gets the decoded request and returns the reply message;
 // throwing reports an ERROR with the error's code to the controller. serve.ts decides when each
 // one runs (see its header comment).
-import { encodeBlock, decodeBlockPieces, isAllZero } from '../shared/block-codec';
+import { decodeRuns, encodeBlock, isAllZero, zeroBytes, type Run } from '../shared/block-codec';
 import { chunkDigests, createHasher, hashById, type Hasher } from '../shared/hash';
-import { ENCODING, MSG, type Message, type MessageOf } from '../shared/protocol';
+import { MSG, type Message, type MessageOf } from '../shared/protocol';
 import { basynError, deviceError } from '../shared/errors';
 import { Device } from './device';
 import type { HashPool } from './hash-pool';
@@ -86,22 +86,24 @@ export async function handleRead(state: AgentState, request: MessageOf<typeof MS
   return { type: MSG.DATA, id: request.id, block, afterSent: block.bytes === lease.data ? lease.release : undefined };
 }
 
-/** `data` is the request's block, already inflated (that part needs no ordering). */
-export async function handleWrite(state: AgentState, request: MessageOf<typeof MSG.WRITE>, data: Promise<readonly Buffer[]>): Promise<Message> {
+/** `runs` is the request's block, already inflated (that part needs no ordering). */
+export async function handleWrite(state: AgentState, request: MessageOf<typeof MSG.WRITE>, runs: Promise<readonly Run[]>): Promise<Message> {
   const { device } = state.opened();
   if (!device.writable) throw basynError('AGENT_READ_ONLY', device.path);
   device.checkWritable();
   checkExtent(device, request.offset, request.block.rawLength);
-  // A zero block over a range that already reads as zeros (a fresh or sparse image, an unused area)
-  // is not written: reading is cheaper than writing, and holes stay holes.
-  const alreadyZero =
-    request.block.encoding === ENCODING.ZERO && (await device.readInto(request.offset, request.block.rawLength, isAllZero));
-  if (!alreadyZero) await device.write(request.offset, await data);
+  for (const run of await runs) {
+    const offset = request.offset + run.offset;
+    // A zero run over a range that already reads as zeros (a fresh or sparse image, an unused area)
+    // is not written: reading is cheaper than writing, and holes stay holes.
+    if (run.data) await device.write(offset, run.data);
+    else if (!(await device.readInto(offset, run.length, isAllZero))) await device.write(offset, zeroBytes(run.length));
+  }
   return { type: MSG.WRITTEN, id: request.id };
 }
 
-export function inflateWrite(request: MessageOf<typeof MSG.WRITE>): Promise<readonly Buffer[]> {
-  return decodeBlockPieces(request.block);
+export function inflateWrite(request: MessageOf<typeof MSG.WRITE>): Promise<readonly Run[]> {
+  return decodeRuns(request.block);
 }
 
 export async function handleFlush(state: AgentState, request: MessageOf<typeof MSG.FLUSH>): Promise<Message> {

@@ -23,6 +23,8 @@ export const PROTOCOL_ERRORS = {
   PROTOCOL_UNKNOWN_MESSAGE: { code: 'EPROTO', kind: 'protocol', message: (what: string) => `unknown ${what}` },
   PROTOCOL_CORRUPT_BLOCK: { code: 'EPROTO', kind: 'protocol', message: (reason: string) => `corrupt compressed block: ${reason}` },
   PROTOCOL_INFLATED_SIZE: { code: 'EPROTO', kind: 'protocol', message: (n: number, m: number) => `compressed block inflated to ${n} bytes, expected ${m}` },
+  /** `detail`: which rule of docs/protocol.md §3's runs the block breaks. */
+  PROTOCOL_RUNS: { code: 'EPROTO', kind: 'protocol', message: (detail: string) => `RUNS block: ${detail}` },
 
   // Replies (rpc.ts, peer.ts).
   PROTOCOL_UNEXPECTED_REPLY: { code: 'EPROTO', kind: 'protocol', message: (type: string, id: number) => `unexpected ${type} for request ${id}` },

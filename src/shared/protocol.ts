@@ -6,7 +6,7 @@
 // Strings are u16 byte length + UTF-8. Offsets are u64 (read as a JS number: devices < 8 PiB).
 import { basynError } from './errors';
 
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 /** First 8 bytes of the agent's HELLO: tells a basyn agent from shell noise or another program. */
 export const HELLO_MAGIC = Buffer.from('BASYNAGT', 'latin1');
 export const FRAME_HEADER_LENGTH = 9;
@@ -46,6 +46,8 @@ export const ENCODING = {
   DEFLATE: 1,
   /** `rawLength` zero bytes; no payload bytes follow. */
   ZERO: 2,
+  /** Runs: zero runs as markers, the data between them RAW or DEFLATE (docs/protocol.md §3). */
+  RUNS: 3,
 } as const;
 export type Encoding = (typeof ENCODING)[keyof typeof ENCODING];
 
@@ -305,7 +307,7 @@ function readBlock(reader: Reader, what: string): EncodedBlock {
   const rawLength = reader.u32();
   const pieces = reader.restPieces();
   const length = pieces.reduce((sum, piece) => sum + piece.length, 0);
-  if (encoding !== ENCODING.RAW && encoding !== ENCODING.DEFLATE && encoding !== ENCODING.ZERO) {
+  if (encoding !== ENCODING.RAW && encoding !== ENCODING.DEFLATE && encoding !== ENCODING.ZERO && encoding !== ENCODING.RUNS) {
     throw basynError('PROTOCOL_BLOCK_ENCODING', what, encoding);
   }
   if (encoding === ENCODING.RAW && length !== rawLength) {

@@ -26,7 +26,25 @@ export const TYPE = {
 } as const;
 
 /** Block encodings (docs/protocol.md, block table). */
-export const BLOCK = { RAW: 0, DEFLATE: 1, ZERO: 2 } as const;
+export const BLOCK = { RAW: 0, DEFLATE: 1, ZERO: 2, RUNS: 3 } as const;
+
+/** One run of a RUNS block: u8 encoding | u32 rawLength | u32 length | bytes (docs/protocol.md §3). */
+export function run(encoding: number, rawLength: number, bytes: number[] | Uint8Array = []): number[] {
+  return [...u8(encoding), ...u32(rawLength), ...u32(bytes.length), ...bytes];
+}
+
+/** The runs of a RUNS block's bytes, read from the spec's layout (independently of the codec). */
+export function parseRunsFromSpec(bytes: Buffer): Array<{ encoding: number; rawLength: number; length: number }> {
+  const runs: Array<{ encoding: number; rawLength: number; length: number }> = [];
+  for (let at = 0; at < bytes.length;) {
+    const encoding = bytes[at];
+    const rawLength = bytes[at + 1] + bytes[at + 2] * 2 ** 8 + bytes[at + 3] * 2 ** 16 + bytes[at + 4] * 2 ** 24;
+    const length = bytes[at + 5] + bytes[at + 6] * 2 ** 8 + bytes[at + 7] * 2 ** 16 + bytes[at + 8] * 2 ** 24;
+    runs.push({ encoding, rawLength, length });
+    at += 9 + length;
+  }
+  return runs;
+}
 
 /** An unsigned integer as `width` little-endian bytes, by arithmetic (no Buffer write helpers). */
 export function le(value: number | bigint, width: number): number[] {
