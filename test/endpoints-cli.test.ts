@@ -237,7 +237,7 @@ test('--algo: the --hash names, and adler32/crc32 with a one-line warning, never
     patch(target, 1_500_000, Buffer.alloc(100, 5));
     const result = await basyn(['--algo', algo, source, target]);
     ok(t, result);
-    t.is(result.stderr, `warning: --algo ${algo} is a 32-bit digest: a change can go unnoticed (about 1 in 4 billion per differing block); prefer the default SHA1 or XXH128\n`);
+    t.is(result.stderr, `warning: --algo ${algo} is a 32-bit digest: a change can go unnoticed (about 1 in 4 billion per differing block); prefer the default (XXH128, or SHA1 with -b)\n`);
     t.is(await sha256File(target), await sha256File(source));
   }
   patch(target, 0, Buffer.alloc(100, 5));

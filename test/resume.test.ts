@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { CHECKPOINT_VERSION, checkpointPath } from '../src/local/checkpoint';
 import { main } from '../src/local/cli';
+import { DEFAULT_HASH } from '../src/local/option-values';
 import { InProcessTransport } from '../src/local/transport/in-process';
 import { basyn, type RunResult } from './helpers/cli';
 import { bitmapKnownBuffers, bitmapState, checkpointOffset, killWhen, lastPolls, lastStderr } from './helpers/resume-crash';
@@ -176,7 +177,7 @@ test('remote to remote: a checkpoint made with another source host is ignored wi
   const half = Math.floor(SIZE / 2 / 4096) * 4096;
   const identity = {
     action: 'PUSH', mode: 'SYNC', source: from, destination: to, sourceHost: 'hv1', destinationHost: 'root@vault:2222', sourceSize: SIZE,
-    destinationSize: SIZE, bufferSize: 4096, chunkSize: 0, hash: 'SHA1', // no chunks: the buffer is no larger than the default chunk
+    destinationSize: SIZE, bufferSize: 4096, chunkSize: 0, hash: DEFAULT_HASH.withoutBitmap, // no chunks: the buffer is no larger than the default chunk
   };
   const checkpoint = checkpointPath({ destination: to, destinationHost: 'root@vault:2222' });
   const save = () => writeFileSync(checkpoint, `${JSON.stringify({ basyn: 'checkpoint', version: CHECKPOINT_VERSION, identity, offset: half, started: 1, saved: 2 })}\n`, { mode: 0o600 });

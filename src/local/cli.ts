@@ -40,7 +40,7 @@ export function buildProgram(io: Io = PROCESS_IO): Command {
     .addOption(new Option('--progress-style <style>').hideHelp()) // what --progress=STYLE becomes (see main)
     .option('--json', 'one JSON object per line on stdout (start, progress, warnings, ranges, end; see docs/json.md); human output goes to stderr')
     .option('--debug', 'print debug details (and stack traces) on stderr')
-    .option('--hash <name>', 'SHA1 (default), SHA224, SHA256, SHA384, SHA512, BLAKE2B, BLAKE2S, MD5, XXH128 (fast, salted per run, not with -b), or XXH3 (fast, unsalted: for -b bitmaps)')
+    .option('--hash <name>', 'XXH128 (the default without -b: fast, salted per run, never in a bitmap), SHA1 (the default with -b), SHA224, SHA256, SHA384, SHA512, BLAKE2B, BLAKE2S, MD5, or XXH3 (fast, unsalted: for -b bitmaps)')
     .option('--buffer <KB>', 'buffer size in KB for sequential comparison (default: 2048)')
     .option('--block <size>', 'the buffer size with units (e.g. 1M, 512K; B K M G T or kB MB GB TB), as iblocksync spells it')
     .option('--block-size <size>', 'the same as --block')

@@ -66,16 +66,23 @@ export function validateUser(user: string): void {
   if (user === '' || user.startsWith('-') || BLANK_OR_CONTROL.test(user)) throw basynError('USAGE_BAD_USER', printable(user));
 }
 
+/**
+ * The digest of a run without --hash/--algo. Without a bitmap the digests are compared within the run
+ * only, so the salted XXH128 (4 x faster than SHA-1, a fresh seed per run) is invisible but for speed.
+ * A bitmap stores its digests across runs, unsalted: SHA1, as Python basyn's bitmaps.
+ */
+export const DEFAULT_HASH = { withoutBitmap: 'XXH128', withBitmap: 'SHA1' } as const;
+
 /** What --hash/--algo name (never both): the digest, and the warning a 32-bit one gets. */
-export function chooseHash(hashOption: string | undefined, algoOption: string | undefined, warnings: string[]): HashAlgorithm {
+export function chooseHash(hashOption: string | undefined, algoOption: string | undefined, warnings: string[], withBitmap: boolean): HashAlgorithm {
   if (hashOption !== undefined && algoOption !== undefined) throw basynError('USAGE_HASH_TWICE');
-  const name = algoOption ?? hashOption ?? 'SHA1';
+  const name = algoOption ?? hashOption ?? (withBitmap ? DEFAULT_HASH.withBitmap : DEFAULT_HASH.withoutBitmap);
   const hash = hashByName(name);
   if (!hash || (hash.weak && algoOption === undefined)) {
     const names = algoOption !== undefined ? [...HASH_NAMES, ...WEAK_HASH_NAMES] : HASH_NAMES;
     throw basynError('USAGE_UNKNOWN_HASH', name, names.join(', '));
   }
-  if (hash.weak) warnings.push(`--algo ${name.toLowerCase()} is a 32-bit digest: a change can go unnoticed (about 1 in 4 billion per differing block); prefer the default SHA1 or XXH128`);
+  if (hash.weak) warnings.push(`--algo ${name.toLowerCase()} is a 32-bit digest: a change can go unnoticed (about 1 in 4 billion per differing block); prefer the default (XXH128, or SHA1 with -b)`);
   return hash;
 }
 

@@ -246,7 +246,7 @@ export function validateOptions(given: RawOptions, interactive: boolean, env: En
   validateRoles(raw, action, mode, verifying);
 
   const warnings: string[] = [];
-  const hash = chooseHash(raw.hash, raw.algo, warnings);
+  const hash = chooseHash(raw.hash, raw.algo, warnings, raw.bitmap !== undefined);
   const bufferKb = bufferBytes(raw) / 1024;
   const defaultChunkKb = DEFAULT_CHUNK_SIZE / 1024 < bufferKb ? DEFAULT_CHUNK_SIZE / 1024 : 0;
   const chunkKb = integer(raw.chunk, '--chunk', 0, MAX_BUFFER_SIZE / 1024) ?? defaultChunkKb;
