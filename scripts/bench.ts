@@ -6,7 +6,8 @@
 //      identical copy, a mostly-zero file; every file is read once so all of them are in the page cache;
 //   3. ceilings: openssl sha1 / sha256, two openssl sha1 in parallel, cat, dd with fdatasync (disk write),
 //      ssh -c aes128-gcm 'cat > /dev/null' through a private sshd, and the same through the delay proxy;
-//   4. the cases over the local pipe, the sshd and the 50 ms RTT proxy, each checked by sha256 of both sides;
+//   4. the cases over the local pipe, the sshd, the 50 ms and 200 ms RTT proxies and a 100 Mbit/s link (a
+//      bandwidth-capped proxy), each checked by sha256 of both sides (--only REGEX runs some of them);
 //   5. peak RSS on two 64 GiB sparse files; SIGTERM to exit (bench-signals.ts); the compression and digest
 //      micro-benchmarks;
 //   6. the report on stdout and in docs/benchmarks.md (between the bench markers; the rest is kept).
@@ -31,6 +32,11 @@ const ROOT = join(__dirname, '..');
 const MiB = 1024 * 1024;
 const REGION = 64 * 1024;
 const ONE_WAY_DELAY_MS = 25;
+/** The long-distance case (issue 15 target 6): 200 ms RTT. */
+const LONG_ONE_WAY_DELAY_MS = 100;
+/** The slow link (issue 15): 100 Mbit/s each way, 20 ms RTT. */
+const SLOW_LINK_BITS_PER_SECOND = 100e6;
+const SLOW_LINK_ONE_WAY_DELAY_MS = 10;
 const LEGACY_HASHES = new Set(['SHA1', 'SHA224', 'SHA256', 'SHA384', 'SHA512', 'BLAKE2B', 'BLAKE2S', 'MD5']);
 
 interface Args {
@@ -163,6 +169,32 @@ function writeMostlyZero(path: string, size: number, regions: number[], seed: nu
   }
 }
 
+/**
+ * A text-like image (log lines with varying numbers and words, deflating to about a quarter): what a
+ * slow link should carry faster than its raw rate. Deterministic from `seed`.
+ */
+function writeTextLike(path: string, size: number, seed: number): void {
+  const random = prng(seed);
+  const words = ['kernel', 'sshd', 'systemd', 'cron', 'accepted', 'session', 'opened', 'closed', 'for', 'user', 'root', 'backup', 'block', 'ok', 'error', 'retry'];
+  const fd = openSync(path, 'w');
+  try {
+    for (let done = 0, line = 0; done < size;) {
+      let chunk = '';
+      while (chunk.length < MiB) {
+        const word = () => words[Math.floor(random() * words.length)];
+        chunk += `Nov 29 ${String(line % 24).padStart(2, '0')}:${String(Math.floor(random() * 60)).padStart(2, '0')} host${Math.floor(random() * 8)} ${word()}[${Math.floor(random() * 65536)}]: ${word()} ${word()} ${Math.floor(random() * 1e9)} ${word()}\n`;
+        line++;
+      }
+      const bytes = Buffer.from(chunk, 'latin1').subarray(0, Math.min(MiB, size - done));
+      writeSync(fd, bytes, 0, bytes.length, done);
+      done += bytes.length;
+    }
+    fdatasyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** The hash names after `--hash` in basyn's help, less basyn 1's: the fast digest option, if there is one. */
 async function detectFastHash(controller: string): Promise<string | undefined> {
   const help = (await timed([process.execPath, controller, '--help'])).stdout;
@@ -200,7 +232,7 @@ function netTime(run: BasynRun, startupSeconds = 0, syncs = true): number {
 
 /** What a case is compared with (the proxy cases: the same case without the proxy, from the results). */
 function ceilingKind(id: string, transport: TransportName): CeilingKind | undefined {
-  if (transport === 'proxy' || id === 'bwlimit') return undefined; // --bwlimit is compared with its own limit
+  if (transport === 'proxy' || transport === 'proxy200' || transport === 'slow' || id === 'bwlimit') return undefined; // --bwlimit: its own limit
   if (id === 'sync-bitmap' || id === 'sync-bitmap-xxh3' || id.startsWith('track')) return 'sha1';
   if (id === 'patch-apply') return undefined; // reads the patch twice and the changed ranges: no whole-image ceiling
   if (id.startsWith('copy-')) return transport === 'ssh' ? 'ssh' : 'write';
@@ -222,6 +254,8 @@ async function main(): Promise<void> {
   const temp = tempDir('basyn-bench-');
   let sshd: Sshd | undefined;
   let proxy: DelayProxy | undefined;
+  let proxy200: DelayProxy | undefined;
+  let slowLink: DelayProxy | undefined;
   try {
     // 1. A private build.
     let tree = ROOT;
@@ -255,7 +289,7 @@ async function main(): Promise<void> {
       await endpointsOnly(args, runner, file, code);
       return;
     }
-    const [src, changed, same, zero, work, tinyA, tinyB] = ['src.img', 'changed.img', 'same.img', 'zero.img', 'work.img', 'tiny-a.img', 'tiny-b.img'].map(file);
+    const [src, changed, same, zero, work, tinyA, tinyB, textImage] = ['src.img', 'changed.img', 'same.img', 'zero.img', 'work.img', 'tiny-a.img', 'tiny-b.img', 'text.img'].map(file);
     const regionCount = Math.max(1, Math.round((size * 0.01) / REGION));
     log(`bench: writing ${args.sizeMb} MiB test images (${regionCount} changed 64 KiB regions)...`);
     writeRandom(src, size);
@@ -264,10 +298,11 @@ async function main(): Promise<void> {
     const random = prng(1);
     for (const offset of scatteredRegions(size, regionCount, 2)) patch(changed, offset, randomRegion(random));
     writeMostlyZero(zero, size, scatteredRegions(size, regionCount, 3), 4);
+    writeTextLike(textImage, size, 5);
     writeRandom(tinyA, MiB);
     copyFileSync(tinyA, tinyB);
     const digests = new Map<string, string>();
-    for (const path of [src, changed, zero]) digests.set(path, await sha256File(path)); // also warms the page cache
+    for (const path of [src, changed, zero, textImage]) digests.set(path, await sha256File(path)); // also warms the page cache
     await mustRun(`cat '${same}' > /dev/null`);
     const cached = (await timed(['fincore', '--bytes', '--noheadings', '--output', 'RES,SIZE', src, changed, same, zero])).stdout.trim();
 
@@ -277,6 +312,11 @@ async function main(): Promise<void> {
       sshd = await startSshd();
       proxy = await startDelayProxy({ targetPort: sshd.port, delayMs: ONE_WAY_DELAY_MS });
       writeFileSync(file('known_hosts_proxy'), `[${sshd.host}]:${proxy.port} ${sshd.hostPublicKey}\n`);
+      proxy200 = await startDelayProxy({ targetPort: sshd.port, delayMs: LONG_ONE_WAY_DELAY_MS });
+      writeFileSync(file('known_hosts_proxy200'), `[${sshd.host}]:${proxy200.port} ${sshd.hostPublicKey}\n`);
+      // A router's worth of queue (4 MiB), not the default 64 MiB: TCP must see the link's rate.
+      slowLink = await startDelayProxy({ targetPort: sshd.port, delayMs: SLOW_LINK_ONE_WAY_DELAY_MS, bitsPerSecond: SLOW_LINK_BITS_PER_SECOND, maxQueuedBytes: 4 * MiB });
+      writeFileSync(file('known_hosts_slow'), `[${sshd.host}]:${slowLink.port} ${sshd.hostPublicKey}\n`);
     } else log(`bench: no private sshd (${why}): the ssh cases are skipped`);
     const sshArgs = (port: number, knownHosts: string) =>
       sshd ? ['-h', sshd.host, '-p', String(port), '-u', sshd.user, '-i', sshd.keyPath, '--known-hosts', knownHosts] : [];
@@ -326,10 +366,12 @@ async function main(): Promise<void> {
     log(`bench: ceilings ${JSON.stringify(ceilings)}`);
 
     // Each transport's fixed cost (start, upload, handshake, close), from a recheck of two 1 MiB files.
-    const transports: Array<{ name: 'pipe' | 'ssh' | 'proxy'; args: string[] }> = [{ name: 'pipe', args: [] }];
-    if (sshd && proxy) {
+    const transports: Array<{ name: TransportName; args: string[] }> = [{ name: 'pipe', args: [] }];
+    if (sshd && proxy && proxy200 && slowLink) {
       transports.push({ name: 'ssh', args: sshArgs(sshd.port, sshd.knownHostsPath) });
       transports.push({ name: 'proxy', args: sshArgs(proxy.port, file('known_hosts_proxy')) });
+      transports.push({ name: 'proxy200', args: sshArgs(proxy200.port, file('known_hosts_proxy200')) });
+      transports.push({ name: 'slow', args: sshArgs(slowLink.port, file('known_hosts_slow')) });
     }
     const startup = new Map<string, number>();
     for (const transport of transports) {
@@ -347,7 +389,7 @@ async function main(): Promise<void> {
     // 4. The cases.
     const results: CaseResult[] = [];
     const runCase = async (
-      id: string, title: string, transport: { name: 'pipe' | 'ssh' | 'proxy'; args: string[] }, caseArgs: string[],
+      id: string, title: string, transport: { name: TransportName; args: string[] }, caseArgs: string[],
       check: { path: string; expect: string }, prepare?: () => void | Promise<void>, env: NodeJS.ProcessEnv = {},
     ): Promise<CaseResult | undefined> => {
       if (args.only && !args.only.test(id)) return undefined;
@@ -387,12 +429,19 @@ async function main(): Promise<void> {
       if (!setup.ok) throw new Error(`cannot make the bitmap of a previous run: ${setup.error}`);
     };
     for (const transport of transports) {
-      const delayed = transport.name === 'proxy';
-      await runCase('sync-identical', 'SYNC identical', transport, push(src, same, 'SYNC'), { path: same, expect: src });
+      if (transport.name === 'slow') {
+        // The slow link (issue 15): compressible data must cross it faster than the link's raw rate.
+        await runCase('copy-text', 'COPY text-like data', transport, push(textImage, work, 'COPY'), { path: work, expect: textImage });
+        continue;
+      }
+      const delayed = transport.name === 'proxy' || transport.name === 'proxy200';
+      // SHA1, as issue 6 and target 3 name it (the default is XXH128 since issue 15 target 8: sync-default).
+      await runCase('sync-identical', 'SYNC identical, --hash SHA1', transport, push(src, same, 'SYNC', '--hash', 'SHA1'), { path: same, expect: src });
+      if (!delayed) await runCase('sync-default', 'SYNC identical, default options', transport, push(src, same, 'SYNC'), { path: same, expect: src });
       if (fastHash && !delayed) {
         await runCase('sync-identical-fast', `SYNC identical, --hash ${fastHash}`, transport, push(src, same, 'SYNC', '--hash', fastHash), { path: same, expect: src });
       }
-      await runCase('sync-changed', 'SYNC 1 % changed', transport, push(changed, work, 'SYNC'), { path: work, expect: changed }, fresh);
+      await runCase('sync-changed', 'SYNC 1 % changed, --hash SHA1', transport, push(changed, work, 'SYNC', '--hash', 'SHA1'), { path: work, expect: changed }, fresh);
       await runCase('sync-bitmap', 'SYNC 1 % changed, with bitmap', transport, push(changed, work, 'SYNC', '-b', file('bitmap')), { path: work, expect: changed }, freshBitmap(transport.args));
       if (delayed) continue;
       // Issue 15, target 5: the same with the unsalted fast digest a bitmap may store.
@@ -541,6 +590,8 @@ async function main(): Promise<void> {
     }
   } finally {
     await proxy?.stop();
+    await proxy200?.stop();
+    await slowLink?.stop();
     await sshd?.stop();
     if (args.keep) log(`bench: kept ${temp.dir}`);
     else temp.cleanup();

@@ -1,13 +1,15 @@
 // A delaying TCP proxy on loopback, standing in for `tc netem` (not available here): every chunk read
 // from one side is written to the other `delayMs` later, in order, in both directions, so a 25 ms delay
-// makes a ~50 ms round trip. Bandwidth is not limited; only the latency changes, which is what the
-// "SYNC through the proxy" bench cases measure (pipelining, window sizes).
+// makes a ~50 ms round trip (the "SYNC through the proxy" bench cases: pipelining, window sizes).
+// With `bitsPerSecond` each direction is also a link of that bandwidth: a chunk leaves once the link
+// has sent the chunks before it (its length / bandwidth each), then takes `delayMs` to arrive; a
+// sender faster than the link fills the queue, and reading stops while `maxQueuedBytes` wait.
 //
-//   const proxy = await startDelayProxy({ targetPort: sshd.port, delayMs: 25 });
+//   const proxy = await startDelayProxy({ targetPort: sshd.port, delayMs: 25, bitsPerSecond: 100e6 });
 //   ... connect to 127.0.0.1:proxy.port ...
 //   await proxy.stop();
 //
-// Run alone: node --import tsx scripts/delay-proxy.ts TARGET_PORT [DELAY_MS] [LISTEN_PORT]
+// Run alone: node --import tsx scripts/delay-proxy.ts TARGET_PORT [DELAY_MS] [LISTEN_PORT] [MBIT_PER_S]
 import { connect, createServer, type Socket } from 'node:net';
 
 export interface DelayProxy {
@@ -24,28 +26,45 @@ export interface DelayProxyOptions {
   listenPort?: number;
   /** A direction stops reading while this many bytes are in its delay line (bounds memory). */
   maxQueuedBytes?: number;
+  /** Bandwidth of each direction in bits per second (undefined: not limited). */
+  bitsPerSecond?: number;
 }
 
-/** Copies `from` to `to`, each chunk `delayMs` after it arrived. setTimeout with one delay keeps the order. */
-function delayedPipe(from: Socket, to: Socket, delayMs: number, maxQueuedBytes: number): void {
+/**
+ * Copies `from` to `to`, each chunk `delayMs` after it left the link (at once without a bandwidth).
+ * One queue and one timer for its head per direction: chunks leave strictly in order (timers of
+ * different lengths set in one tick may fire out of order, which would corrupt the stream).
+ */
+function delayedPipe(from: Socket, to: Socket, delayMs: number, maxQueuedBytes: number, bitsPerSecond?: number): void {
+  const queue: Array<{ chunk: Buffer; deliverAt: number }> = [];
   let queued = 0;
   let ended = false;
-  let inFlight = 0;
-  from.on('data', (chunk: Buffer) => {
-    queued += chunk.length;
-    inFlight++;
-    if (queued > maxQueuedBytes) from.pause();
-    setTimeout(() => {
+  let timer: NodeJS.Timeout | undefined;
+  /** When the link has sent everything queued so far (ms, performance.now()). */
+  let linkFreeAt = 0;
+  const pump = (): void => {
+    timer = undefined;
+    const now = performance.now();
+    while (queue.length > 0 && queue[0].deliverAt <= now) {
+      const { chunk } = queue.shift() as { chunk: Buffer };
       queued -= chunk.length;
-      inFlight--;
       if (!to.destroyed) to.write(chunk);
-      if (queued <= maxQueuedBytes && from.isPaused() && !from.destroyed) from.resume();
-      if (ended && inFlight === 0) to.end();
-    }, delayMs);
+    }
+    if (queued <= maxQueuedBytes && from.isPaused() && !from.destroyed) from.resume();
+    if (queue.length > 0) timer = setTimeout(pump, Math.max(1, queue[0].deliverAt - now));
+    else if (ended) to.end();
+  };
+  from.on('data', (chunk: Buffer) => {
+    const now = performance.now();
+    if (bitsPerSecond) linkFreeAt = Math.max(now, linkFreeAt) + (chunk.length * 8 * 1000) / bitsPerSecond;
+    queue.push({ chunk, deliverAt: (bitsPerSecond ? linkFreeAt : now) + delayMs });
+    queued += chunk.length;
+    if (queued > maxQueuedBytes) from.pause();
+    timer ??= setTimeout(pump, Math.max(1, queue[0].deliverAt - now));
   });
   from.on('end', () => {
     ended = true;
-    if (inFlight === 0) setTimeout(() => to.end(), delayMs);
+    timer ??= setTimeout(pump, delayMs);
   });
 }
 
@@ -61,8 +80,8 @@ export function startDelayProxy(options: DelayProxyOptions): Promise<DelayProxy>
       socket.on('error', () => { client.destroy(); upstream.destroy(); });
       socket.on('close', () => sockets.delete(socket));
     }
-    delayedPipe(client, upstream, options.delayMs, maxQueued);
-    delayedPipe(upstream, client, options.delayMs, maxQueued);
+    delayedPipe(client, upstream, options.delayMs, maxQueued, options.bitsPerSecond);
+    delayedPipe(upstream, client, options.delayMs, maxQueued, options.bitsPerSecond);
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);
@@ -82,12 +101,13 @@ export function startDelayProxy(options: DelayProxyOptions): Promise<DelayProxy>
 }
 
 if (require.main === module) {
-  const [target, delay = '25', listen = '0'] = process.argv.slice(2);
+  const [target, delay = '25', listen = '0', mbit] = process.argv.slice(2);
   if (!target) {
-    console.error('usage: delay-proxy.ts TARGET_PORT [DELAY_MS] [LISTEN_PORT]');
+    console.error('usage: delay-proxy.ts TARGET_PORT [DELAY_MS] [LISTEN_PORT] [MBIT_PER_S]');
     process.exit(1);
   }
-  void startDelayProxy({ targetPort: Number(target), delayMs: Number(delay), listenPort: Number(listen) }).then((proxy) => {
-    console.log(`127.0.0.1:${proxy.port} -> 127.0.0.1:${target}, ${delay} ms each way`);
+  const bitsPerSecond = mbit ? Number(mbit) * 1e6 : undefined;
+  void startDelayProxy({ targetPort: Number(target), delayMs: Number(delay), listenPort: Number(listen), bitsPerSecond }).then((proxy) => {
+    console.log(`127.0.0.1:${proxy.port} -> 127.0.0.1:${target}, ${delay} ms each way${mbit ? `, ${mbit} Mbit/s` : ''}`);
   });
 }
