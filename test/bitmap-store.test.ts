@@ -3,7 +3,7 @@
 // version 1 upgraded, mismatches refused with nothing written, one run at a time.
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { DESTINATION_KIND, FLAG_RUN_IN_PROGRESS, decodeBitmapFile, type DestinationIdentity } from '../src/shared/bitmap';
 import { BitmapError } from '../src/shared/errors';
@@ -106,6 +106,28 @@ test('a second run on the same bitmap is refused naming the pid; a dead owner\'s
   writeFileSync(`${bitmap}.lock`, `${dead.stdout} elsewhere.example 1\n`);
   const remote = await t.throwsAsync(BitmapStore.load(bitmap, RUN), { instanceOf: BitmapError });
   t.regex(remote?.message ?? '', new RegExp(`in use by basyn pid ${dead.stdout} on host elsewhere.example.*delete the lock file`));
+});
+
+test('a lock that is not a lock basyn wrote is refused, never read through nor removed: a FIFO, a symlink, a foreign text', async (t) => {
+  const { dir, bitmap } = fixture(t);
+  const lock = `${bitmap}.lock`;
+  const refusal = async () => (await t.throwsAsync(BitmapStore.load(bitmap, RUN), { instanceOf: BitmapError }))?.message ?? '';
+  const fifo = spawnSync('mkfifo', [lock]);
+  if (fifo.status !== 0) t.log(`mkfifo unavailable (${fifo.error?.message ?? fifo.stderr}): the FIFO case is not run`);
+  else {
+    // A FIFO is refused from its type (opened O_NONBLOCK, never read): this would hang otherwise.
+    t.is(await refusal(), `Bitmap lock file ${lock} is not a lock basyn wrote (not a regular file); remove it if no basyn run uses the bitmap`);
+    t.true(lstatSync(lock).isFIFO(), 'left as it was');
+    unlinkSync(lock);
+  }
+  writeFileSync(dir.path('elsewhere'), `${process.pid} ${hostname()} 1\n`);
+  symlinkSync(dir.path('elsewhere'), lock);
+  t.is(await refusal(), `Bitmap lock file ${lock} is not a lock basyn wrote (a symbolic link); remove it if no basyn run uses the bitmap`);
+  t.true(lstatSync(lock).isSymbolicLink(), 'left as it was');
+  unlinkSync(lock);
+  writeFileSync(lock, 'my notes\n');
+  t.is(await refusal(), `Bitmap lock file ${lock} is not a lock basyn wrote; move it away if no basyn run uses the bitmap`);
+  t.is(readFileSync(lock, 'utf8'), 'my notes\n');
 });
 
 test('a version 1 file in bitmap-only mode is upgraded at open(): buffer digests kept, chunk entries unknown', async (t) => {
