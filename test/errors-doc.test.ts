@@ -19,6 +19,7 @@ import { PowerLossFs, powerLossUnavailable } from './helpers/powerloss/mount';
 import { keygen } from './helpers/sshd';
 import { SKIP_SSH, sshFixture } from './helpers/ssh-test';
 import { FakeIscsi, IQN, PORTAL } from './helpers/fake-iscsi';
+import { messagePattern } from './helpers/errors-doc';
 
 // ---------------------------------------------------------------------------------------------
 // The table
@@ -41,13 +42,6 @@ function readTable(): Row[] {
   });
 }
 
-/** A message template as a regex: `<name>` is any text, a final `…` allows more text after it. */
-export function messagePattern(template: string): RegExp {
-  const prefix = template.endsWith('…');
-  const body = prefix ? template.slice(0, -1) : template;
-  const literal = body.split(/<[^<>]+>/).map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
-  return new RegExp(`^${literal.join('.+?')}${prefix ? '' : '$'}`, 's');
-}
 
 // ---------------------------------------------------------------------------------------------
 // What the invocations share

@@ -11,24 +11,7 @@ import {
   COMMANDER_ERRORS, DEVICE_ERRORS, ERROR_ROWS, ERROR_TABLES, EXIT_SYNC, basynError, deviceError, deviceWriteError, unsyncableDeviceError,
   type ErrorCode,
 } from '../src/shared/errors';
-
-interface DocRow { readonly exit: number; readonly message: string; readonly section: string }
-
-/** code → { exit, message } from the rows between each pair of errors:begin/end markers (parsed on its own, not with the code's help). */
-function docRows(): Map<string, DocRow> {
-  const text = readFileSync(join(__dirname, '..', 'docs', 'errors.md'), 'utf8');
-  const rows = new Map<string, DocRow>();
-  for (const [, section, table] of text.matchAll(/<!-- errors(:[a-z]+)?:begin -->\n([\s\S]*?)<!-- errors\1:end -->/g)) {
-    for (const line of table.split('\n')) {
-      // The message is `text`, or `` text `` when it holds a backtick itself.
-      const match = /^\| `([A-Z0-9_]+)` \| (\d) \| (?:`` (.*?) ``|`([^`]*)`) \|/.exec(line);
-      if (!match) continue;
-      if (rows.has(match[1])) throw new Error(`docs/errors.md: ${match[1]} twice`);
-      rows.set(match[1], { exit: Number(match[2]), message: (match[3] ?? match[4]).replace(/\\\|/g, '|'), section: section ?? 'main' });
-    }
-  }
-  return rows;
-}
+import { docRows, messagePattern } from './helpers/errors-doc';
 
 const rows = docRows();
 
@@ -59,13 +42,6 @@ function parameterNames(builder: (...values: never[]) => string): string[] {
   return list.split(',').map((name) => name.trim().split(/[\s=:]/)[0]).filter(Boolean);
 }
 
-/** A message template as a regex: `<name>` is any text, a final `…` allows more after it. */
-function pattern(template: string): RegExp {
-  const prefix = template.endsWith('…');
-  const body = prefix ? template.slice(0, -1) : template;
-  const literal = body.split(/<[^<>]+>/).map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
-  return new RegExp(`^${literal.join('.+?')}${prefix ? '' : '$'}`, 's');
-}
 
 test('every row of every table is a row of docs/errors.md with the exit code of its error and the same message', (t) => {
   const tables = Object.entries(ERROR_TABLES);
@@ -86,7 +62,7 @@ test('every row of every table is a row of docs/errors.md with the exit code of 
     t.regex(row.code, /^E[A-Z_]+$/, `${code}: the stable code`);
     // The doc's text, or its stable prefix (…), read with the builder's own placeholders; or the doc
     // spells a value out where the builder has a parameter (64M for <max>M).
-    t.true(pattern(doc.message).test(error.message) || pattern(error.message).test(doc.message), `${code}: the doc says ${doc.message}, the code ${error.message}`);
+    t.true(messagePattern(doc.message).test(error.message) || messagePattern(error.message).test(doc.message), `${code}: the doc says ${doc.message}, the code ${error.message}`);
   }
 });
 
@@ -106,7 +82,7 @@ test('the main table of docs/errors.md (the one errors-doc.test.ts runs) holds e
 test('parameterNames reads what the builders are written with (it can fail)', (t) => {
   t.deepEqual(parameterNames(ERROR_ROWS.USAGE_OUT_OF_RANGE.message), ['option', 'min', 'max', 'value']);
   t.deepEqual(parameterNames(ERROR_ROWS.USAGE_MODE_MISSING.message), []);
-  t.false(pattern('Option <option> must be given').test('Option -x must be given now'));
+  t.false(messagePattern('Option <option> must be given').test('Option -x must be given now'));
 });
 
 test('every device error of errors.ts is a row of docs/errors.md with exit 2 and the same message', (t) => {
