@@ -8,7 +8,7 @@ import test from 'ava';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  COMMANDER_ERRORS, DEVICE_ERRORS, ERROR_ROWS, ERROR_TABLES, EXIT_SYNC, basynError, deviceError, deviceWriteError, unsyncableDeviceError,
+  COMMANDER_ERRORS, DEVICE_ERRORS, ERROR_ROWS, ERROR_TABLES, EXIT_SYNC, basynError, deviceError, deviceWriteError, devicePathError,
   type ErrorCode,
 } from '../src/shared/errors';
 import { docRows, messagePattern } from './helpers/errors-doc';
@@ -115,9 +115,9 @@ test('the agent raises each device error with the code of its table row', (t) =>
     ['DEVICE_SYMLINK_LOOP', deviceError('/d', { code: 'ELOOP' }, false)],
     ['DEVICE_ON_READ_ONLY_FS', deviceError('/d', { code: 'EROFS' }, true)],
     ['DEVICE_BUSY', deviceError('/d', { code: 'EBUSY' }, true)],
-    ['DEVICE_IS_DIRECTORY', unsyncableDeviceError('/d', 'DEVICE_IS_DIRECTORY')],
-    ['DEVICE_IS_FIFO', unsyncableDeviceError('/d', 'DEVICE_IS_FIFO')],
-    ['DEVICE_IS_CHARACTER_DEVICE', unsyncableDeviceError('/d', 'DEVICE_IS_CHARACTER_DEVICE')],
+    ['DEVICE_IS_DIRECTORY', devicePathError('/d', 'DEVICE_IS_DIRECTORY')],
+    ['DEVICE_IS_FIFO', devicePathError('/d', 'DEVICE_IS_FIFO')],
+    ['DEVICE_IS_CHARACTER_DEVICE', devicePathError('/d', 'DEVICE_IS_CHARACTER_DEVICE')],
     ['IO_NO_SPACE', deviceWriteError('Write of 1 bytes at offset 0 of /d', { code: 'ENOSPC' })],
     ['IO_ERROR', deviceWriteError('Flush of /d', { code: 'EIO' })],
   ];
@@ -180,4 +180,12 @@ test('outside the tables, src/ builds no message of its own: a BasynError made w
   t.deepEqual(found, []);
   // The check can fail: an inline message is found.
   t.is([..."throw new SyncError(`disk ${x} failed`, 'EX')".matchAll(inline)].length, 1);
+});
+
+test('the device rows found without an errno are raised with their row\'s errno code and message', (t) => {
+  for (const row of ['DEVICE_NOT_CREATED', 'DEVICE_NO_SUCH_USER'] as const) {
+    const error = devicePathError('/d', row);
+    t.is(error.code, DEVICE_ERRORS[row].errno, row);
+    t.is(error.message, (rows.get(row)?.message ?? '').replace('<path>', '/d'), row);
+  }
 });

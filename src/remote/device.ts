@@ -8,7 +8,7 @@
 // "succeeds" although the data never reached the disk.
 import { promises as fs, constants as fsConstants, readFileSync, type Stats } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { AgentError, basynError, DEVICE_ERRORS, deviceReadError, deviceWriteError, unsyncableDeviceError } from '../shared/errors';
+import { AgentError, basynError, deviceReadError, deviceWriteError, devicePathError } from '../shared/errors';
 
 /** Most bytes kept in spare read buffers (about a window of 2 MiB buffers). */
 const MAX_SPARE_BYTES = 64 * 1024 * 1024;
@@ -53,7 +53,7 @@ export class Device {
     if (await fs.lstat(path).then(() => true, (error: NodeJS.ErrnoException) => error.code !== 'ENOENT')) return;
     const absolute = resolve(path);
     if (absolute === '/dev' || absolute.startsWith('/dev/')) {
-      throw new AgentError(DEVICE_ERRORS.DEVICE_NOT_CREATED.errno, DEVICE_ERRORS.DEVICE_NOT_CREATED.message(path));
+      throw devicePathError(path, 'DEVICE_NOT_CREATED');
     }
     const handle = await fs.open(path, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, 0o600);
     try {
@@ -214,10 +214,10 @@ async function openDevice(path: string, writable: boolean, exclusive: boolean): 
 }
 
 async function deviceSize(path: string, stat: Stats, handle: fs.FileHandle): Promise<number> {
-  if (stat.isDirectory()) throw unsyncableDeviceError(path, 'DEVICE_IS_DIRECTORY');
-  if (stat.isFIFO()) throw unsyncableDeviceError(path, 'DEVICE_IS_FIFO');
+  if (stat.isDirectory()) throw devicePathError(path, 'DEVICE_IS_DIRECTORY');
+  if (stat.isFIFO()) throw devicePathError(path, 'DEVICE_IS_FIFO');
   // /dev/null, /dev/zero, a tty: no size, nothing to keep in sync.
-  if (stat.isCharacterDevice()) throw unsyncableDeviceError(path, 'DEVICE_IS_CHARACTER_DEVICE');
+  if (stat.isCharacterDevice()) throw devicePathError(path, 'DEVICE_IS_CHARACTER_DEVICE');
   return stat.isBlockDevice() ? blockDeviceSize(stat.rdev, handle) : stat.size;
 }
 

@@ -6,7 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { AgentError, DEVICE_ERRORS } from '../shared/errors';
+import { devicePathError } from '../shared/errors';
 
 /** The home folder of `user` from the password database (/etc/passwd, else `getent passwd`). */
 function homeOf(user: string): string | undefined {
@@ -29,6 +29,6 @@ export function expandHome(path: string): string {
   if (!match) return path;
   const [, user, rest = ''] = match;
   const home = user === '' ? homedir() : homeOf(user);
-  if (!home) throw new AgentError(DEVICE_ERRORS.DEVICE_NO_SUCH_USER.errno, DEVICE_ERRORS.DEVICE_NO_SUCH_USER.message(path));
+  if (!home) throw devicePathError(path, 'DEVICE_NO_SUCH_USER');
   return home.replace(/\/$/, '') + rest;
 }

@@ -220,12 +220,15 @@ export const DEVICE_ERRORS = {
   IO_READ_ERROR: { errno: 'EIO', message: (path: string, offset: number | string, length: number | string, reason: string) => `Cannot read ${path} at offset ${offset} (${length} bytes): ${reason}` },
 } as const;
 
-/** What a device is that basyn cannot sync (device.ts finds it from the file's type, not from an errno). */
-export type UnsyncableKind = 'DEVICE_IS_DIRECTORY' | 'DEVICE_IS_FIFO' | 'DEVICE_IS_CHARACTER_DEVICE';
+/**
+ * The device rows the agent finds without an errno (a directory, a FIFO or a character device from the
+ * file's type; a missing path under /dev not created; a `~user` of no such user).
+ */
+export type DevicePathRow = 'DEVICE_IS_DIRECTORY' | 'DEVICE_IS_FIFO' | 'DEVICE_IS_CHARACTER_DEVICE' | 'DEVICE_NOT_CREATED' | 'DEVICE_NO_SUCH_USER';
 
-/** A device of a kind basyn cannot sync, as the agent reports it (exit 2 at the controller). */
-export function unsyncableDeviceError(path: string, kind: UnsyncableKind): AgentError {
-  return new AgentError(DEVICE_ERRORS[kind].errno, DEVICE_ERRORS[kind].message(path));
+/** The device error of `row` for `path`, as the agent reports it: the row's errno code (exit 2 at the controller). */
+export function devicePathError(path: string, row: DevicePathRow): AgentError {
+  return new AgentError(DEVICE_ERRORS[row].errno, DEVICE_ERRORS[row].message(path));
 }
 
 /** Why a device cannot be opened, from node's system error, as the agent reports it (exit 2 at the controller). */
