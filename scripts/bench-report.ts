@@ -111,7 +111,14 @@ How it measures:
 - Bitmaps (issue 15): "new bitmap (entries unknown)" is a first \`-b\` run against an identical destination,
   compared with the COPY of the same transport (target 9); "--hash XXH3" is the 1 % bitmap SYNC with the unsalted
   fast digest, compared with \`openssl dgst -sha1\` of the source (target 5).
-- Latency: a delaying TCP proxy (\`scripts/delay-proxy.ts\`, 25 ms each way, ~50 ms RTT) between basyn and the sshd.
+- Latency: a delaying TCP proxy (\`scripts/delay-proxy.ts\`) between basyn and the sshd, 25 ms each way (~50 ms RTT,
+  goal <= 1.2 x the same case without it) and 100 ms each way (200 ms RTT, goal <= 1.3 x). The SYNC cases name
+  \`--hash SHA1\` (issues 6 and 15 target 3 are about SHA-1); "SYNC identical, default options" is the run with no
+  option (XXH128 since issue 15 target 8), compared in wall time with the ssh login plus \`openssl dgst -sha1\` of one file.
+- Slow link: the same proxy capped at 100 Mbit/s each way (10 ms each way, a 4 MiB queue) carries a COPY of a
+  text-like image (log lines, deflating to about a third); the ratio is the effective rate over the raw link rate,
+  divided by the compression factor (bytes of the image / bytes sent): 1.00 means the link carried compressed
+  bytes the whole run, so compression kept ahead of it (goal >= 0.8).
 - Memory flat in device size: a SYNC of two identical 64 GiB sparse images over the local pipe, in \`/dev/shm\`
   (on tmpfs a hole reads as the shared zero page; on ext4 the kernel zero-fills a page-cache page for every hole
   read, about 2.7 s of system time per GiB here, which would make this one check take ten minutes).
