@@ -90,3 +90,9 @@ test('README Code map: every module it names exists', (t) => {
   t.true(modules.length >= 30);
   t.deepEqual(modules.filter((path) => !named.includes(path)).sort(), [], 'modules of src/ missing in the Code map');
 });
+
+test('README: every "protocol N" it shows (--version, --verbose) is PROTOCOL_VERSION', (t) => {
+  const shown = [...readme.matchAll(/\bprotocol (\d+)\b/g)].map((match) => Number(match[1]));
+  t.true(shown.length >= 2, 'the --version and --verbose examples');
+  t.deepEqual([...new Set(shown)], [PROTOCOL_VERSION]);
+});
