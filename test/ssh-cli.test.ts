@@ -94,6 +94,17 @@ sshTest('without the binding beside the bundle ssh2 falls back: the sync still w
   t.regex(result.stderr, /^debug: remote link \(ssh [^)]+\): cipher aes128-gcm@openssh\.com, ssh2's native crypto binding NOT loaded \(slower fallback\)$/m);
 });
 
+// The agents' hashing threads (src/remote/hash-pool.ts): BASYN_HASH_THREADS of the controller's environment is
+// exported to the remote agent by the command that starts it (sshd passes no environment on its own).
+sshTest('BASYN_HASH_THREADS reaches the remote agent over ssh: both agents hash on 3 threads, and the sync is right', async (t) => {
+  const { source, destination } = pair(4 * MB, false);
+  const result = await basyn(['-l', source, '-r', destination, ...ssh('-a', 'PUSH', '-m', 'SYNC', '--buffer', '256', '--debug')], { env: { ...env, BASYN_HASH_THREADS: '3' } });
+  ok(t, result);
+  await same(t, source, destination);
+  t.regex(result.stderr, /^debug: remote agent: peak RSS \d+ KiB, cpu [\d.]+ s, 3 hashing thread\(s\)$/m);
+  t.regex(result.stderr, /^debug: local agent: peak RSS \d+ KiB, cpu [\d.]+ s, 3 hashing thread\(s\)$/m);
+});
+
 sshTest('remote device missing, or not a device: exit 2, one line', async (t) => {
   const local = scratch.path('local-for-missing.img');
   writeRandom(local, MB);

@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { basynError, type AgentError } from '../shared/errors';
 import { chunkDigests, type Hasher } from '../shared/hash';
+import { askedHashThreads } from '../shared/hash-threads';
 import type { HashJob, HashJobReply } from './hash-worker';
 
 /** The bundled hash-worker.ts, as source text (scripts/build.mjs); undefined when run from source (tests). */
@@ -26,13 +27,10 @@ declare const BASYN_HASH_WORKER_SOURCE: string | undefined;
  * costs its own heap (about 10 MB of RSS here); 8 threads hash SHA-1 faster than most disks read.
  */
 export const MAX_DEFAULT_THREADS = 8;
-/** The environment variable that sets the agent's hashing threads (1: no worker threads). */
-export const HASH_THREADS_ENV = 'BASYN_HASH_THREADS';
-
 /** The hashing threads an agent uses: BASYN_HASH_THREADS if it is a whole number >= 1, else the cores (capped). */
 export function hashThreadCount(env: NodeJS.ProcessEnv = process.env): number {
-  const asked = Number(env[HASH_THREADS_ENV]);
-  if (Number.isInteger(asked) && asked >= 1) return Math.min(asked, 64);
+  const asked = askedHashThreads(env);
+  if (asked !== undefined) return asked;
   // os.availableParallelism is node >= 18.14; a remote node 18.0 has only cpus().
   const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
   return Math.max(1, Math.min(cores, MAX_DEFAULT_THREADS));

@@ -41,7 +41,8 @@ export interface AgentServiceOptions {
 
 /** Serves one controller on `input`/`output` until CLOSE, a fatal error, or the end of `input`. */
 export function serveAgent(input: Readable, output: Writable, options: AgentServiceOptions = {}): AgentService {
-  const state = new AgentState(hashPool(options.hashThreads ?? hashThreadCount()));
+  const hashThreads = options.hashThreads ?? hashThreadCount();
+  const state = new AgentState(hashPool(hashThreads));
   /** `basyn patch -h`: the spool and the apply on this host (patch-handlers.ts). */
   const patchSession = new PatchSession();
   const decoder = new FrameDecoder();
@@ -121,7 +122,7 @@ export function serveAgent(input: Readable, output: Writable, options: AgentServ
       if (reply.type === MSG.CLOSED) {
         const usage = process.resourceUsage();
         const cpuSeconds = (usage.userCPUTime + usage.systemCPUTime) / 1e6;
-        send({ type: MSG.LOG, id: 0, level: 1, text: `peak RSS ${Math.round(usage.maxRSS)} KiB, cpu ${cpuSeconds.toFixed(3)} s` });
+        send({ type: MSG.LOG, id: 0, level: 1, text: `peak RSS ${Math.round(usage.maxRSS)} KiB, cpu ${cpuSeconds.toFixed(3)} s, ${hashThreads} hashing thread(s)` });
       }
       send(reply);
       if (reply.type === MSG.CLOSED) end(EXIT_OK);

@@ -6,6 +6,7 @@ import type { Readable } from 'node:stream';
 import { SyncError, basynError } from '../../shared/errors';
 import { DEFAULT_CONNECT_TIMEOUT_MS, seconds } from './deadline';
 import { printable } from '../../shared/remote-text';
+import { askedHashThreads, HASH_THREADS_ENV } from '../../shared/hash-threads';
 import { LOADER_EXIT_BAD_BUNDLE, LOADER_EXIT_OLD_NODE, LOADER_SOURCE, MIN_REMOTE_NODE_MAJOR } from './loader';
 import type { AgentExit } from './transport';
 
@@ -26,14 +27,17 @@ export function shellQuote(text: string): string {
  * The command line that starts the loader on the remote host, for its login shell (any Bourne-like or
  * csh-like shell). `wrap` (--source-wrap / --target-wrap) goes in front of node as the user wrote it:
  * it is a command line for that host's shell, like --rsh is for this one (e.g. `sudo -n`, or a script
- * that takes a snapshot, runs its arguments and drops the snapshot).
+ * that takes a snapshot, runs its arguments and drops the snapshot). BASYN_HASH_THREADS, when this
+ * process has it, is exported to the agent (a wrapper that resets the environment, as sudo does, drops it).
  */
-export function remoteLoaderCommand(remoteNode?: string, wrap?: string): string {
+export function remoteLoaderCommand(remoteNode?: string, wrap?: string, env: NodeJS.ProcessEnv = process.env): string {
   const loader = shellQuote(LOADER_SOURCE);
+  const threads = askedHashThreads(env);
   const prefix = wrap !== undefined ? `${wrap} ` : '';
-  const script = remoteNode !== undefined
+  const exported = threads !== undefined ? `${HASH_THREADS_ENV}=${threads}; export ${HASH_THREADS_ENV}; ` : '';
+  const script = exported + (remoteNode !== undefined
     ? `exec ${prefix}${shellQuote(remoteNode)} -e ${loader}`
-    : `N=$(command -v node || command -v nodejs) || { echo "basyn: node not found in PATH" >&2; exit 127; }; exec ${prefix}"$N" -e ${loader}`;
+    : `N=$(command -v node || command -v nodejs) || { echo "basyn: node not found in PATH" >&2; exit 127; }; exec ${prefix}"$N" -e ${loader}`);
   return `exec sh -c ${shellQuote(script)}`;
 }
 
