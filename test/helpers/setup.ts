@@ -1,6 +1,6 @@
 // Loaded by ava before every test file (package.json, "ava.require"): the environment every basyn
-// process the tests start inherits (the agents too; test/helpers/sshd.ts passes BASYN_HASH_THREADS on
-// to the remote agents it starts).
+// process the tests start inherits (the local agents too; the controller passes BASYN_HASH_THREADS on to
+// the remote ones, src/local/transport/agent-start.ts).
 //
 // NODE_EXTRA_CA_CERTS makes every node process read and parse that CA file as it starts (measured on
 // the 2-core CI machine with a 220 KB bundle: 0.045 CPU-s per process, a third of a bare node's start),

@@ -149,9 +149,6 @@ async function startOnce(options: SshdOptions): Promise<Sshd> {
     'MaxSessions 200',
     'LogLevel VERBOSE',
   ];
-  // The remote agents hash as the local ones do (test/helpers/setup.ts): sshd gives a session only the
-  // environment its config sets.
-  if (/^\d+$/.test(process.env.BASYN_HASH_THREADS ?? '')) config.push(`SetEnv BASYN_HASH_THREADS=${process.env.BASYN_HASH_THREADS}`);
   // OpenSSH 9.8 penalizes a source address after failed logins; the auth-failure tests would lock us out.
   if (opensshVersion() >= 9.08) config.push('PerSourcePenalties no');
   if (options.noise !== undefined) {
