@@ -5,11 +5,13 @@
 // `id` matches a reply to its request; messages that are not replies carry id 0.
 // Strings are u16 byte length + UTF-8. Offsets are u64 (read as a JS number: devices < 8 PiB).
 import { basynError } from './errors';
+import { FRAME_HEADER_LENGTH, Reader, Writer } from './wire-fields';
+
+export { FRAME_HEADER_LENGTH };
 
 export const PROTOCOL_VERSION = 3;
 /** First 8 bytes of the agent's HELLO: tells a basyn agent from shell noise or another program. */
 export const HELLO_MAGIC = Buffer.from('BASYNAGT', 'latin1');
-export const FRAME_HEADER_LENGTH = 9;
 /** Largest buffer a run may use (--buffer); frames are capped just above it. */
 export const MAX_BUFFER_SIZE = 64 * 1024 * 1024;
 export const MAX_FRAME_LENGTH = MAX_BUFFER_SIZE + 64 * 1024;
@@ -118,56 +120,6 @@ export const MESSAGE_NAMES: Record<number, string> = Object.fromEntries(
 // ---------------------------------------------------------------------------------------------
 // Encoding
 
-/** Payloads at least this large are not copied into their frame (see Writer.frame). */
-const LARGE_PART = 64 * 1024;
-
-class Writer {
-  private readonly parts: Buffer[] = [];
-  private length = 0;
-  /** Parts from this index on are a data payload, written as they are (see frame()). */
-  private dataFrom?: number;
-
-  u8(value: number): this { return this.push(Buffer.of(value)); }
-  u16(value: number): this { const b = Buffer.allocUnsafe(2); b.writeUInt16LE(value); return this.push(b); }
-  u32(value: number): this { const b = Buffer.allocUnsafe(4); b.writeUInt32LE(value); return this.push(b); }
-  u64(value: number | bigint): this { const b = Buffer.allocUnsafe(8); b.writeBigUInt64LE(BigInt(value)); return this.push(b); }
-  str(value: string): this {
-    const bytes = Buffer.from(value, 'utf8');
-    if (bytes.length > 0xffff) throw basynError('PROTOCOL_STRING_TOO_LONG');
-    return this.u16(bytes.length).push(bytes);
-  }
-  bytes(value: Buffer): this { return this.data([value]); }
-
-  /** The payload's last field, in pieces: a large one is written as it is, never copied (see frame()). */
-  data(pieces: readonly Buffer[]): this {
-    const total = pieces.reduce((sum, piece) => sum + piece.length, 0);
-    if (total >= LARGE_PART) this.dataFrom = this.parts.length;
-    for (const piece of pieces) this.push(piece);
-    return this;
-  }
-
-  /**
-   * The frame for `type` and `id`, as pieces to write one after the other: the header and the small
-   * fields in one buffer, and a large data payload by itself (in the pieces it came in), so that a
-   * 2 MiB block is not copied just to be framed.
-   */
-  frame(type: number, id: number): Buffer[] {
-    const header = Buffer.allocUnsafe(FRAME_HEADER_LENGTH);
-    header.writeUInt32LE(5 + this.length, 0);
-    header.writeUInt8(type, 4);
-    header.writeUInt32LE(id, 5);
-    const small = this.parts.slice(0, this.dataFrom);
-    const head = Buffer.concat([header, ...small], FRAME_HEADER_LENGTH + small.reduce((sum, part) => sum + part.length, 0));
-    return this.dataFrom === undefined ? [head] : [head, ...this.parts.slice(this.dataFrom).filter((part) => part.length > 0)];
-  }
-
-  private push(part: Buffer): this {
-    this.parts.push(part);
-    this.length += part.length;
-    return this;
-  }
-}
-
 function writeBlock(writer: Writer, block: EncodedBlock): Writer {
   // u8 encoding | u32 rawLength | bytes (empty for ZERO)
   return writer.u8(block.encoding).u32(block.rawLength).data(block.pieces ?? [block.bytes]);
@@ -244,47 +196,6 @@ export function encodeParts(message: Message): Buffer[] {
 
 // ---------------------------------------------------------------------------------------------
 // Decoding
-
-class Reader {
-  private position = 0;
-  /**
-   * `payload` holds the fields; `tail`, for a large frame kept in pieces (FrameDecoder), the rest of a
-   * DATA or WRITE block's bytes after it: only restPieces() reaches into it.
-   */
-  constructor(private readonly payload: Buffer, private readonly what: string, private readonly tail: readonly Buffer[] = []) {}
-
-  u8(): number { return this.take(1).readUInt8(0); }
-  u16(): number { return this.take(2).readUInt16LE(0); }
-  u32(): number { return this.take(4).readUInt32LE(0); }
-  u64(): number {
-    const value = this.take(8).readBigUInt64LE(0);
-    if (value > BigInt(Number.MAX_SAFE_INTEGER)) throw basynError('PROTOCOL_OFFSET_RANGE', this.what, value);
-    return Number(value);
-  }
-  str(): string { return this.take(this.u16()).toString('utf8'); }
-  take(length: number): Buffer {
-    if (this.position + length > this.payload.length) {
-      throw basynError('PROTOCOL_PAYLOAD_SHORT', this.what, this.payload.length);
-    }
-    const slice = this.payload.subarray(this.position, this.position + length);
-    this.position += length;
-    return slice;
-  }
-  rest(): Buffer {
-    // Invariant, not a user-visible error: only DATA and WRITE bodies come in pieces, and they read restPieces().
-    if (this.tail.length > 0) throw new Error(`internal: ${this.what} payload in pieces`);
-    return this.take(this.payload.length - this.position);
-  }
-  restPieces(): Buffer[] {
-    const first = this.take(this.payload.length - this.position);
-    return first.length > 0 || this.tail.length === 0 ? [first, ...this.tail] : [...this.tail];
-  }
-  end(): void {
-    if (this.position !== this.payload.length) {
-      throw basynError('PROTOCOL_TRAILING_BYTES', this.what, this.payload.length - this.position);
-    }
-  }
-}
 
 function piecesReader(pieces: readonly Buffer[], what: string, type: number): Reader {
   if (!keepsPieces(type)) return new Reader(Buffer.concat(pieces as Buffer[]), what);
