@@ -18,7 +18,7 @@ import { main } from '../src/local/cli';
 import { DEFAULT_HASH } from '../src/local/option-values';
 import { InProcessTransport } from '../src/local/transport/in-process';
 import { basyn, type RunResult } from './helpers/cli';
-import { bitmapKnownBuffers, bitmapState, checkpointOffset, killWhen, lastPolls, lastStderr } from './helpers/resume-crash';
+import { bitmapKnownBuffers, bitmapState, checkpointOffset, killWhen } from './helpers/resume-crash';
 import { assertSynced, devices, edited, random, type Action, type Devices } from './helpers/scenario';
 
 // Images and checkpoints on tmpfs when there is one: a kill cannot see an fsync anyway (the page cache
@@ -48,15 +48,20 @@ function checkpointOf(where: Devices): string {
 
 const BUFFERS = Math.ceil(SIZE / 4096);
 
-/** Runs `args` paced to 1 MiB/s over the pipe, SIGKILLs the controller once the checkpoint claims a quarter of the source; returns its offset. */
+/**
+ * Runs `args` paced to 512 KiB/s over the pipe (about 4 s), SIGKILLs the controller once the checkpoint
+ * claims a quarter of the source; returns its offset. (At 1 MiB/s a fresh CI once ended the run before a
+ * poll saw any checkpoint: the other tests of this file poll and spawn in the same worker.)
+ */
 async function killAfterCheckpoint(args: string[], checkpoint: string): Promise<number> {
   let seen = 0;
-  const killed = await killWhen([...args, '--bwlimit', '1M', '--debug'], () => {
+  const details = { polls: 0, stderr: '', ms: 0 };
+  const killed = await killWhen([...args, '--bwlimit', '512K', '--debug'], () => {
     seen = Math.max(seen, checkpointOffset(checkpoint));
     return seen >= SIZE / 4;
-  }, 0, 'controller');
+  }, 0, 'controller', process.env, details);
   const offset = checkpointOffset(checkpoint);
-  if (killed === 'none' || offset <= 0) throw new Error(`the run ended (${killed}) before it saved a checkpoint (${checkpoint}: ${offset}; largest seen ${seen} in ${lastPolls} polls): ${lastStderr}`);
+  if (killed === 'none' || offset <= 0) throw new Error(`the run ended (${killed}) before it saved a checkpoint (${checkpoint}: ${offset}; largest seen ${seen} in ${details.polls} polls over ${details.ms} ms): ${details.stderr}`);
   return offset;
 }
 
@@ -69,9 +74,10 @@ async function killAfterBitmapCommit(args: string[], bitmap: string): Promise<nu
     const now = bitmapState(bitmap);
     return now !== undefined && now.lastClean === 0 && now.known >= BUFFERS / 4;
   };
-  const killed = await killWhen([...args, '--bwlimit', '1M'], reached, 0, 'controller');
+  const details = { polls: 0, stderr: '', ms: 0 };
+  const killed = await killWhen([...args, '--bwlimit', '1M'], reached, 0, 'controller', process.env, details);
   const known = bitmapKnownBuffers(bitmap);
-  if (killed === 'none' || known <= 0) throw new Error(`the run ended (${killed}) before its bitmap recorded a buffer (${known}; ${lastPolls} polls): ${lastStderr}`);
+  if (killed === 'none' || known <= 0) throw new Error(`the run ended (${killed}) before its bitmap recorded a buffer (${known}; ${details.polls} polls over ${details.ms} ms): ${details.stderr}`);
   return known;
 }
 

@@ -104,7 +104,10 @@ export function bitmapKnownBuffers(file: string): number {
  */
 export async function killWhen(
   args: string[], trigger: () => boolean, delayMs: number, victim: 'controller' | 'agent', env: NodeJS.ProcessEnv = process.env,
+  /** Filled for this call (lastPolls/lastStderr are whichever call of the worker ended last). */
+  details?: { polls: number; stderr: string; ms: number },
 ): Promise<ResumeOutcome['killed']> {
+  const started = Date.now();
   // env explicitly: in an ava worker thread, process.env is the thread's own copy (the tests set theirs).
   const child = spawn(process.execPath, [BASYN, ...args], { env, stdio: ['ignore', 'ignore', 'pipe'] });
   const pid = child.pid as number;
@@ -142,6 +145,7 @@ export async function killWhen(
   if (killed === 'none' && exitCode !== 0) throw new Error(`basyn ${args.join(' ')} exited ${exitCode} before the kill: ${stderr}`);
   lastPolls = polls;
   lastStderr = stderr;
+  if (details) Object.assign(details, { polls, stderr, ms: Date.now() - started });
   return killed;
 }
 
