@@ -63,7 +63,7 @@ export function mountExt2(device: string, dir: string): () => void {
  * Why one page: Linux's loop driver (seen on 6.18; its buffered writes go through lo_rw_aio) completes
  * a write request that the backing file took only in part as a success. A request that straddles the
  * limit of a too small tmpfs then loses its tail, and the fdatasync that wrote it back reports success:
- * a fault device that lies, and a test that fails at random (about 1 run in 4 under load). The limit of
+ * a fault device that lies, and a test that fails at random (1 run in 8 here, under load). The limit of
  * a tmpfs is a whole number of pages, so a one-page request is taken whole or fails with ENOSPC, which
  * the driver reports as EIO. destination-faults.test.ts proves it on every run.
  */
