@@ -44,11 +44,6 @@ const GONE_DEADLINE_MS = 60_000;
 
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 
-/** How many times the last killWhen polled its trigger (for messages). */
-export let lastPolls = 0;
-/** The end of the last killWhen run's stderr (for messages). */
-export let lastStderr = '';
-
 /** Pids of the direct children of `pid` (/proc/PID/task/PID/children). */
 function childrenOf(pid: number): number[] {
   try {
@@ -104,7 +99,7 @@ export function bitmapKnownBuffers(file: string): number {
  */
 export async function killWhen(
   args: string[], trigger: () => boolean, delayMs: number, victim: 'controller' | 'agent', env: NodeJS.ProcessEnv = process.env,
-  /** Filled for this call (lastPolls/lastStderr are whichever call of the worker ended last). */
+  /** Filled for this call, for messages: how often the trigger was polled, the run's stderr tail, its time. */
   details?: { polls: number; stderr: string; ms: number },
 ): Promise<ResumeOutcome['killed']> {
   const started = Date.now();
@@ -143,8 +138,6 @@ export async function killWhen(
   const left = await survivors([...agents], GONE_DEADLINE_MS);
   if (left.length > 0) throw new Error(`processes ${left.join(', ')} of a killed run are still running after ${GONE_DEADLINE_MS / 1000} s`);
   if (killed === 'none' && exitCode !== 0) throw new Error(`basyn ${args.join(' ')} exited ${exitCode} before the kill: ${stderr}`);
-  lastPolls = polls;
-  lastStderr = stderr;
   if (details) Object.assign(details, { polls, stderr, ms: Date.now() - started });
   return killed;
 }
